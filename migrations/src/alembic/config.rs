@@ -1,0 +1,387 @@
+//! Where an Alembic project keeps its revisions, read from `alembic.ini` and/or
+//! `[tool.alembic]` in `pyproject.toml` with Alembic's own precedence (ini first).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AlembicConfigError {
+    #[error("no alembic.ini nor [tool.alembic] in pyproject.toml found in {0} (pass --config PATH/alembic.ini)")]
+    NotFound(PathBuf),
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid ini file: {message}")]
+    Ini { path: PathBuf, message: String },
+    #[error("{path} is not valid TOML: {message}")]
+    Toml { path: PathBuf, message: String },
+    #[error("{0}: no 'script_location' key in [alembic] (or [tool.alembic])")]
+    NoScriptLocation(PathBuf),
+    #[error(
+        "{path}: script_location '{value}' is a package resource; mrt needs a file-system path"
+    )]
+    PackageResource { path: PathBuf, value: String },
+    #[error("{path}: {key} = '{value}' is not valid: {message}")]
+    BadValue {
+        path: PathBuf,
+        key: &'static str,
+        value: String,
+        message: String,
+    },
+    #[error("{path}: {key} points to {dir}, which does not exist")]
+    MissingDir {
+        path: PathBuf,
+        key: &'static str,
+        dir: PathBuf,
+    },
+}
+
+/// The resolved, absolute places an Alembic project uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlembicLocations {
+    pub ini: Option<PathBuf>,
+    pub pyproject: Option<PathBuf>,
+    pub script_location: PathBuf,
+    pub version_locations: Vec<PathBuf>,
+    pub recursive: bool,
+    /// The ini's `sqlalchemy.url`, used to infer the dialect; never printed (it may hold a password).
+    pub sqlalchemy_url: Option<String>,
+}
+
+/// Finds the Alembic configuration for a project directory, or uses `ini_override`.
+pub fn locate(
+    dir: &Path,
+    ini_override: Option<&Path>,
+) -> Result<AlembicLocations, AlembicConfigError> {
+    let ini_path = match ini_override {
+        Some(p) => Some(p.to_path_buf()),
+        None => Some(dir.join("alembic.ini")).filter(|p| p.is_file()),
+    };
+    let base = ini_path
+        .as_deref()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| dir.to_path_buf());
+    let base = absolute(&base);
+    let ini = ini_path.as_deref().map(IniSection::read).transpose()?;
+    let toml = TomlSection::read(&base.join("pyproject.toml"))?;
+    if ini.is_none() && toml.is_none() {
+        return Err(AlembicConfigError::NotFound(dir.to_path_buf()));
+    }
+    let options = Options { ini, toml, base };
+    options.resolve()
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+struct Options {
+    ini: Option<IniSection>,
+    toml: Option<TomlSection>,
+    base: PathBuf,
+}
+
+impl Options {
+    fn config_path(&self) -> PathBuf {
+        match (&self.ini, &self.toml) {
+            (Some(ini), _) => ini.path.clone(),
+            (None, Some(toml)) => toml.path.clone(),
+            (None, None) => self.base.clone(),
+        }
+    }
+
+    fn resolve(&self) -> Result<AlembicLocations, AlembicConfigError> {
+        let script_location = self.script_location()?;
+        let version_locations = match self.version_locations()? {
+            Some(list) => list.iter().map(|v| self.path(v)).collect(),
+            None => vec![script_location.join("versions")],
+        };
+        for dir in &version_locations {
+            if !dir.is_dir() {
+                return Err(AlembicConfigError::MissingDir {
+                    path: self.config_path(),
+                    key: "version_locations",
+                    dir: dir.clone(),
+                });
+            }
+        }
+        Ok(AlembicLocations {
+            ini: self.ini.as_ref().map(|i| i.path.clone()),
+            pyproject: self.toml.as_ref().map(|t| t.path.clone()),
+            script_location,
+            version_locations,
+            recursive: self.recursive()?,
+            sqlalchemy_url: self.ini.as_ref().and_then(|i| i.get("sqlalchemy.url")),
+        })
+    }
+
+    fn script_location(&self) -> Result<PathBuf, AlembicConfigError> {
+        let value = self
+            .ini
+            .as_ref()
+            .and_then(|i| i.get("script_location"))
+            .or_else(|| self.toml.as_ref().and_then(|t| t.string("script_location")))
+            .ok_or_else(|| AlembicConfigError::NoScriptLocation(self.config_path()))?;
+        if is_package_resource(&value) {
+            return Err(AlembicConfigError::PackageResource {
+                path: self.config_path(),
+                value,
+            });
+        }
+        let dir = self.path(&value);
+        if !dir.is_dir() {
+            return Err(AlembicConfigError::MissingDir {
+                path: self.config_path(),
+                key: "script_location",
+                dir,
+            });
+        }
+        Ok(dir)
+    }
+
+    /// Alembic resolves relative paths against the working directory; users run it next to the
+    /// ini file, so mrt resolves them against the ini's (or pyproject's) directory.
+    fn path(&self, value: &str) -> PathBuf {
+        absolute(&self.base.join(value.trim()))
+    }
+
+    fn version_locations(&self) -> Result<Option<Vec<String>>, AlembicConfigError> {
+        if let Some(ini) = &self.ini {
+            if let Some(raw) = ini
+                .get("version_locations")
+                .filter(|v| !v.trim().is_empty())
+            {
+                return split_locations(ini, &raw).map(Some);
+            }
+        }
+        Ok(self.toml.as_ref().and_then(|t| t.list("version_locations")))
+    }
+
+    fn recursive(&self) -> Result<bool, AlembicConfigError> {
+        if let Some(v) = self
+            .ini
+            .as_ref()
+            .and_then(|i| i.get("recursive_version_locations"))
+        {
+            return Ok(v.trim() == "true");
+        }
+        match self
+            .toml
+            .as_ref()
+            .map(|t| t.value("recursive_version_locations"))
+        {
+            None | Some(None) => Ok(false),
+            Some(Some(toml::Value::Boolean(b))) => Ok(b),
+            Some(Some(other)) => Err(AlembicConfigError::BadValue {
+                path: self.config_path(),
+                key: "recursive_version_locations",
+                value: other.to_string(),
+                message: "a boolean is expected".into(),
+            }),
+        }
+    }
+}
+
+fn is_package_resource(value: &str) -> bool {
+    let v = value.trim();
+    match v.split_once(':') {
+        // `C:\...` is a Windows drive, not `package:dir`.
+        Some((pkg, _)) => pkg.len() > 1 && !pkg.contains(['/', '\\']),
+        None => false,
+    }
+}
+
+/// Splits `version_locations` per `path_separator` / `version_path_separator`, or Alembic's
+/// legacy rule (spaces and commas) when neither is set.
+fn split_locations(ini: &IniSection, raw: &str) -> Result<Vec<String>, AlembicConfigError> {
+    let sep_key = ["path_separator", "version_path_separator"]
+        .into_iter()
+        .find_map(|k| ini.get(k).map(|v| (k, v)));
+    let sep = match sep_key {
+        None => None,
+        Some((key, v)) => Some(match v.trim() {
+            "space" => " ",
+            "newline" => "\n",
+            "os" => ":",
+            ":" => ":",
+            ";" => ";",
+            other => {
+                return Err(AlembicConfigError::BadValue {
+                    path: ini.path.clone(),
+                    key: if key == "path_separator" {
+                        "path_separator"
+                    } else {
+                        "version_path_separator"
+                    },
+                    value: other.to_string(),
+                    message: "expected 'space', 'newline', 'os', ':' or ';'".into(),
+                })
+            }
+        }),
+    };
+    let parts: Vec<String> = match sep {
+        Some(sep) => raw.split(sep).map(|s| s.trim().to_string()).collect(),
+        None => raw
+            .split([' ', ',', '\n'])
+            .map(|s| s.trim().to_string())
+            .collect(),
+    };
+    Ok(parts.into_iter().filter(|s| !s.is_empty()).collect())
+}
+
+/// The `[alembic]` section of an ini file with configparser's `%(key)s` interpolation.
+struct IniSection {
+    path: PathBuf,
+    values: HashMap<String, String>,
+}
+
+impl IniSection {
+    fn read(path: &Path) -> Result<Self, AlembicConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| AlembicConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut ini = configparser::ini::Ini::new();
+        ini.set_multiline(true);
+        ini.set_inline_comment_symbols(Some(&[]));
+        let map = ini.read(text).map_err(|message| AlembicConfigError::Ini {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        let here = absolute(path.parent().unwrap_or(Path::new(".")));
+        let mut values: HashMap<String, String> = HashMap::new();
+        values.insert("here".into(), here.display().to_string());
+        for section in ["default", "alembic"] {
+            for (k, v) in map.get(section).into_iter().flatten() {
+                values.insert(k.clone(), v.clone().unwrap_or_default());
+            }
+        }
+        Ok(IniSection {
+            path: path.to_path_buf(),
+            values,
+        })
+    }
+
+    fn get(&self, key: &str) -> Option<String> {
+        if key == "here" {
+            return None;
+        }
+        self.values.get(key).map(|v| interpolate(v, &self.values))
+    }
+}
+
+/// configparser's BasicInterpolation, one level deep: `%(name)s` and `%%`.
+fn interpolate(value: &str, vars: &HashMap<String, String>) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(pos) = rest.find('%') {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + 1..];
+        if let Some(tail) = after.strip_prefix('%') {
+            out.push('%');
+            rest = tail;
+        } else if let Some((name, tail)) = after
+            .strip_prefix('(')
+            .and_then(|a| a.split_once(")s"))
+            .filter(|(name, _)| vars.contains_key(&name.to_lowercase()))
+        {
+            out.push_str(&vars[&name.to_lowercase()]);
+            rest = tail;
+        } else {
+            out.push('%');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `[tool.alembic]` of a pyproject.toml, with `%(here)s` substituted as Alembic does.
+struct TomlSection {
+    path: PathBuf,
+    table: toml::Table,
+    here: String,
+}
+
+impl TomlSection {
+    fn read(path: &Path) -> Result<Option<Self>, AlembicConfigError> {
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(path).map_err(|source| AlembicConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let doc: toml::Table =
+            text.parse()
+                .map_err(|e: toml::de::Error| AlembicConfigError::Toml {
+                    path: path.to_path_buf(),
+                    message: e.message().to_string(),
+                })?;
+        let table = doc
+            .get("tool")
+            .and_then(|t| t.get("alembic"))
+            .and_then(|a| a.as_table())
+            .cloned();
+        let here = absolute(path.parent().unwrap_or(Path::new(".")))
+            .display()
+            .to_string();
+        Ok(table.map(|table| TomlSection {
+            path: path.to_path_buf(),
+            table,
+            here,
+        }))
+    }
+
+    fn value(&self, key: &str) -> Option<toml::Value> {
+        self.table.get(key).cloned()
+    }
+
+    fn subst(&self, s: &str) -> String {
+        s.replace("%(here)s", &self.here).replace("%%", "%")
+    }
+
+    fn string(&self, key: &str) -> Option<String> {
+        self.table.get(key)?.as_str().map(|s| self.subst(s))
+    }
+
+    fn list(&self, key: &str) -> Option<Vec<String>> {
+        let items = self.table.get(key)?.as_array()?;
+        Some(
+            items
+                .iter()
+                .filter_map(|v| v.as_str())
+                .map(|s| self.subst(s))
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars() -> HashMap<String, String> {
+        HashMap::from([("here".to_string(), "/p".to_string())])
+    }
+
+    #[test]
+    fn interpolates_here_and_percent() {
+        assert_eq!(interpolate("%(here)s/alembic", &vars()), "/p/alembic");
+        assert_eq!(
+            interpolate("%%(rev)s_%%(slug)s", &vars()),
+            "%(rev)s_%(slug)s"
+        );
+        assert_eq!(interpolate("50% off", &vars()), "50% off");
+    }
+
+    #[test]
+    fn package_resource_is_recognised() {
+        assert!(is_package_resource("myapp:migrations"));
+        assert!(!is_package_resource("C:\\proj\\migrations"));
+        assert!(!is_package_resource("./migrations"));
+    }
+}

@@ -1,0 +1,77 @@
+//! Problems found while reading a project: each names the file and line so the user can go there.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemKind {
+    Syntax,
+    NotUtf8,
+    Unreadable,
+    NotLiteral,
+    DuplicateId,
+    MissingParent,
+    MissingDependency,
+    DuplicateBranchLabel,
+    Cycle,
+}
+
+/// A defect in a project that makes its graph untrustworthy; reported, never panicked on.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    pub kind: ProblemKind,
+    pub path: PathBuf,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    /// The revision the problem belongs to, when it is known.
+    pub revision: Option<String>,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(kind: ProblemKind, path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Problem {
+            kind,
+            path: path.into(),
+            line: None,
+            column: None,
+            revision: None,
+            message: message.into(),
+        }
+    }
+
+    pub fn at(mut self, line: usize, column: Option<usize>) -> Self {
+        self.line = Some(line);
+        self.column = column;
+        self
+    }
+
+    pub fn of(mut self, revision: impl Into<String>) -> Self {
+        self.revision = Some(revision.into());
+        self
+    }
+}
+
+/// A path as a user should read it in a message: relative to the working directory when inside it.
+pub fn shown(path: &Path) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", shown(&self.path))?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(col) = self.column {
+                write!(f, ":{col}")?;
+            }
+        }
+        write!(f, ": {}", self.message)
+    }
+}

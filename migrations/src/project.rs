@@ -1,0 +1,68 @@
+//! A migration project as a whole: where it is, its revisions and their graph.
+
+use crate::alembic::{self, AlembicConfigError, AlembicLocations};
+use crate::{Problem, RevisionGraph};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProjectKind {
+    Alembic,
+}
+
+/// What the caller knows better than discovery (flags and config).
+#[derive(Debug, Clone, Default)]
+pub struct ProjectOptions {
+    pub kind: Option<ProjectKind>,
+    /// `--config` / `alembic_config`: the alembic.ini to use instead of `<root>/alembic.ini`.
+    pub alembic_ini: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    #[error("{0} is not a directory")]
+    NotADirectory(PathBuf),
+    #[error(transparent)]
+    Alembic(#[from] AlembicConfigError),
+}
+
+#[derive(Debug)]
+pub struct Project {
+    pub root: PathBuf,
+    pub kind: ProjectKind,
+    pub alembic: AlembicLocations,
+    pub graph: RevisionGraph,
+    /// Problems in individual files (syntax errors, non-literal ids, ...); graph problems are
+    /// in `graph.problems()`.
+    pub file_problems: Vec<Problem>,
+    /// Python files in version locations that are not revisions, with the reason.
+    pub ignored: Vec<(PathBuf, String)>,
+}
+
+impl Project {
+    pub fn open(root: &Path, options: &ProjectOptions) -> Result<Self, ProjectError> {
+        if !root.is_dir() {
+            return Err(ProjectError::NotADirectory(root.to_path_buf()));
+        }
+        let alembic = alembic::locate(root, options.alembic_ini.as_deref())?;
+        let loaded = alembic::load_revisions(&alembic);
+        let graph = RevisionGraph::build(loaded.revisions, &loaded.salvaged);
+        Ok(Project {
+            root: root.to_path_buf(),
+            kind: ProjectKind::Alembic,
+            alembic,
+            graph,
+            file_problems: loaded.problems,
+            ignored: loaded.ignored,
+        })
+    }
+
+    /// File problems first, then graph problems: the order a user fixes them in.
+    pub fn problems(&self) -> impl Iterator<Item = &Problem> {
+        self.file_problems.iter().chain(self.graph.problems())
+    }
+
+    pub fn has_problems(&self) -> bool {
+        self.problems().next().is_some()
+    }
+}

@@ -1,0 +1,58 @@
+//! Command-line interface. Usage errors exit 3 (not clap's default 2, which means "errors found").
+
+use crate::commands;
+use crate::exit;
+use crate::project::ProjectArgs;
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mrt",
+    version,
+    about = "Migration rollback tester: finds downgrades that silently lose schema or data."
+)]
+pub struct Cli {
+    /// More detail on stderr (files that are not revisions, where config came from).
+    #[arg(long, short = 'v', global = true)]
+    pub verbose: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the revision graph: order, bases, heads, branch and merge points.
+    Graph {
+        #[command(flatten)]
+        project: ProjectArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = commands::graph::Format::Text)]
+        format: commands::graph::Format,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            return exit::code(code);
+        }
+    };
+    let result = match &cli.command {
+        Command::Graph { project, format } => commands::graph::run(project, *format, cli.verbose),
+    };
+    match result {
+        Ok(code) => exit::code(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            exit::code(exit::USAGE)
+        }
+    }
+}

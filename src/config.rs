@@ -1,0 +1,161 @@
+//! `mrt.toml` or `[tool.mrt]` in `pyproject.toml`. Flags override; unknown keys are errors so a
+//! typo never silently changes nothing.
+
+use mrt_migrations::ProjectKind;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// Every key mrt reads. Relative paths are relative to the file that sets them.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Project kind; detected when absent.
+    pub kind: Option<ProjectKind>,
+    /// Path to alembic.ini, when it is not `<project>/alembic.ini`.
+    pub alembic_config: Option<PathBuf>,
+}
+
+/// A loaded config and the file it came from (none when the project has no config).
+#[derive(Debug, Default, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    pub source: Option<PathBuf>,
+}
+
+impl Loaded {
+    /// A path from the config, made relative to the config file's directory.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        match self.source.as_deref().and_then(Path::parent) {
+            Some(dir) if p.is_relative() => dir.join(p),
+            _ => p.to_path_buf(),
+        }
+    }
+}
+
+/// Loads `mrt.toml` from `dir`, else `[tool.mrt]` from `dir/pyproject.toml`, else defaults.
+pub fn load(dir: &Path) -> Result<Loaded, ConfigError> {
+    let mrt_toml = dir.join("mrt.toml");
+    if mrt_toml.is_file() {
+        let text = read(&mrt_toml)?;
+        return parse(&mrt_toml, &text).map(|config| Loaded {
+            config,
+            source: Some(mrt_toml),
+        });
+    }
+    let pyproject = dir.join("pyproject.toml");
+    if pyproject.is_file() {
+        let text = read(&pyproject)?;
+        let table: toml::Table = toml::from_str(&text).map_err(|e| invalid(&pyproject, e))?;
+        if let Some(section) = table.get("tool").and_then(|t| t.get("mrt")) {
+            let config = Config::deserialize(section.clone())
+                .map_err(|e| invalid_in(&pyproject, "[tool.mrt]", e))?;
+            return Ok(Loaded {
+                config,
+                source: Some(pyproject),
+            });
+        }
+    }
+    Ok(Loaded::default())
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    toml::from_str(text).map_err(|e| invalid(path, e))
+}
+
+fn invalid(path: &Path, e: toml::de::Error) -> ConfigError {
+    let location = e
+        .span()
+        .and_then(|span| {
+            std::fs::read_to_string(path)
+                .ok()
+                .map(|t| line_of(&t, span.start))
+        })
+        .map(|line| format!("line {line}: "))
+        .unwrap_or_default();
+    ConfigError::Invalid {
+        path: path.to_path_buf(),
+        message: format!("{location}{}", e.message()),
+    }
+}
+
+fn invalid_in(path: &Path, section: &str, e: toml::de::Error) -> ConfigError {
+    ConfigError::Invalid {
+        path: path.to_path_buf(),
+        message: format!("in {section}: {}", e.message()),
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    1 + text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("mrt.toml"),
+            "kind = \"alembic\"\nalembic_cfg = \"x\"\n",
+        )
+        .unwrap();
+        let err = load(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("alembic_cfg") && err.contains("line 2"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn pyproject_section_is_read_and_unknown_keys_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let py = dir.path().join("pyproject.toml");
+        std::fs::write(&py, "[tool.mrt]\nalembic_config = \"db/alembic.ini\"\n").unwrap();
+        let loaded = load(dir.path()).unwrap();
+        assert_eq!(
+            loaded.resolve(loaded.config.alembic_config.as_deref().unwrap()),
+            dir.path().join("db/alembic.ini")
+        );
+        std::fs::write(&py, "[tool.mrt]\nbogus = 1\n").unwrap();
+        let err = load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("bogus") && err.contains("[tool.mrt]"), "{err}");
+    }
+
+    #[test]
+    fn mrt_toml_wins_and_missing_config_is_default() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(load(dir.path()).unwrap().config, Config::default());
+        std::fs::write(
+            dir.path().join("pyproject.toml"),
+            "[tool.mrt]\nkind = \"alembic\"\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("mrt.toml"), "").unwrap();
+        let loaded = load(dir.path()).unwrap();
+        assert_eq!(loaded.source, Some(dir.path().join("mrt.toml")));
+        assert_eq!(loaded.config.kind, None);
+    }
+}

@@ -385,3 +385,35 @@ mod tests {
         assert!(!is_package_resource("./migrations"));
     }
 }
+
+#[cfg(test)]
+mod split_tests {
+    use super::*;
+
+    fn ini(pairs: &[(&str, &str)]) -> IniSection {
+        IniSection {
+            path: PathBuf::from("alembic.ini"),
+            values: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn legacy_split_on_spaces_and_commas() {
+        let got = split_locations(&ini(&[]), "a, b  c").unwrap();
+        assert_eq!(got, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn explicit_separators() {
+        let got = split_locations(&ini(&[("path_separator", ";")]), "a b;c").unwrap();
+        assert_eq!(got, ["a b", "c"]);
+        let got =
+            split_locations(&ini(&[("version_path_separator", "newline")]), "\na\nb").unwrap();
+        assert_eq!(got, ["a", "b"]);
+        let err = split_locations(&ini(&[("path_separator", "tab")]), "a").unwrap_err();
+        assert!(err.to_string().contains("path_separator"), "{err}");
+    }
+}

@@ -117,7 +117,10 @@ pub fn parse_revision_source(path: &Path, source: &str) -> FileOutcome {
         depends,
     } = reader.fields;
     let Some((id, line)) = revision else {
-        return FileOutcome::NotARevision(path.to_path_buf(), "declares no `revision`".into());
+        return FileOutcome::NotARevision(
+            path.to_path_buf(),
+            "declares no `revision` (Alembic itself refuses to load such a file)".into(),
+        );
     };
     FileOutcome::Revision(Revision {
         id,

@@ -1,0 +1,83 @@
+//! Exit codes and messages of the CLI itself (README's "Exit codes").
+
+mod common;
+
+use std::path::Path;
+
+fn run(args: &[&str], cwd: &Path) -> (Option<i32>, String, String) {
+    let out = common::mrt(args, cwd);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn unknown_flag_is_a_usage_error() {
+    let (code, _, err) = run(&["graph", "--no-such-flag"], &common::repo());
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("--no-such-flag"), "{err}");
+}
+
+#[test]
+fn help_exits_zero() {
+    let (code, out, _) = run(&["--help"], &common::repo());
+    assert_eq!(code, Some(0));
+    assert!(out.contains("graph"), "{out}");
+}
+
+#[test]
+fn missing_project_is_a_usage_error_that_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = run(&["graph"], dir.path());
+    assert_eq!(code, Some(3), "{err}");
+    assert!(
+        err.contains("no alembic.ini") && err.contains("--config"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_config_key_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("mrt.toml"),
+        "kind = \"alembic\"\nalembic_ini = \"x\"\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(&["graph"], dir.path());
+    assert_eq!(code, Some(3), "{err}");
+    assert!(
+        err.contains("alembic_ini") && err.contains("mrt.toml"),
+        "{err}"
+    );
+}
+
+#[test]
+fn config_key_points_at_the_ini_and_flag_overrides_it() {
+    let fixture = common::fixtures("alembic").join("linear_classic");
+    let dir = tempfile::tempdir().unwrap();
+    let ini = fixture.join("alembic.ini");
+    std::fs::write(
+        dir.path().join("mrt.toml"),
+        format!("alembic_config = {:?}\n", ini.display().to_string()),
+    )
+    .unwrap();
+    let (code, out, err) = run(&["graph"], dir.path());
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("3 revisions"), "{out}");
+    let other = common::fixtures("alembic").join("branch_merge/alembic.ini");
+    let (code, out, err) = run(&["graph", "--config", other.to_str().unwrap()], dir.path());
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("6 revisions"), "{out}");
+}
+
+#[test]
+fn graph_errors_exit_two_and_still_print_the_rest() {
+    let fixture = common::fixtures("alembic").join("broken_syntax");
+    let (code, out, err) = run(&["graph"], &fixture);
+    assert_eq!(code, Some(2));
+    assert!(out.contains("aa03"), "{out}");
+    assert!(err.contains("aa02_broken.py:22:1: syntax error"), "{err}");
+}

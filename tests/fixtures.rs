@@ -10,7 +10,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -98,7 +98,7 @@ fn ensure(ok: bool, msg: impl FnOnce() -> String) -> Result<(), Failed> {
     }
 }
 
-fn check_graph(dir: &PathBuf) -> Result<(), Failed> {
+fn check_graph(dir: &Path) -> Result<(), Failed> {
     let expect = load_expect(dir);
     let out = common::mrt(&["-v", "graph", "--format", "json"], dir);
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
@@ -211,7 +211,7 @@ fn check_ancestors(dir: &Path, want: &BTreeMap<String, Vec<String>>) -> Result<(
 }
 
 /// mrt's graph must equal what Alembic itself loads: same revisions, links, labels, heads, bases.
-fn check_parity(dir: &PathBuf) -> Result<(), Failed> {
+fn check_parity(dir: &Path) -> Result<(), Failed> {
     let script = common::repo().join("tests/support/alembic_graph.py");
     let out = std::process::Command::new(common::python())
         .arg(&script)

@@ -45,7 +45,14 @@ pub struct FileContext<'a> {
 impl<'a> FileContext<'a> {
     /// A non-merge file of unknown revision and dialect, with no opt-in rules.
     pub fn new(path: &'a Path, source: &'a str) -> Self {
-        FileContext { path, source, revision: None, is_merge: false, dialect: Dialect::Generic, opt_in_rules: &[] }
+        FileContext {
+            path,
+            source,
+            revision: None,
+            is_merge: false,
+            dialect: Dialect::Generic,
+            opt_in_rules: &[],
+        }
     }
 }
 
@@ -57,7 +64,10 @@ pub fn lint_file(ctx: &FileContext) -> Vec<Finding> {
     };
     let module = python::Module::new(&suite);
     let migration = extract::migration(&module, ctx.dialect);
-    let rule_ctx = rules::Ctx { m: &migration, is_merge: ctx.is_merge };
+    let rule_ctx = rules::Ctx {
+        m: &migration,
+        is_merge: ctx.is_merge,
+    };
     let mut hits = Vec::new();
     for rule in rules().iter().filter(|r| enabled(r, ctx)) {
         if let Some(check) = rules::check(rule.code) {

@@ -20,6 +20,8 @@ pub struct RevisionGraph {
     deps: Vec<Vec<usize>>,
     /// Reverse of `parents` only: `depends_on` never makes a revision stop being a head.
     children: Vec<Vec<usize>>,
+    /// Reverse of `deps`.
+    dependents: Vec<Vec<usize>>,
     order: Vec<usize>,
     problems: Vec<Problem>,
 }
@@ -40,6 +42,7 @@ impl RevisionGraph {
             parents: vec![Vec::new(); revisions.len()],
             deps: vec![Vec::new(); revisions.len()],
             children: vec![Vec::new(); revisions.len()],
+            dependents: vec![Vec::new(); revisions.len()],
             revisions,
             by_id,
             by_label,
@@ -72,6 +75,9 @@ impl RevisionGraph {
             }
             for &p in &parents {
                 self.children[p].push(i);
+            }
+            for &d in &deps {
+                self.dependents[d].push(i);
             }
             self.parents[i] = parents;
             self.deps[i] = deps;
@@ -248,6 +254,33 @@ impl RevisionGraph {
         )
     }
 
+    /// The Alembic target that unapplies exactly `id` from the state `ancestors(id) + id`.
+    /// Relative targets (`id-1`) are not used: they raise "Ambiguous walk" at a merge and walk
+    /// other branches back to base. Alembic leaves the other parents of a merge applied when
+    /// downgrading to one of them, and `id@base` removes only `id`'s own branch.
+    pub fn downgrade_target(&self, id: &str) -> Option<String> {
+        let rev = self.get(id)?;
+        Some(match rev.down_revisions.first() {
+            Some(parent) => parent.clone(),
+            None => format!("{id}@base"),
+        })
+    }
+
+    /// The heads of a set of revisions closed under ancestry: members no other member builds on.
+    /// Upgrading to each of them reaches exactly that set.
+    pub fn heads_of<'a>(&self, set: &BTreeSet<&'a str>) -> Vec<&'a str> {
+        set.iter()
+            .copied()
+            .filter(|id| {
+                let Some(i) = self.index_of(id) else { return false };
+                !self.children[i]
+                    .iter()
+                    .chain(&self.dependents[i])
+                    .any(|&c| set.contains(self.revisions[c].id.as_str()))
+            })
+            .collect()
+    }
+
     fn index_of(&self, id: &str) -> Option<usize> {
         self.by_id.get(id).copied()
     }
@@ -377,6 +410,20 @@ mod tests {
             ["a", "b", "c"]
         );
         assert!(g.ancestors("a").unwrap().is_empty());
+    }
+
+    #[test]
+    fn downgrade_targets_and_heads_of_a_state() {
+        let g = RevisionGraph::build(
+            vec![rev("m", &["b", "c"]), rev("a", &[]), rev("b", &["a"]), rev("c", &["a"])],
+            &[],
+        );
+        assert_eq!(g.downgrade_target("a").as_deref(), Some("a@base"));
+        assert_eq!(g.downgrade_target("b").as_deref(), Some("a"));
+        assert_eq!(g.downgrade_target("m").as_deref(), Some("b"));
+        let before_m = g.ancestors("m").unwrap();
+        assert_eq!(g.heads_of(&before_m), ["b", "c"]);
+        assert!(g.heads_of(&BTreeSet::new()).is_empty());
     }
 
     #[test]

@@ -1,0 +1,41 @@
+//! Builds the [`Migration`] model of one parsed file.
+
+use crate::model::{Action, Body, Migration};
+use crate::python::{is_noop, Module};
+use crate::{ops, Dialect};
+use rustpython_parser::ast::Ranged;
+use rustpython_parser::text_size::TextRange;
+
+pub fn migration(module: &Module, dialect: Dialect) -> Migration {
+    Migration {
+        upgrade: body(module, "upgrade", dialect),
+        downgrade: body(module, "downgrade", dialect),
+    }
+}
+
+fn body(module: &Module, name: &str, dialect: Dialect) -> Option<Body> {
+    let function = module.calls_of(name)?;
+    let def = function.def;
+    let mut actions = Vec::new();
+    for (index, call) in function.calls.iter().enumerate() {
+        for (kind, via) in ops::kinds(call, module, dialect) {
+            actions.push(Action {
+                kind,
+                via,
+                start: call.start,
+                span: call.span,
+                call: index,
+            });
+        }
+    }
+    let start = def.range().start();
+    // The `def` line, or through the return annotation when the signature spans lines.
+    let header_end = def.returns.as_ref().map_or(start, |r| r.range().end());
+    Some(Body {
+        def_start: start,
+        header: TextRange::new(start, header_end.max(start)),
+        whole: def.range(),
+        noop: is_noop(&def.body),
+        actions,
+    })
+}

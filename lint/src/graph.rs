@@ -1,0 +1,50 @@
+//! Findings about the project rather than one file: several heads (MRT901) and files that do not
+//! parse (MRT902). They come from `mrt-migrations`, which reads the files without running them.
+
+use crate::{Finding, Severity};
+use mrt_migrations::{Problem, ProblemKind, RevisionGraph};
+
+/// MRT901: one finding on each head's file, each naming every head, so the user sees the
+/// problem whichever file they open.
+pub fn graph_findings(graph: &RevisionGraph) -> Vec<Finding> {
+    let heads = graph.heads();
+    if heads.len() < 2 {
+        return Vec::new();
+    }
+    let names: Vec<&str> = heads.iter().map(|r| r.id.as_str()).collect();
+    let message = format!(
+        "{} heads: {}; create a merge revision (`alembic merge {}`)",
+        heads.len(),
+        names.join(", "),
+        names.join(" ")
+    );
+    heads
+        .iter()
+        .map(|head| Finding {
+            revision: Some(head.id.clone()),
+            path: head.path.clone(),
+            line: head.line.max(1),
+            column: 1,
+            code: "MRT901",
+            severity: Severity::Error,
+            message: message.clone(),
+        })
+        .collect()
+}
+
+/// MRT902 for every file that is not valid Python or not UTF-8.
+pub fn problem_findings(problems: &[Problem]) -> Vec<Finding> {
+    problems
+        .iter()
+        .filter(|p| matches!(p.kind, ProblemKind::Syntax | ProblemKind::NotUtf8))
+        .map(|p| Finding {
+            revision: p.revision.clone(),
+            path: p.path.clone(),
+            line: p.line.unwrap_or(1).max(1),
+            column: p.column.unwrap_or(1).max(1),
+            code: "MRT902",
+            severity: Severity::Error,
+            message: p.message.clone(),
+        })
+        .collect()
+}

@@ -1,0 +1,259 @@
+//! What a migration does, independent of how it was written: `op.drop_column(...)`,
+//! `batch_op.drop_column(...)` and `op.execute("ALTER TABLE ... DROP COLUMN ...")` all become one
+//! [`Kind::DropColumn`]. Rules look only at this model, so each rule is written once.
+
+use rustpython_parser::text_size::{TextRange, TextSize};
+
+/// An object name as the migration wrote it, normalised (lower-case, unquoted, schema dropped);
+/// `None` when it is computed at run time and cannot be known statically.
+pub type Name = Option<String>;
+
+/// Normalises an identifier the way the database would compare it for our purposes.
+pub fn norm(raw: &str) -> String {
+    let last = raw.rsplit('.').next().unwrap_or(raw);
+    last.trim_matches(|c| c == '"' || c == '`' || c == '[' || c == ']')
+        .to_ascii_lowercase()
+}
+
+/// Two names denote the same object; an unknown name could be anything, so it matches.
+pub fn same(a: &Name, b: &Name) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a == b,
+        _ => true,
+    }
+}
+
+/// Two names are certainly the same object (both known and equal). Used where an unknown name
+/// must not count, e.g. before exempting a statement.
+pub fn surely_same(a: &Name, b: &Name) -> bool {
+    matches!((a, b), (Some(a), Some(b)) if a == b)
+}
+
+pub fn show(name: &Name) -> &str {
+    name.as_deref().unwrap_or("<computed>")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Obj {
+    Table,
+    View,
+    Index,
+    Trigger,
+    Type,
+    Sequence,
+    Function,
+    /// Schemas, extensions, domains, ...: tracked only for create/drop pairing.
+    Other,
+}
+
+impl Obj {
+    pub fn sql(self) -> &'static str {
+        match self {
+            Obj::Table => "TABLE",
+            Obj::View => "VIEW",
+            Obj::Index => "INDEX",
+            Obj::Trigger => "TRIGGER",
+            Obj::Type => "TYPE",
+            Obj::Sequence => "SEQUENCE",
+            Obj::Function => "FUNCTION",
+            Obj::Other => "object",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cons {
+    ForeignKey,
+    Unique,
+    Check,
+    PrimaryKey,
+    /// `drop_constraint` without `type_=`, or SQL `DROP CONSTRAINT`.
+    Unknown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DefaultKind {
+    None,
+    Static,
+    /// Evaluated per row (`random()`, `gen_random_uuid()`, ...): forces a table rewrite.
+    Volatile,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    Create {
+        obj: Obj,
+        name: Name,
+        table: Name,
+    },
+    Drop {
+        obj: Obj,
+        name: Name,
+    },
+    /// Index creation keeps its own variant because uniqueness and locking matter.
+    CreateIndex {
+        name: Name,
+        table: Name,
+        unique: bool,
+        concurrently: bool,
+    },
+    RenameTable {
+        from: Name,
+        to: Name,
+    },
+    AddColumn {
+        table: Name,
+        column: Name,
+        not_null: bool,
+        default: DefaultKind,
+    },
+    DropColumn {
+        table: Name,
+        column: Name,
+    },
+    RenameColumn {
+        table: Name,
+        from: Name,
+        to: Name,
+    },
+    ChangeType {
+        table: Name,
+        column: Name,
+    },
+    SetNotNull {
+        table: Name,
+        column: Name,
+    },
+    DropNotNull {
+        table: Name,
+        column: Name,
+    },
+    AddConstraint {
+        name: Name,
+        table: Name,
+        cons: Cons,
+    },
+    DropConstraint {
+        name: Name,
+        table: Name,
+        cons: Cons,
+    },
+    /// An `ON DELETE CASCADE` foreign key is added by this call.
+    Cascade,
+    /// `columns` empty = not known.
+    Update {
+        table: Name,
+        columns: Vec<String>,
+    },
+    Delete {
+        table: Name,
+        has_where: bool,
+    },
+    Insert {
+        table: Name,
+    },
+    Truncate {
+        table: Name,
+    },
+    AddEnumValue {
+        ty: Name,
+    },
+    AlterSequence {
+        name: Name,
+    },
+    /// A SQL statement mrt does not model (GRANT, ALTER ... something, ...).
+    OtherSql,
+    /// SQL built at run time.
+    DynamicSql,
+}
+
+/// How the action was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Op,
+    Batch,
+    /// Raw SQL through `op.execute`.
+    OpSql,
+    /// Raw SQL through a connection, `op.get_bind()` or `context.execute`.
+    ConnSql,
+}
+
+impl Via {
+    pub fn is_sql(self) -> bool {
+        matches!(self, Via::OpSql | Via::ConnSql)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Action {
+    pub kind: Kind,
+    pub via: Via,
+    /// Start of the call that does it.
+    pub start: TextSize,
+    /// The whole statement, for suppression comments.
+    pub span: TextRange,
+    /// Index of the call within its body: actions from one `op.execute` share it.
+    pub call: usize,
+}
+
+/// `upgrade()` or `downgrade()`, with everything it does, helpers included.
+#[derive(Debug, Clone, Default)]
+pub struct Body {
+    pub def_start: TextSize,
+    /// The `def` line(s) up to the colon, where function-level findings are reported.
+    pub header: TextRange,
+    pub whole: TextRange,
+    /// Only `pass`, a docstring and/or `...`.
+    pub noop: bool,
+    pub actions: Vec<Action>,
+}
+
+impl Body {
+    pub fn any(&self, pred: impl Fn(&Kind) -> bool) -> bool {
+        self.actions.iter().any(|a| pred(&a.kind))
+    }
+}
+
+/// A whole migration file as the rules see it.
+#[derive(Debug, Clone, Default)]
+pub struct Migration {
+    pub upgrade: Option<Body>,
+    pub downgrade: Option<Body>,
+}
+
+impl Migration {
+    pub fn up_any(&self, pred: impl Fn(&Kind) -> bool) -> bool {
+        self.upgrade.as_ref().is_some_and(|b| b.any(pred))
+    }
+
+    pub fn down_any(&self, pred: impl Fn(&Kind) -> bool) -> bool {
+        self.downgrade.as_ref().is_some_and(|b| b.any(pred))
+    }
+
+    pub fn up_actions(&self) -> &[Action] {
+        self.upgrade
+            .as_ref()
+            .map(|b| b.actions.as_slice())
+            .unwrap_or(&[])
+    }
+
+    pub fn down_actions(&self) -> &[Action] {
+        self.downgrade
+            .as_ref()
+            .map(|b| b.actions.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// The upgrade creates this table (so dropping, filling or indexing it touches no old data).
+    pub fn up_creates_table(&self, table: &Name) -> bool {
+        self.up_any(
+            |k| matches!(k, Kind::Create { obj: Obj::Table, name, .. } if surely_same(name, table)),
+        )
+    }
+
+    /// The upgrade adds this column.
+    pub fn up_adds_column(&self, table: &Name, column: &Name) -> bool {
+        self.up_creates_table(table)
+            || self.up_any(|k| matches!(k, Kind::AddColumn { table: t, column: c, .. } if surely_same(t, table) && surely_same(c, column)))
+    }
+}

@@ -1,0 +1,369 @@
+//! Every rule mrt knows, with the text `mrt explain` shows. Codes follow pytest-mrt's numbering
+//! where the meaning is the same, so existing `# noqa: MRT201` comments keep working.
+
+use crate::{Dialect, Severity};
+
+/// What `mrt explain CODE` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct RuleDoc {
+    pub catches: &'static str,
+    pub why: &'static str,
+    pub fix: &'static str,
+    pub example: &'static str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Rule {
+    pub code: &'static str,
+    /// Kebab-case, accepted wherever a code is.
+    pub name: &'static str,
+    pub severity: Severity,
+    /// Dialects the rule runs on; empty means all.
+    pub dialects: &'static [Dialect],
+    /// Runs only when named in `FileContext::opt_in_rules`.
+    pub opt_in: bool,
+    pub summary: &'static str,
+    pub doc: RuleDoc,
+}
+
+impl Rule {
+    /// Whether the rule applies to a project on `dialect`.
+    pub fn runs_on(&self, dialect: Dialect) -> bool {
+        self.dialects.is_empty() || self.dialects.contains(&dialect)
+    }
+}
+
+/// The registry, sorted by code.
+pub fn rules() -> &'static [Rule] {
+    &RULES
+}
+
+/// Looks a rule up by code (any case) or kebab-case name.
+pub fn find_rule(code_or_name: &str) -> Option<&'static Rule> {
+    let key = code_or_name.trim();
+    RULES
+        .iter()
+        .find(|r| r.code.eq_ignore_ascii_case(key) || r.name.eq_ignore_ascii_case(key))
+}
+
+const E: Severity = Severity::Error;
+const W: Severity = Severity::Warning;
+const I: Severity = Severity::Info;
+const ALL: &[Dialect] = &[];
+/// PostgreSQL-only statements (`CREATE TYPE`, `ALTER TYPE ... ADD VALUE`) also run under an
+/// unknown dialect: seeing that SQL at all means the project is on PostgreSQL.
+const PG_OR_UNKNOWN: &[Dialect] = &[Dialect::Postgresql, Dialect::Generic];
+/// Lock advice that is wrong elsewhere runs only on a project known to be PostgreSQL.
+const PG: &[Dialect] = &[Dialect::Postgresql];
+
+const fn rule(
+    code: &'static str,
+    name: &'static str,
+    severity: Severity,
+    dialects: &'static [Dialect],
+    summary: &'static str,
+    doc: [&'static str; 4],
+) -> Rule {
+    Rule {
+        code,
+        name,
+        severity,
+        dialects,
+        opt_in: false,
+        summary,
+        doc: RuleDoc {
+            catches: doc[0],
+            why: doc[1],
+            fix: doc[2],
+            example: doc[3],
+        },
+    }
+}
+
+const fn opt_in(r: Rule) -> Rule {
+    Rule { opt_in: true, ..r }
+}
+
+static RULES: [Rule; 42] = [
+    rule("MRT100", "runtime-sql", I, ALL, "SQL built at run time cannot be checked statically", [
+        "An `execute()` whose SQL is an f-string, `%`/`.format()` formatting, a concatenation with a variable, or any expression mrt cannot reduce to a literal.",
+        "Every raw-SQL rule (DROP, TRUNCATE, DELETE, UPDATE, CREATE TYPE, ...) reads the SQL text. When the text only exists at run time mrt cannot tell whether it is safe, and staying silent would look like a pass.",
+        "Prefer a literal with bound parameters: `op.execute(sa.text(\"UPDATE t SET x = :v\").bindparams(v=value))`. If the SQL must be built, review it by hand and add `# noqa: MRT100`.",
+        "op.execute(f\"DELETE FROM {table} WHERE old\")",
+    ]),
+    rule("MRT101", "missing-downgrade", E, ALL, "migration has no downgrade()", [
+        "A revision file that defines `upgrade()` but no `downgrade()`.",
+        "`alembic downgrade` calls `downgrade()` on every revision it passes; without it the rollback stops with an AttributeError half-way down the chain.",
+        "Write a `downgrade()` that undoes `upgrade()` step by step, in reverse order. If the change truly cannot be undone, say so explicitly by raising an exception with the reason.",
+        "def upgrade():\n    op.add_column(\"users\", sa.Column(\"email\", sa.String()))\n# no downgrade()",
+    ]),
+    rule("MRT102", "noop-downgrade", E, ALL, "downgrade() does nothing while upgrade() changes the database", [
+        "A `downgrade()` whose body is only `pass`, a docstring or `...`, in a revision whose `upgrade()` does something. Merge revisions and revisions whose upgrade is empty too are not reported.",
+        "The rollback \"succeeds\" but leaves the schema of the newer revision in place; the next upgrade then fails or, worse, the application runs against a schema it does not expect.",
+        "Undo every operation of `upgrade()` in reverse order (drop what was created, re-create what was dropped, rename back).",
+        "def upgrade():\n    op.create_table(\"tags\", sa.Column(\"id\", sa.Integer, primary_key=True))\n\ndef downgrade():\n    pass",
+    ]),
+    rule("MRT103", "update-without-reverse", W, ALL, "UPDATE in upgrade() with nothing restoring the values in downgrade()", [
+        "An `UPDATE` in `upgrade()` (raw SQL, `sa.update(t)` or `t.update()`) when `downgrade()` has no UPDATE of the same table. Backfills of columns the same upgrade adds, and tables it creates, are not reported.",
+        "Overwritten values are gone: after a downgrade the rows hold the new values under the old schema.",
+        "Keep the old values (copy them to a backup column or table in upgrade) and write them back in downgrade, or restrict the UPDATE to a new column.",
+        "op.execute(\"UPDATE users SET status = 'active' WHERE status IS NULL\")",
+    ]),
+    rule("MRT104", "raw-sql-without-reverse", W, ALL, "op.execute() in upgrade() with no reversing statement in downgrade()", [
+        "Raw SQL through `op.execute` whose effect no dedicated rule covers (CREATE FUNCTION/VIEW/TABLE/INDEX/EXTENSION, INSERT, ADD COLUMN, statements mrt does not model) when `downgrade()` has no statement undoing that same object. A DROP/CREATE is matched by kind and name; an unrelated statement in downgrade does not count.",
+        "Raw SQL is invisible to Alembic's autogenerate and easy to forget when writing the downgrade; the object stays behind and the next upgrade fails with \"already exists\".",
+        "Add the reverse statement for the same object to downgrade(), e.g. `DROP FUNCTION f` for `CREATE FUNCTION f`.",
+        "op.execute(\"CREATE FUNCTION touch() RETURNS trigger AS $$ ... $$ LANGUAGE plpgsql\")",
+    ]),
+    rule("MRT105", "connection-sql-without-reverse", W, ALL, "connection-level execute in upgrade() with no reverse", [
+        "The same as MRT104 for SQL executed through `op.get_bind().execute(...)`, `connection.execute(...)` or `context.execute(...)`.",
+        "Connection-level SQL bypasses `op` entirely, so it is even easier to miss when writing the downgrade.",
+        "Add the reversing statement for the same object to downgrade().",
+        "conn = op.get_bind()\nconn.execute(sa.text(\"INSERT INTO settings (k, v) VALUES ('a', '1')\"))",
+    ]),
+    rule("MRT106", "bulk-insert-without-reverse", W, ALL, "bulk_insert in upgrade() and no delete in downgrade()", [
+        "`op.bulk_insert(table, rows)` in `upgrade()` when `downgrade()` neither deletes from nor truncates nor drops that table (tables created by the same upgrade are fine).",
+        "Seed rows survive the downgrade; the next upgrade inserts them again and fails on a unique key or duplicates them.",
+        "Delete exactly the inserted rows in downgrade: `op.execute(t.delete().where(t.c.code.in_([...])))`.",
+        "op.bulk_insert(roles, [{\"name\": \"admin\"}])",
+    ]),
+    rule("MRT201", "drop-column", E, ALL, "DROP COLUMN in upgrade()", [
+        "`op.drop_column(...)` or raw `ALTER TABLE ... DROP COLUMN` in `upgrade()`.",
+        "The column's values are deleted. A downgrade that re-adds the column restores the shape, not the data: every row comes back with NULL or the default.",
+        "Stop using the column first, release, then drop it in a later migration once a rollback past it is no longer wanted; or copy the values to a backup table in upgrade and restore them in downgrade.",
+        "op.drop_column(\"users\", \"legacy_email\")",
+    ]),
+    rule("MRT202", "drop-table", E, ALL, "DROP TABLE in upgrade()", [
+        "`op.drop_table(...)` or raw `DROP TABLE` in `upgrade()`, except for a table the same upgrade created (a temporary table).",
+        "All rows are deleted; a downgrade that re-creates the table brings back an empty table.",
+        "Rename the table instead (reversible) and drop it in a later release, or keep its rows in a backup table that downgrade restores.",
+        "op.drop_table(\"audit_log\")",
+    ]),
+    rule("MRT203", "truncate", E, ALL, "TRUNCATE in upgrade()", [
+        "A raw `TRUNCATE` of a table the upgrade did not create.",
+        "Every row is deleted; no downgrade can bring them back.",
+        "Delete only what the migration must delete, keep a copy that downgrade restores, or move the clean-up out of migrations.",
+        "op.execute(\"TRUNCATE sessions\")",
+    ]),
+    rule("MRT204", "cascade-delete", W, ALL, "foreign key with ON DELETE CASCADE added", [
+        "`ondelete=\"CASCADE\"` in `create_foreign_key`, `sa.ForeignKey(...)` inside `add_column`/`create_table`, or `ON DELETE CASCADE` in raw SQL, in `upgrade()`.",
+        "From now on deleting a parent row silently deletes its children. Rows deleted that way while the revision is live cannot be restored by any downgrade.",
+        "Prefer `ondelete=\"RESTRICT\"` or `\"SET NULL\"` unless the children are truly owned by the parent; if CASCADE is intended, add `# noqa: MRT204` with the reason.",
+        "op.create_foreign_key(\"fk_items_order\", \"items\", \"orders\", [\"order_id\"], [\"id\"], ondelete=\"CASCADE\")",
+    ]),
+    rule("MRT205", "drop-foreign-key", E, ALL, "foreign key dropped and not restored", [
+        "`drop_constraint(name, ..., type_=\"foreignkey\")` or `ALTER TABLE ... DROP FOREIGN KEY name` in `upgrade()` when `downgrade()` does not create a foreign key with the same name.",
+        "After the downgrade the old code expects referential integrity the database no longer enforces; orphan rows pile up unnoticed.",
+        "Re-create the same constraint in downgrade: `op.create_foreign_key(\"fk_name\", \"child\", \"parent\", [\"parent_id\"], [\"id\"])`.",
+        "op.drop_constraint(\"fk_orders_user\", \"orders\", type_=\"foreignkey\")",
+    ]),
+    rule("MRT206", "batch-drop-column", E, ALL, "DROP COLUMN inside batch_alter_table", [
+        "`batch_op.drop_column(...)` inside `with op.batch_alter_table(...)` in `upgrade()`.",
+        "Batch mode copies the table without the column (SQLite's move-and-copy); the values are deleted exactly as with DROP COLUMN.",
+        "As for MRT201: stop using the column, drop it in a later release, or back the values up and restore them in downgrade.",
+        "with op.batch_alter_table(\"users\") as batch_op:\n    batch_op.drop_column(\"nickname\")",
+    ]),
+    rule("MRT207", "drop-view", E, ALL, "DROP VIEW without re-creating it in downgrade()", [
+        "Raw `DROP VIEW` / `DROP MATERIALIZED VIEW` (or a `drop_view` custom operation) in `upgrade()` when `downgrade()` does not create a view with the same name.",
+        "Views hold no data but their definition lives only in the database; after the downgrade every query of the old code that uses the view fails.",
+        "Re-create the view in downgrade with its previous definition (`CREATE VIEW name AS ...`).",
+        "op.execute(\"DROP VIEW active_users\")",
+    ]),
+    rule("MRT208", "multi-step-destructive", E, ALL, "add + copy + drop column in one upgrade()", [
+        "An `upgrade()` that adds a column to a table, copies data with UPDATE, and drops another column of the same table.",
+        "It looks like a rename or a type change but the old column's values are destroyed; the downgrade can only re-create the old column empty, or lossily converted back.",
+        "Split it: release the add and copy first, switch the code, then drop the old column in a later migration; or use `alter_column(new_column_name=...)` / a reversible type change.",
+        "op.add_column(\"users\", sa.Column(\"full_name\", sa.Text))\nop.execute(\"UPDATE users SET full_name = name\")\nop.drop_column(\"users\", \"name\")",
+    ]),
+    rule("MRT213", "set-not-null-existing", W, ALL, "SET NOT NULL on an existing column", [
+        "`alter_column(..., nullable=False)` or raw `ALTER ... SET NOT NULL` on a column the same upgrade did not add.",
+        "The statement fails on any row that still holds NULL, which a test database without data will not show; on PostgreSQL it also scans the table under an exclusive lock.",
+        "Backfill the NULLs in the same migration first (`UPDATE t SET c = ... WHERE c IS NULL`), or add a `CHECK (c IS NOT NULL) NOT VALID` constraint, validate it, then set NOT NULL.",
+        "op.alter_column(\"users\", \"email\", nullable=False)",
+    ]),
+    rule("MRT214", "delete-without-where", E, ALL, "DELETE without WHERE in upgrade()", [
+        "A raw `DELETE FROM t` without `WHERE` (or `t.delete()` without `.where(...)`) in `upgrade()`, on a table the upgrade did not create.",
+        "Every row of the table is deleted and no downgrade can bring them back.",
+        "Add the WHERE clause that selects only the rows the migration must remove, and keep a copy that downgrade can restore.",
+        "op.execute(\"DELETE FROM sessions\")",
+    ]),
+    rule("MRT215", "destructive-downgrade", E, ALL, "downgrade() destroys data the upgrade did not create", [
+        "In `downgrade()`: dropping a table the upgrade did not create, DELETE/TRUNCATE of a table the upgrade inserted nothing into, UPDATE of a table the upgrade did not touch, or dropping a column the upgrade did not add.",
+        "A downgrade must undo the upgrade, nothing more. Data that existed before the upgrade and is destroyed on the way down is lost for good, and the rollback is usually run in a hurry, on production.",
+        "Limit downgrade() to reversing the upgrade's own changes: drop only what upgrade created, delete only the rows it inserted (with a WHERE), restore only what it changed.",
+        "def upgrade():\n    op.add_column(\"users\", sa.Column(\"age\", sa.Integer))\n\ndef downgrade():\n    op.drop_column(\"users\", \"age\")\n    op.drop_table(\"profiles\")  # never created by upgrade",
+    ]),
+    rule("MRT301", "rename-table-without-reverse", E, ALL, "rename_table without renaming back", [
+        "`op.rename_table(a, b)` or `ALTER TABLE a RENAME TO b` in `upgrade()` when `downgrade()` has no rename of `b` back to `a` (a rename of some other table does not count).",
+        "After the downgrade the old code queries a table that no longer exists under its name.",
+        "Add `op.rename_table(\"b\", \"a\")` to downgrade().",
+        "op.rename_table(\"customer\", \"customers\")",
+    ]),
+    rule("MRT302", "rename-column-without-reverse", E, ALL, "rename column without renaming back", [
+        "`alter_column(t, c, new_column_name=n)` (also in batch mode) or `ALTER TABLE t RENAME COLUMN c TO n` in `upgrade()` when `downgrade()` does not rename `t.n` back to `c`.",
+        "The old code selects the old column name and fails after the downgrade.",
+        "Add `op.alter_column(\"t\", \"n\", new_column_name=\"c\")` to downgrade().",
+        "op.alter_column(\"users\", \"name\", new_column_name=\"full_name\")",
+    ]),
+    rule("MRT303", "column-type-change", W, ALL, "column type change", [
+        "`alter_column(..., type_=...)`, `ALTER COLUMN ... TYPE` or MySQL `MODIFY`/`CHANGE` in `upgrade()` on a column the upgrade did not add.",
+        "Conversions can truncate strings, round numbers or fail on existing values, in either direction; the downgrade's reverse conversion may lose what the new type allowed (a longer string, a larger number).",
+        "Check that both directions are lossless for the data you have, or add a new column, copy, and switch over in separate releases.",
+        "op.alter_column(\"items\", \"price\", type_=sa.Numeric(10, 2), existing_type=sa.Float)",
+    ]),
+    rule("MRT304", "enum-value-added", E, PG_OR_UNKNOWN, "ENUM value added (PostgreSQL cannot drop it)", [
+        "`ALTER TYPE ... ADD VALUE` (or alembic-postgresql-enum's `sync_enum_values`) in `upgrade()` when `downgrade()` does not re-create the type. Runs on PostgreSQL and on an unknown dialect (the statement only exists on PostgreSQL).",
+        "PostgreSQL has no `ALTER TYPE ... DROP VALUE`: the value stays after the downgrade, and rows using it keep values the old code does not know.",
+        "In downgrade, move rows off the value, rename the type, create it again with the old values, `ALTER COLUMN ... TYPE new USING col::text::new`, and drop the renamed type.",
+        "op.execute(\"ALTER TYPE order_status ADD VALUE 'refunded'\")",
+    ]),
+    rule("MRT401", "not-null-without-default", W, ALL, "NOT NULL column added without a default", [
+        "`add_column` of a `sa.Column(..., nullable=False)` (or primary key) without `server_default`, or raw `ADD COLUMN ... NOT NULL` without DEFAULT, on a table the upgrade did not create.",
+        "The statement fails on every table that already has rows: it passes on an empty test database and breaks in production.",
+        "Give it a `server_default`, or add it nullable, backfill, then set `nullable=False`.",
+        "op.add_column(\"users\", sa.Column(\"plan\", sa.String(), nullable=False))",
+    ]),
+    rule("MRT402", "not-null-not-reverted", W, ALL, "NOT NULL set without making the column nullable again in downgrade()", [
+        "`alter_column(t, c, nullable=False)` in `upgrade()` when `downgrade()` neither sets `t.c` back to `nullable=True` nor drops the column or table.",
+        "After the downgrade the old code, which may insert NULL there, fails with NOT NULL violations.",
+        "Add `op.alter_column(\"t\", \"c\", nullable=True)` to downgrade().",
+        "op.alter_column(\"users\", \"email\", existing_type=sa.String(), nullable=False)",
+    ]),
+    rule("MRT403", "not-null-sql-not-reverted", W, ALL, "NOT NULL via raw SQL without reverse", [
+        "Raw `ALTER TABLE t ALTER COLUMN c SET NOT NULL` (or MySQL `MODIFY c ... NOT NULL`) in `upgrade()` when `downgrade()` does not drop NOT NULL on that same column. Any other `NULL` in downgrade SQL does not count.",
+        "As for MRT402: the old code may write NULL there and fails after the downgrade.",
+        "Add `ALTER TABLE t ALTER COLUMN c DROP NOT NULL` (or `op.alter_column(\"t\", \"c\", nullable=True)`) to downgrade().",
+        "op.execute(\"ALTER TABLE users ALTER COLUMN email SET NOT NULL\")",
+    ]),
+    rule("MRT404", "volatile-default", W, ALL, "ADD COLUMN with a volatile DEFAULT", [
+        "`add_column` with a `server_default` calling a per-row function (`random()`, `gen_random_uuid()`, `uuid_generate_v4()`, `clock_timestamp()`, `nextval()`, MySQL `UUID()`), or the same in raw `ADD COLUMN ... DEFAULT`. `now()` is not volatile (it is fixed per transaction) and is not reported.",
+        "Every existing row gets its own value, so the database rewrites the whole table under an exclusive lock; on a large table the deploy stalls, and so does the downgrade that follows a failed deploy.",
+        "Add the column without a default (or with a constant one), backfill in batches, then set the default for new rows.",
+        "op.add_column(\"orders\", sa.Column(\"uid\", UUID, server_default=sa.text(\"gen_random_uuid()\")))",
+    ]),
+    rule("MRT405", "nullable-server-default", W, ALL, "nullable column added with a server_default", [
+        "`add_column` of a nullable column with a constant `server_default` on an existing table. NOT NULL columns with a server default are the recommended fix for MRT401 and are not reported.",
+        "Existing rows silently get the default instead of NULL, so \"unknown\" and \"default\" become indistinguishable; on MySQL before 8.0 and PostgreSQL before 11 it also rewrites the table.",
+        "If the column is meant to be nullable, add it without `server_default` and set the default afterwards with `alter_column(server_default=...)`, which applies only to new rows.",
+        "op.add_column(\"users\", sa.Column(\"locale\", sa.String(), server_default=\"en\"))",
+    ]),
+    rule("MRT406", "unique-on-existing-data", W, ALL, "UNIQUE constraint or index on an existing table", [
+        "`create_unique_constraint`, `create_index(..., unique=True)`, `ADD CONSTRAINT ... UNIQUE` or `CREATE UNIQUE INDEX` in `upgrade()` on a table the upgrade did not create.",
+        "It fails as soon as production rows hold duplicates, which an empty test database never has.",
+        "Deduplicate in the same migration first (and keep what downgrade needs), or check production data before releasing.",
+        "op.create_unique_constraint(\"uq_users_email\", \"users\", [\"email\"])",
+    ]),
+    rule("MRT407", "index-not-concurrent", W, PG, "CREATE INDEX without CONCURRENTLY (PostgreSQL)", [
+        "`create_index` without `postgresql_concurrently=True`, or raw `CREATE INDEX` without `CONCURRENTLY`, on a table the upgrade did not create. PostgreSQL projects only: the option does not exist elsewhere.",
+        "A plain CREATE INDEX blocks all writes to the table while it builds, which on a large table is an outage.",
+        "Use `op.create_index(..., postgresql_concurrently=True)` inside `with op.get_context().autocommit_block():`, and `op.drop_index(..., postgresql_concurrently=True)` in downgrade.",
+        "op.create_index(\"ix_orders_created\", \"orders\", [\"created_at\"])",
+    ]),
+    rule("MRT408", "drop-index-without-reverse", W, ALL, "DROP INDEX without re-creating it in downgrade()", [
+        "`op.drop_index(name)` or raw `DROP INDEX name` in `upgrade()` when `downgrade()` has no `create_index` with the same name (another index being created does not count).",
+        "After the downgrade the old code's queries run without the index they were written for; unique indexes also stop enforcing uniqueness.",
+        "Re-create the same index in downgrade: `op.create_index(\"ix_name\", \"table\", [\"col\"])`.",
+        "op.drop_index(\"ix_users_email\", table_name=\"users\")",
+    ]),
+    rule("MRT409", "drop-constraint-without-reverse", W, ALL, "DROP CONSTRAINT without re-creating it in downgrade()", [
+        "`op.drop_constraint(name, table)` (other than a foreign key, see MRT205) or raw `DROP CONSTRAINT name` in `upgrade()` when `downgrade()` does not create a constraint with the same name.",
+        "Unique and check constraints protect the old code's assumptions; after the downgrade they are silently gone.",
+        "Re-create the same constraint in downgrade (`create_unique_constraint`, `create_check_constraint`, ...).",
+        "op.drop_constraint(\"uq_users_email\", \"users\", type_=\"unique\")",
+    ]),
+    rule("MRT410", "batch-drop-constraint", W, ALL, "DROP CONSTRAINT in batch_alter_table without reverse", [
+        "`batch_op.drop_constraint(name)` (other than a foreign key) inside `batch_alter_table` in `upgrade()` when `downgrade()` does not create a constraint with the same name.",
+        "In batch mode the table is copied without the constraint; unnamed constraints cannot even be targeted in downgrade unless a naming convention is set.",
+        "Re-create the constraint by name in downgrade, inside a batch block; set `naming_convention` on the MetaData so every constraint has a name.",
+        "with op.batch_alter_table(\"users\") as batch_op:\n    batch_op.drop_constraint(\"ck_users_age\", type_=\"check\")",
+    ]),
+    rule("MRT501", "sequence-modification", W, ALL, "sequence modified", [
+        "`ALTER SEQUENCE`, `SELECT setval(...)` in `upgrade()`; `CREATE SEQUENCE s` without `DROP SEQUENCE s` in downgrade; `DROP SEQUENCE s` without re-creating it.",
+        "A sequence's current value is state: after the downgrade new rows may reuse ids that are still referenced elsewhere (caches, other services, backups).",
+        "Record the previous value and restore it with `setval` in downgrade, drop sequences you create, re-create sequences you drop with their old start value.",
+        "op.execute(\"ALTER SEQUENCE orders_id_seq RESTART WITH 1000\")",
+    ]),
+    rule("MRT502", "trigger-without-drop", E, ALL, "CREATE TRIGGER without DROP TRIGGER", [
+        "`CREATE TRIGGER name` in `upgrade()` SQL when `downgrade()` does not drop a trigger with that name (or the table it is on).",
+        "The trigger keeps firing after the downgrade, often calling a function the downgrade dropped, so every write to the table fails; the next upgrade fails with \"already exists\".",
+        "Add `DROP TRIGGER IF EXISTS name ON table` to downgrade(), before dropping its function.",
+        "op.execute(\"CREATE TRIGGER users_touch BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION touch()\")",
+    ]),
+    rule("MRT503", "type-without-drop", E, PG_OR_UNKNOWN, "CREATE TYPE without DROP TYPE", [
+        "`CREATE TYPE name` in `upgrade()` SQL, or `sa.Enum(..., name=...).create(bind)`, when `downgrade()` does not drop that type. Runs on PostgreSQL and on an unknown dialect.",
+        "The type survives the downgrade; the next upgrade fails with `type \"name\" already exists`.",
+        "Add `op.execute(\"DROP TYPE name\")` (or `sa.Enum(name=...).drop(bind)`) to downgrade(), after dropping the columns that use it.",
+        "op.execute(\"CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')\")",
+    ]),
+    opt_in(rule("MRT701", "deploy-drop-column", E, ALL, "rolling deploy: column dropped while old code runs", [
+        "Opt-in. Any DROP COLUMN in `upgrade()`.",
+        "During a rolling deploy the previous release keeps running against the new schema; its ORM selects every mapped column and fails once one is gone.",
+        "Release code that no longer maps the column first (e.g. `deferred`/removed from the model), then drop it in a later migration.",
+        "op.drop_column(\"users\", \"nickname\")",
+    ])),
+    opt_in(rule("MRT702", "deploy-rename-column", E, ALL, "rolling deploy: column renamed while old code runs", [
+        "Opt-in. A column rename in `upgrade()`.",
+        "The running release still uses the old name and fails until every instance is replaced.",
+        "Add the new column, write to both, backfill, switch reads, then drop the old column over several releases.",
+        "op.alter_column(\"users\", \"name\", new_column_name=\"full_name\")",
+    ])),
+    opt_in(rule("MRT703", "deploy-drop-table", E, ALL, "rolling deploy: table dropped while old code runs", [
+        "Opt-in. DROP TABLE in `upgrade()` of a table the upgrade did not create.",
+        "The running release may still query the table.",
+        "Remove every use of the table in one release, drop the table in the next.",
+        "op.drop_table(\"legacy_events\")",
+    ])),
+    opt_in(rule("MRT704", "deploy-not-null-without-server-default", E, ALL, "rolling deploy: NOT NULL column without server default", [
+        "Opt-in. `add_column` of a NOT NULL column without `server_default` on an existing table.",
+        "The running release inserts rows without the new column and fails with NOT NULL violations until it is replaced.",
+        "Give the column a `server_default`, or add it nullable and tighten it after the release.",
+        "op.add_column(\"orders\", sa.Column(\"channel\", sa.String(), nullable=False))",
+    ])),
+    opt_in(rule("MRT705", "deploy-type-change", W, ALL, "rolling deploy: column type changed while old code runs", [
+        "Opt-in. A column type change in `upgrade()`.",
+        "The running release reads and writes the column with its old type: values may not fit or not parse.",
+        "Add a column of the new type, dual-write, backfill, switch, then drop the old column.",
+        "op.alter_column(\"items\", \"qty\", type_=sa.BigInteger)",
+    ])),
+    rule("MRT901", "multiple-heads", E, ALL, "revision graph has more than one head", [
+        "More than one revision without children in the revision graph.",
+        "`alembic upgrade head` refuses to run (\"Multiple head revisions\"), and a downgrade path through diverged branches is ambiguous.",
+        "Create a merge revision: `alembic merge -m \"merge heads\" <head1> <head2>`; its empty upgrade/downgrade is correct.",
+        "two revisions both declaring down_revision = \"a1b2c3\"",
+    ]),
+    rule("MRT902", "syntax-error", E, ALL, "migration file does not parse", [
+        "A revision file that is not valid Python (or not UTF-8), reported at the position of the error.",
+        "Alembic cannot import it, so no upgrade or downgrade through it can run, and mrt cannot check its rules.",
+        "Fix the syntax error; `python -m py_compile path/to/revision.py` shows the same position.",
+        "def downgrade(:\n    pass",
+    ]),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_is_sorted_unique_and_named() {
+        let codes: Vec<&str> = rules().iter().map(|r| r.code).collect();
+        let mut sorted = codes.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(codes, sorted);
+        for r in rules() {
+            assert!(r
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+            assert!(!r.doc.catches.is_empty() && !r.doc.why.is_empty() && !r.doc.fix.is_empty());
+            assert!(!r.doc.example.is_empty());
+        }
+    }
+
+    #[test]
+    fn finds_by_code_or_name() {
+        assert_eq!(find_rule("mrt201").map(|r| r.code), Some("MRT201"));
+        assert_eq!(find_rule("drop-column").map(|r| r.code), Some("MRT201"));
+        assert!(find_rule("MRT999").is_none());
+    }
+}

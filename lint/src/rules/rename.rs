@@ -1,0 +1,78 @@
+//! Renames and type changes (MRT301-MRT304).
+
+use super::{each_up, Ctx};
+use crate::finding::Hit;
+use crate::model::{same, show, Kind, Obj};
+
+pub fn rename_table(ctx: &Ctx) -> Vec<Hit> {
+    let m = ctx.m;
+    each_up(ctx, "MRT301", |a| {
+        let Kind::RenameTable { from, to } = &a.kind else {
+            return None;
+        };
+        let reversed = m.down_any(
+            |k| matches!(k, Kind::RenameTable { from: f, to: t } if same(f, to) && same(t, from)),
+        );
+        (!reversed).then(|| {
+            format!(
+                "upgrade() renames table `{}` to `{}` and downgrade() does not rename `{}` back to `{}`",
+                show(from),
+                show(to),
+                show(to),
+                show(from)
+            )
+        })
+    })
+}
+
+pub fn rename_column(ctx: &Ctx) -> Vec<Hit> {
+    let m = ctx.m;
+    each_up(ctx, "MRT302", |a| {
+        let Kind::RenameColumn { table, from, to } = &a.kind else {
+            return None;
+        };
+        let reversed = m.down_any(|k| {
+            matches!(k, Kind::RenameColumn { table: t, from: f, to: n } if same(t, table) && same(f, to) && same(n, from))
+        });
+        (!reversed).then(|| {
+            format!(
+                "upgrade() renames column `{}.{}` to `{}` and downgrade() does not rename it back",
+                show(table),
+                show(from),
+                show(to)
+            )
+        })
+    })
+}
+
+pub fn type_change(ctx: &Ctx) -> Vec<Hit> {
+    each_up(ctx, "MRT303", |a| {
+        match &a.kind {
+        Kind::ChangeType { table, column } if !ctx.m.up_adds_column(table, column) => Some(format!(
+            "upgrade() changes the type of `{}.{}`: values may be truncated or rounded on the way, and again on the way back",
+            show(table),
+            show(column)
+        )),
+        _ => None,
+    }
+    })
+}
+
+/// PostgreSQL cannot remove an enum value; only re-creating the type undoes it.
+pub fn enum_value_added(ctx: &Ctx) -> Vec<Hit> {
+    let m = ctx.m;
+    each_up(ctx, "MRT304", |a| {
+        let Kind::AddEnumValue { ty } = &a.kind else {
+            return None;
+        };
+        let recreated = m.down_any(|k| {
+            matches!(k, Kind::Create { obj: Obj::Type, name, .. } | Kind::Drop { obj: Obj::Type, name } if same(name, ty))
+        });
+        (!recreated).then(|| {
+            format!(
+                "upgrade() adds a value to enum type `{}`; PostgreSQL cannot drop enum values and downgrade() does not re-create the type",
+                show(ty)
+            )
+        })
+    })
+}

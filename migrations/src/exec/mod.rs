@@ -1,0 +1,8 @@
+//! Executing migration steps. Alembic runs in persistent Python workers (one per parallel slot)
+//! driven over JSON lines; every step has a hard timeout after which the worker is killed.
+
+mod python;
+mod worker;
+
+pub use python::{find_python, PythonChoice};
+pub use worker::{Step, StepError, StepOk, Worker, WorkerSpec};

@@ -1,0 +1,217 @@
+//! A persistent Alembic worker process and its protocol.
+
+use super::PythonChoice;
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const DRIVER: &str = include_str!("alembic_worker.py");
+/// Lines of the worker's stderr kept to explain a crash.
+const STDERR_TAIL: usize = 40;
+/// Importing alembic and parsing a large script directory can take seconds on a cold cache.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Everything needed to start a worker for one project.
+#[derive(Debug, Clone)]
+pub struct WorkerSpec {
+    pub python: PythonChoice,
+    pub project_root: PathBuf,
+    pub ini: Option<PathBuf>,
+    pub pyproject: Option<PathBuf>,
+    /// The environment variable env.py may read the URL from (default `DATABASE_URL`).
+    pub url_env: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Upgrade(String),
+    Downgrade(String),
+}
+
+impl Step {
+    fn op(&self) -> (&'static str, &str) {
+        match self {
+            Step::Upgrade(t) => ("upgrade", t),
+            Step::Downgrade(t) => ("downgrade", t),
+        }
+    }
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (op, target) = self.op();
+        write!(f, "{op} to {target}")
+    }
+}
+
+/// A step that ran: the database's heads afterwards, read from its version table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepOk {
+    pub heads: Vec<String>,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StepError {
+    #[error("{python} cannot run the Alembic worker: {message}")]
+    Unavailable { python: String, message: String },
+    #[error("timed out after {0:?} (the worker was killed)")]
+    Timeout(Duration),
+    #[error("{error}")]
+    Failed { error: String, traceback: String },
+    #[error("the Python worker died: {0}")]
+    Crashed(String),
+}
+
+pub struct Worker {
+    spec: WorkerSpec,
+    child: Child,
+    stdin: ChildStdin,
+    lines: Receiver<String>,
+    stderr_tail: Arc<Mutex<VecDeque<String>>>,
+    next_id: u64,
+    /// Alembic version and interpreter, as the worker reported them.
+    pub banner: String,
+}
+
+impl Worker {
+    /// Starts a worker and waits for it to report that alembic imports.
+    pub fn start(spec: &WorkerSpec) -> Result<Worker, StepError> {
+        let unavailable = |message: String| StepError::Unavailable {
+            python: format!("{} (from {})", spec.python.path.display(), spec.python.source),
+            message,
+        };
+        let arg = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+        let mut child = Command::new(&spec.python.path)
+            .arg("-c")
+            .arg(DRIVER)
+            .arg(&spec.project_root)
+            .arg(arg(&spec.ini))
+            .arg(arg(&spec.pyproject))
+            .arg(&spec.url_env)
+            .current_dir(&spec.project_root)
+            .env("PYTHONUNBUFFERED", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| unavailable(format!("cannot start it: {e}")))?;
+        let (stdin, lines, stderr_tail) = wire(&mut child).map_err(unavailable)?;
+        let mut worker = Worker { spec: spec.clone(), child, stdin, lines, stderr_tail, next_id: 0, banner: String::new() };
+        let hello = worker.read_line(STARTUP_TIMEOUT).map_err(|e| unavailable(e.to_string()))?;
+        let hello: serde_json::Value =
+            serde_json::from_str(&hello).map_err(|e| unavailable(format!("bad greeting {hello:?}: {e}")))?;
+        if hello["ready"] != true {
+            let msg = hello["error"].as_str().unwrap_or("unknown error");
+            return Err(unavailable(format!(
+                "{msg}; install Alembic into that interpreter (`pip install alembic`) or point --python / MRT_PYTHON at one that has it"
+            )));
+        }
+        worker.banner = format!(
+            "alembic {} on {}",
+            hello["alembic"].as_str().unwrap_or("?"),
+            hello["python"].as_str().unwrap_or("?")
+        );
+        Ok(worker)
+    }
+
+    pub fn spec(&self) -> &WorkerSpec {
+        &self.spec
+    }
+
+    /// Runs one step against `url`. After a timeout or crash the worker is dead: the caller
+    /// replaces it (see [`Worker::is_alive`]).
+    pub fn step(&mut self, step: &Step, url: &str, timeout: Duration) -> Result<StepOk, StepError> {
+        self.next_id += 1;
+        let (op, target) = step.op();
+        let req = serde_json::json!({"id": self.next_id, "op": op, "target": target, "url": url});
+        if writeln!(self.stdin, "{req}").and_then(|_| self.stdin.flush()).is_err() {
+            return Err(StepError::Crashed(self.stderr_text()));
+        }
+        let line = self.read_line(timeout)?;
+        let resp: serde_json::Value = serde_json::from_str(&line)
+            .map_err(|e| StepError::Crashed(format!("unreadable reply {line:?}: {e}")))?;
+        if resp["ok"] == true {
+            let heads = resp["heads"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|h| h.as_str().map(String::from)).collect())
+                .unwrap_or_default();
+            return Ok(StepOk { heads });
+        }
+        Err(StepError::Failed {
+            error: resp["error"].as_str().unwrap_or("unknown error").to_string(),
+            traceback: resp["traceback"].as_str().unwrap_or("").to_string(),
+        })
+    }
+
+    fn read_line(&mut self, timeout: Duration) -> Result<String, StepError> {
+        match self.lines.recv_timeout(timeout) {
+            Ok(line) => Ok(line),
+            Err(RecvTimeoutError::Timeout) => {
+                self.kill();
+                Err(StepError::Timeout(timeout))
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                let _ = self.child.wait();
+                Err(StepError::Crashed(self.stderr_text()))
+            }
+        }
+    }
+
+    pub fn is_alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn stderr_text(&self) -> String {
+        let tail = self.stderr_tail.lock().map(|t| t.iter().cloned().collect::<Vec<_>>().join("\n"));
+        match tail {
+            Ok(t) if !t.trim().is_empty() => t,
+            _ => "no output on stderr".into(),
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+type Wiring = (ChildStdin, Receiver<String>, Arc<Mutex<VecDeque<String>>>);
+
+/// Reader threads for stdout (protocol lines) and stderr (kept as a tail; it must be drained or
+/// a chatty migration would block on a full pipe).
+fn wire(child: &mut Child) -> Result<Wiring, String> {
+    let stdin = child.stdin.take().ok_or("no stdin pipe")?;
+    let stdout = child.stdout.take().ok_or("no stdout pipe")?;
+    let stderr = child.stderr.take().ok_or("no stderr pipe")?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let tail = Arc::new(Mutex::new(VecDeque::new()));
+    let tail_writer = Arc::clone(&tail);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Ok(mut t) = tail_writer.lock() {
+                if t.len() == STDERR_TAIL {
+                    t.pop_front();
+                }
+                t.push_back(line);
+            }
+        }
+    });
+    Ok((stdin, rx, tail))
+}

@@ -30,6 +30,18 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = commands::graph::Format::Text)]
         format: commands::graph::Format,
     },
+    /// Run the dynamic rollback trials: per revision and database, seed, upgrade, downgrade, compare.
+    Test(Box<commands::test::TestArgs>),
+    /// Check every revision file against the static rollback-safety rules (no database).
+    Check(Box<commands::check::CheckArgs>),
+    /// Show a rule's documentation, or lint one revision file and explain each finding.
+    Explain(commands::explain::ExplainArgs),
+    /// List every rule: code, name, default severity, dialects, opt-in, summary.
+    Rules {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = commands::rules::Format::Table)]
+        format: commands::rules::Format,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -47,6 +59,10 @@ pub fn main() -> ExitCode {
     };
     let result = match &cli.command {
         Command::Graph { project, format } => commands::graph::run(project, *format, cli.verbose),
+        Command::Test(args) => commands::test::run(args),
+        Command::Check(args) => commands::check::run(args, cli.verbose),
+        Command::Explain(args) => commands::explain::run(args, cli.verbose),
+        Command::Rules { format } => commands::rules::run(*format),
     };
     match result {
         Ok(code) => exit::code(code),

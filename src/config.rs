@@ -3,6 +3,7 @@
 
 use mrt_migrations::ProjectKind;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +25,34 @@ pub struct Config {
     pub kind: Option<ProjectKind>,
     /// Path to alembic.ini, when it is not `<project>/alembic.ini`.
     pub alembic_config: Option<PathBuf>,
+    /// `mrt check`: the database engine (`generic`, `sqlite`, `postgresql`, `mysql`) when
+    /// `--dialect` is not given; otherwise read from the ini's `sqlalchemy.url`.
+    pub dialect: Option<String>,
+    /// `mrt check`: revisions not linted, each with the reason shown in the report.
+    #[serde(default)]
+    pub skip: BTreeMap<String, String>,
+    /// `mrt check`: only this revision and its descendants are checked.
+    pub minimum_revision: Option<String>,
+    /// `mrt check`: rule code or name -> `error`, `warning`, `info` or `off`.
+    #[serde(default)]
+    pub severity: BTreeMap<String, String>,
+    /// `mrt check`: opt-in rules to run (codes or names).
+    #[serde(default)]
+    pub opt_in: Vec<String>,
+    /// `mrt test`: databases to run every revision on (`"sqlite"`, the embedded default).
+    pub databases: Option<Vec<String>>,
+    /// `mrt test`: run seed for generated rows (`--seed` and `MRT_SEED` take precedence).
+    pub seed: Option<u64>,
+    /// `mrt test`: rows generated per table.
+    pub rows: Option<usize>,
+    /// `mrt test`: hard timeout of one migration step, in seconds.
+    pub step_timeout: Option<f64>,
+    /// `mrt test`: the Python interpreter that runs Alembic.
+    pub python: Option<PathBuf>,
+    /// `mrt test`: environment variable env.py reads the database URL from.
+    pub url_env: Option<String>,
+    /// `mrt test`: Alembic's version table (when env.py sets `version_table`).
+    pub version_table: Option<String>,
 }
 
 /// A loaded config and the file it came from (none when the project has no config).
@@ -142,6 +171,41 @@ mod tests {
         std::fs::write(&py, "[tool.mrt]\nbogus = 1\n").unwrap();
         let err = load(dir.path()).unwrap_err().to_string();
         assert!(err.contains("bogus") && err.contains("[tool.mrt]"), "{err}");
+    }
+
+    #[test]
+    fn check_keys_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("mrt.toml"),
+            "dialect = \"postgresql\"\nminimum_revision = \"a1\"\nopt_in = [\"MRT701\"]\n\
+             [skip]\nb2 = \"data fix, reviewed\"\n[severity]\nMRT201 = \"warning\"\n\"drop-table\" = \"off\"\n",
+        )
+        .unwrap();
+        let c = load(dir.path()).unwrap().config;
+        assert_eq!(c.dialect.as_deref(), Some("postgresql"));
+        assert_eq!(c.minimum_revision.as_deref(), Some("a1"));
+        assert_eq!(c.opt_in, vec!["MRT701".to_string()]);
+        assert_eq!(
+            c.skip.get("b2").map(String::as_str),
+            Some("data fix, reviewed")
+        );
+        assert_eq!(
+            c.severity.get("MRT201").map(String::as_str),
+            Some("warning")
+        );
+        assert_eq!(
+            c.severity.get("drop-table").map(String::as_str),
+            Some("off")
+        );
+    }
+
+    #[test]
+    fn check_keys_have_types() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("mrt.toml"), "skip = [\"b2\"]\n").unwrap();
+        let err = load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("line 1") && err.contains("map"), "{err}");
     }
 
     #[test]

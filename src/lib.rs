@@ -6,4 +6,6 @@ pub mod cli;
 mod commands;
 pub mod config;
 pub mod exit;
+pub mod harness;
 mod project;
+mod report;

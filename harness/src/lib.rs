@@ -1,3 +1,34 @@
 //! The dynamic harness: plans revision × database trials, pools databases by state, runs the
 //! trial and reports verdicts through libtest-mimic. Kept apart so the CLI and a Rust project's
 //! `harness = false` test share one runner.
+
+mod plan;
+mod pool;
+mod report;
+mod trial;
+mod workers;
+
+pub use plan::{plan, Settings};
+pub use report::Verdict;
+
+use libtest_mimic::{Arguments, Conclusion};
+
+/// Runs the planned tests with libtest's arguments (filter, `--exact`, `--list`, threads, ...).
+pub fn run(settings: Settings, args: &Arguments) -> Result<Conclusion, HarnessError> {
+    let planned = plan(settings)?;
+    let conclusion = libtest_mimic::run(args, planned.trials);
+    planned.context.finish();
+    Ok(conclusion)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    #[error(transparent)]
+    Worker(#[from] mrt_migrations::exec::StepError),
+    #[error(transparent)]
+    Db(#[from] mrt_db::DbError),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("minimum_revision '{0}' is not a revision of this project")]
+    UnknownMinimum(String),
+}

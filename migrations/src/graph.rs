@@ -272,7 +272,9 @@ impl RevisionGraph {
         set.iter()
             .copied()
             .filter(|id| {
-                let Some(i) = self.index_of(id) else { return false };
+                let Some(i) = self.index_of(id) else {
+                    return false;
+                };
                 !self.children[i]
                     .iter()
                     .chain(&self.dependents[i])
@@ -415,7 +417,12 @@ mod tests {
     #[test]
     fn downgrade_targets_and_heads_of_a_state() {
         let g = RevisionGraph::build(
-            vec![rev("m", &["b", "c"]), rev("a", &[]), rev("b", &["a"]), rev("c", &["a"])],
+            vec![
+                rev("m", &["b", "c"]),
+                rev("a", &[]),
+                rev("b", &["a"]),
+                rev("c", &["a"]),
+            ],
             &[],
         );
         assert_eq!(g.downgrade_target("a").as_deref(), Some("a@base"));

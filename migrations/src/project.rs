@@ -48,7 +48,7 @@ impl Project {
         let loaded = alembic::load_revisions(&alembic);
         let graph = RevisionGraph::build(loaded.revisions, &loaded.salvaged);
         Ok(Project {
-            root: root.to_path_buf(),
+            root: std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf()),
             kind: ProjectKind::Alembic,
             alembic,
             graph,

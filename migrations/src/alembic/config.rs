@@ -109,8 +109,8 @@ impl Options {
             }
         }
         Ok(AlembicLocations {
-            ini: self.ini.as_ref().map(|i| i.path.clone()),
-            pyproject: self.toml.as_ref().map(|t| t.path.clone()),
+            ini: self.ini.as_ref().map(|i| absolute(&i.path)),
+            pyproject: self.toml.as_ref().map(|t| absolute(&t.path)),
             script_location,
             version_locations,
             recursive: self.recursive()?,

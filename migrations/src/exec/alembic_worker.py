@@ -4,7 +4,8 @@ Shipped inside the mrt binary. One process per parallel slot, so Python and Alem
 once and the ScriptDirectory is parsed once (DESIGN.md, "Persistent Python workers").
 
 argv: PROJECT_ROOT INI_OR_EMPTY PYPROJECT_OR_EMPTY URL_ENV
-request:  {"id": 1, "op": "upgrade" | "downgrade", "target": "ab12", "url": "sqlite:///..."}
+request:  {"id": 1, "op": "upgrade" | "downgrade", "target": "ab12", "url": "sqlite:///...",
+           "version_table": "alembic_version"}
 response: {"id": 1, "ok": true, "heads": ["ab12"]}
           {"id": 1, "ok": false, "error": "...", "traceback": "..."}
 """
@@ -88,7 +89,8 @@ def run(req, cfg, sa, command, MigrationContext, url_env):
                 raise ValueError(f"unknown op {req['op']!r}")
         cfg.attributes.pop("connection", None)
         with engine.connect() as conn:
-            return sorted(MigrationContext.configure(conn).get_current_heads())
+            opts = {"version_table": req.get("version_table") or "alembic_version"}
+            return sorted(MigrationContext.configure(conn, opts=opts).get_current_heads())
     finally:
         cfg.attributes.pop("connection", None)
         engine.dispose()

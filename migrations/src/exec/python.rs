@@ -13,24 +13,39 @@ pub struct PythonChoice {
 /// the project, then `python3` on PATH.
 pub fn find_python(explicit: Option<&Path>, project_root: &Path) -> PythonChoice {
     if let Some(p) = explicit {
-        return PythonChoice { path: p.to_path_buf(), source: "--python / `python` in config" };
+        return PythonChoice {
+            path: p.to_path_buf(),
+            source: "--python / `python` in config",
+        };
     }
     if let Some(p) = std::env::var_os("MRT_PYTHON").filter(|p| !p.is_empty()) {
-        return PythonChoice { path: PathBuf::from(p), source: "MRT_PYTHON" };
+        return PythonChoice {
+            path: PathBuf::from(p),
+            source: "MRT_PYTHON",
+        };
     }
     if let Some(venv) = std::env::var_os("VIRTUAL_ENV").filter(|p| !p.is_empty()) {
         let p = venv_python(Path::new(&venv));
         if p.is_file() {
-            return PythonChoice { path: p, source: "VIRTUAL_ENV" };
+            return PythonChoice {
+                path: p,
+                source: "VIRTUAL_ENV",
+            };
         }
     }
     for name in [".venv", "venv"] {
         let p = venv_python(&project_root.join(name));
         if p.is_file() {
-            return PythonChoice { path: p, source: "a virtualenv next to the project" };
+            return PythonChoice {
+                path: p,
+                source: "a virtualenv next to the project",
+            };
         }
     }
-    PythonChoice { path: PathBuf::from("python3"), source: "python3 on PATH" }
+    PythonChoice {
+        path: PathBuf::from("python3"),
+        source: "python3 on PATH",
+    }
 }
 
 fn venv_python(venv: &Path) -> PathBuf {
@@ -53,7 +68,10 @@ mod tests {
         if std::env::var_os("MRT_PYTHON").is_none() && std::env::var_os("VIRTUAL_ENV").is_none() {
             std::fs::create_dir_all(dir.path().join(".venv/bin")).unwrap();
             std::fs::write(dir.path().join(".venv/bin/python"), "").unwrap();
-            assert_eq!(find_python(None, dir.path()).path, dir.path().join(".venv/bin/python"));
+            assert_eq!(
+                find_python(None, dir.path()).path,
+                dir.path().join(".venv/bin/python")
+            );
         }
     }
 }

@@ -24,6 +24,8 @@ pub struct WorkerSpec {
     pub pyproject: Option<PathBuf>,
     /// The environment variable env.py may read the URL from (default `DATABASE_URL`).
     pub url_env: String,
+    /// Alembic's version table, read after each step to report the database's heads.
+    pub version_table: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,10 +83,18 @@ impl Worker {
     /// Starts a worker and waits for it to report that alembic imports.
     pub fn start(spec: &WorkerSpec) -> Result<Worker, StepError> {
         let unavailable = |message: String| StepError::Unavailable {
-            python: format!("{} (from {})", spec.python.path.display(), spec.python.source),
+            python: format!(
+                "{} (from {})",
+                spec.python.path.display(),
+                spec.python.source
+            ),
             message,
         };
-        let arg = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+        let arg = |p: &Option<PathBuf>| {
+            p.as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        };
         let mut child = Command::new(&spec.python.path)
             .arg("-c")
             .arg(DRIVER)
@@ -100,10 +110,20 @@ impl Worker {
             .spawn()
             .map_err(|e| unavailable(format!("cannot start it: {e}")))?;
         let (stdin, lines, stderr_tail) = wire(&mut child).map_err(unavailable)?;
-        let mut worker = Worker { spec: spec.clone(), child, stdin, lines, stderr_tail, next_id: 0, banner: String::new() };
-        let hello = worker.read_line(STARTUP_TIMEOUT).map_err(|e| unavailable(e.to_string()))?;
-        let hello: serde_json::Value =
-            serde_json::from_str(&hello).map_err(|e| unavailable(format!("bad greeting {hello:?}: {e}")))?;
+        let mut worker = Worker {
+            spec: spec.clone(),
+            child,
+            stdin,
+            lines,
+            stderr_tail,
+            next_id: 0,
+            banner: String::new(),
+        };
+        let hello = worker
+            .read_line(STARTUP_TIMEOUT)
+            .map_err(|e| unavailable(e.to_string()))?;
+        let hello: serde_json::Value = serde_json::from_str(&hello)
+            .map_err(|e| unavailable(format!("bad greeting {hello:?}: {e}")))?;
         if hello["ready"] != true {
             let msg = hello["error"].as_str().unwrap_or("unknown error");
             return Err(unavailable(format!(
@@ -127,8 +147,14 @@ impl Worker {
     pub fn step(&mut self, step: &Step, url: &str, timeout: Duration) -> Result<StepOk, StepError> {
         self.next_id += 1;
         let (op, target) = step.op();
-        let req = serde_json::json!({"id": self.next_id, "op": op, "target": target, "url": url});
-        if writeln!(self.stdin, "{req}").and_then(|_| self.stdin.flush()).is_err() {
+        let req = serde_json::json!({
+            "id": self.next_id, "op": op, "target": target, "url": url,
+            "version_table": self.spec.version_table,
+        });
+        if writeln!(self.stdin, "{req}")
+            .and_then(|_| self.stdin.flush())
+            .is_err()
+        {
             return Err(StepError::Crashed(self.stderr_text()));
         }
         let line = self.read_line(timeout)?;
@@ -137,12 +163,19 @@ impl Worker {
         if resp["ok"] == true {
             let heads = resp["heads"]
                 .as_array()
-                .map(|a| a.iter().filter_map(|h| h.as_str().map(String::from)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|h| h.as_str().map(String::from))
+                        .collect()
+                })
                 .unwrap_or_default();
             return Ok(StepOk { heads });
         }
         Err(StepError::Failed {
-            error: resp["error"].as_str().unwrap_or("unknown error").to_string(),
+            error: resp["error"]
+                .as_str()
+                .unwrap_or("unknown error")
+                .to_string(),
             traceback: resp["traceback"].as_str().unwrap_or("").to_string(),
         })
     }
@@ -171,7 +204,10 @@ impl Worker {
     }
 
     fn stderr_text(&self) -> String {
-        let tail = self.stderr_tail.lock().map(|t| t.iter().cloned().collect::<Vec<_>>().join("\n"));
+        let tail = self
+            .stderr_tail
+            .lock()
+            .map(|t| t.iter().cloned().collect::<Vec<_>>().join("\n"));
         match tail {
             Ok(t) if !t.trim().is_empty() => t,
             _ => "no output on stderr".into(),

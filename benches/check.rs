@@ -1,0 +1,2 @@
+//! Benchmark of `mrt check` (being written).
+fn main() {}

@@ -1,0 +1,381 @@
+//! SQLite introspection: pragmas give columns, keys and indexes reliably; the stored
+//! `CREATE ...` text (parsed in `parse`) gives what pragmas hide: CHECKs and constraint names.
+
+use std::collections::BTreeMap;
+
+use sqlparser::dialect::SQLiteDialect;
+use sqlx::Row as _;
+
+use super::parse::{parse_create_index, parse_create_table, ParsedTable};
+use super::server::{SqliteDb, DIALECT};
+use crate::model::type_params;
+use crate::normalize::{canonical_type, collapse_whitespace, normalize_expr, normalize_sql};
+use crate::{
+    CheckConstraint, Column, DbError, ForeignKey, Index, Schema, Table, Trigger, UniqueConstraint,
+    View,
+};
+
+struct MasterEntry {
+    kind: String,
+    name: String,
+    tbl_name: String,
+    sql: Option<String>,
+}
+
+fn introspect_error(db: &SqliteDb, object: String, message: String) -> DbError {
+    DbError::Introspect {
+        dialect: DIALECT,
+        db: db.name.clone(),
+        object,
+        message,
+    }
+}
+
+fn same_name(a: &str, b: &str) -> bool {
+    // SQLite identifiers are case-insensitive (ASCII).
+    a.eq_ignore_ascii_case(b)
+}
+
+fn same_names(a: &[String], b: &[String]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same_name(x, y))
+}
+
+/// Map SQLite's spelled-out default action to `None`, so implicit and explicit NO ACTION agree.
+fn action(a: String) -> Option<String> {
+    let a = a.to_uppercase();
+    (a != "NO ACTION" && !a.is_empty()).then_some(a)
+}
+
+pub(crate) async fn introspect(db: &SqliteDb, ignore_tables: &[&str]) -> Result<Schema, DbError> {
+    let pool = db.pool();
+    let mut conn = pool
+        .acquire()
+        .await
+        .map_err(|e| db.query_error("introspecting schema", e))?;
+    let master: Vec<MasterEntry> = sqlx::query(
+        "SELECT type, name, tbl_name, sql FROM sqlite_master \
+         WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY type, name",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| db.query_error("reading sqlite_master", e))?
+    .iter()
+    .map(|r| -> Result<MasterEntry, sqlx::Error> {
+        Ok(MasterEntry {
+            kind: r.try_get(0)?,
+            name: r.try_get(1)?,
+            tbl_name: r.try_get(2)?,
+            sql: r.try_get(3)?,
+        })
+    })
+    .collect::<Result<_, _>>()
+    .map_err(|e| db.query_error("reading sqlite_master", e))?;
+
+    let ignored = |t: &str| ignore_tables.iter().any(|i| same_name(i, t));
+    let index_sql: BTreeMap<&str, &str> = master
+        .iter()
+        .filter(|e| e.kind == "index")
+        .filter_map(|e| Some((e.name.as_str(), e.sql.as_deref()?)))
+        .collect();
+
+    let mut schema = Schema::default();
+    let dialect = SQLiteDialect {};
+    for entry in &master {
+        match entry.kind.as_str() {
+            "table" if !ignored(&entry.name) => {
+                let table = introspect_table(db, &mut conn, entry, &index_sql).await?;
+                schema.tables.insert(entry.name.clone(), table);
+            }
+            "view" => {
+                let definition = normalize_sql(&dialect, entry.sql.as_deref().unwrap_or(""));
+                schema.views.insert(
+                    entry.name.clone(),
+                    View {
+                        name: entry.name.clone(),
+                        definition,
+                    },
+                );
+            }
+            "trigger" if !ignored(&entry.tbl_name) => {
+                let definition = normalize_sql(&dialect, entry.sql.as_deref().unwrap_or(""));
+                schema.triggers.insert(
+                    entry.name.clone(),
+                    Trigger {
+                        name: entry.name.clone(),
+                        table: entry.tbl_name.clone(),
+                        definition,
+                    },
+                );
+            }
+            _ => {}
+        }
+    }
+    Ok(schema)
+}
+
+async fn introspect_table(
+    db: &SqliteDb,
+    conn: &mut sqlx::SqliteConnection,
+    entry: &MasterEntry,
+    index_sql: &BTreeMap<&str, &str>,
+) -> Result<Table, DbError> {
+    let table_name = &entry.name;
+    let dialect = SQLiteDialect {};
+    let sql = entry.sql.as_deref().unwrap_or("");
+    let parsed = if sql
+        .trim_start()
+        .to_uppercase()
+        .starts_with("CREATE VIRTUAL")
+    {
+        // Virtual tables have module arguments, not column definitions: nothing to parse.
+        ParsedTable::default()
+    } else {
+        parse_create_table(sql).map_err(|e| {
+            introspect_error(
+                db,
+                format!("table {table_name}"),
+                format!(
+                    "cannot parse its CREATE TABLE statement ({e}): {}",
+                    collapse_whitespace(sql)
+                ),
+            )
+        })?
+    };
+    let err = |what: &str, e: sqlx::Error| {
+        db.query_error(format!("reading {what} of table {table_name}"), e)
+    };
+
+    // Columns and primary key. `hidden` != 0 are generated or virtual-table hidden columns,
+    // which cannot be inserted into; they are left out of the model (see the crate report).
+    let col_rows = sqlx::query(
+        "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_xinfo(?) \
+         WHERE hidden = 0 ORDER BY cid",
+    )
+    .bind(table_name)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| err("columns", e))?;
+    let mut columns = Vec::with_capacity(col_rows.len());
+    let mut pk: Vec<(i64, String)> = Vec::new();
+    for r in &col_rows {
+        let name: String = r.try_get(0).map_err(|e| err("columns", e))?;
+        let data_type: String = r.try_get(1).map_err(|e| err("columns", e))?;
+        let notnull: i64 = r.try_get(2).map_err(|e| err("columns", e))?;
+        let default: Option<String> = r.try_get(3).map_err(|e| err("columns", e))?;
+        let pk_pos: i64 = r.try_get(4).map_err(|e| err("columns", e))?;
+        if pk_pos > 0 {
+            pk.push((pk_pos, name.clone()));
+        }
+        let data_type = collapse_whitespace(&data_type);
+        let params = type_params(&data_type);
+        columns.push(Column {
+            name,
+            nullable: notnull == 0,
+            default: default.map(|d| normalize_expr(&dialect, &d)),
+            autoincrement: false,
+            max_length: params.max_length,
+            numeric_precision: params.precision,
+            numeric_scale: params.scale,
+            enum_values: None,
+            data_type,
+        });
+    }
+    pk.sort();
+    let primary_key: Vec<String> = pk.into_iter().map(|(_, n)| n).collect();
+
+    // Indexes: origin 'pk' backs the primary key, 'u' a UNIQUE constraint, 'c' CREATE INDEX.
+    let idx_rows = sqlx::query(
+        "SELECT name, \"unique\", origin, partial FROM pragma_index_list(?) ORDER BY name",
+    )
+    .bind(table_name)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| err("indexes", e))?;
+    let mut has_pk_index = false;
+    let mut indexes = Vec::new();
+    let mut uniques = Vec::new();
+    let mut parsed_uniques: Vec<_> = parsed.uniques.iter().collect();
+    for r in &idx_rows {
+        let name: String = r.try_get(0).map_err(|e| err("indexes", e))?;
+        let unique: i64 = r.try_get(1).map_err(|e| err("indexes", e))?;
+        let origin: String = r.try_get(2).map_err(|e| err("indexes", e))?;
+        let partial: i64 = r.try_get(3).map_err(|e| err("indexes", e))?;
+        let key_rows = sqlx::query(
+            "SELECT cid, name, \"desc\", coll FROM pragma_index_xinfo(?) WHERE key = 1 ORDER BY seqno",
+        )
+        .bind(&name)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| err(&format!("index {name}"), e))?;
+        let parsed_index = match (origin.as_str(), index_sql.get(name.as_str())) {
+            ("c", Some(sql)) => Some(parse_create_index(sql).map_err(|e| {
+                introspect_error(
+                    db,
+                    format!("index {name} on {table_name}"),
+                    format!(
+                        "cannot parse its CREATE INDEX statement ({e}): {}",
+                        collapse_whitespace(sql)
+                    ),
+                )
+            })?),
+            _ => None,
+        };
+        let mut key_columns = Vec::with_capacity(key_rows.len());
+        for (pos, k) in key_rows.iter().enumerate() {
+            let cid: i64 = k.try_get(0).map_err(|e| err("index columns", e))?;
+            let col: Option<String> = k.try_get(1).map_err(|e| err("index columns", e))?;
+            let desc: i64 = k.try_get(2).map_err(|e| err("index columns", e))?;
+            let coll: Option<String> = k.try_get(3).map_err(|e| err("index columns", e))?;
+            let mut text = match (cid, col) {
+                (-2, _) | (_, None) => parsed_index
+                    .as_ref()
+                    .and_then(|p| p.columns.get(pos).cloned())
+                    .unwrap_or_else(|| "<expression>".to_string()),
+                (_, Some(c)) => c,
+            };
+            if let Some(coll) = coll.filter(|c| !c.eq_ignore_ascii_case("BINARY")) {
+                text.push_str(&format!(" COLLATE {}", coll.to_uppercase()));
+            }
+            if desc != 0 {
+                text.push_str(" DESC");
+            }
+            key_columns.push(text);
+        }
+        match origin.as_str() {
+            "pk" => has_pk_index = true,
+            "u" => {
+                // The automatic index is named sqlite_autoindex_*; the constraint's own name (if
+                // any) is only in the CREATE TABLE text.
+                let found = parsed_uniques
+                    .iter()
+                    .position(|p| same_names(&p.columns, &key_columns));
+                let cname = found.and_then(|i| parsed_uniques.remove(i).name.clone());
+                uniques.push(UniqueConstraint {
+                    name: cname,
+                    columns: key_columns,
+                });
+            }
+            _ => indexes.push(Index {
+                name,
+                columns: key_columns,
+                unique: unique != 0,
+                partial: if partial != 0 {
+                    Some(
+                        parsed_index
+                            .as_ref()
+                            .and_then(|p| p.predicate.clone())
+                            .unwrap_or_else(|| "<unknown predicate>".to_string()),
+                    )
+                } else {
+                    None
+                },
+            }),
+        }
+    }
+    uniques.sort_by(|a, b| a.columns.cmp(&b.columns));
+
+    // A single INTEGER primary key on a rowid table is the rowid: SQLite assigns it.
+    if let [only] = primary_key.as_slice() {
+        if !has_pk_index {
+            if let Some(c) = columns.iter_mut().find(|c| &c.name == only) {
+                if canonical_type(&c.data_type) == "INTEGER" {
+                    c.autoincrement = true;
+                    // The pragma says nullable unless NOT NULL was written, but a rowid can never
+                    // be NULL; without this, `id INTEGER PRIMARY KEY` and a rebuilt
+                    // `id INTEGER NOT NULL, PRIMARY KEY (id)` would differ.
+                    c.nullable = false;
+                }
+            }
+        }
+    }
+
+    let foreign_keys = read_foreign_keys(db, conn, table_name, &parsed).await?;
+
+    let mut checks = Vec::with_capacity(parsed.checks.len());
+    for check in &parsed.checks {
+        if let Some((col, values)) = &check.enum_values {
+            if let Some(c) = columns.iter_mut().find(|c| same_name(&c.name, col)) {
+                c.enum_values = Some(values.clone());
+            }
+        }
+        checks.push(CheckConstraint {
+            name: check.name.clone(),
+            expression: check.expression.clone(),
+        });
+    }
+    checks.sort_by(|a, b| (&a.expression, &a.name).cmp(&(&b.expression, &b.name)));
+
+    Ok(Table {
+        name: table_name.clone(),
+        columns,
+        primary_key,
+        foreign_keys,
+        indexes,
+        uniques,
+        checks,
+    })
+}
+
+async fn read_foreign_keys(
+    db: &SqliteDb,
+    conn: &mut sqlx::SqliteConnection,
+    table_name: &str,
+    parsed: &ParsedTable,
+) -> Result<Vec<ForeignKey>, DbError> {
+    let err =
+        |e: sqlx::Error| db.query_error(format!("reading foreign keys of table {table_name}"), e);
+    let rows = sqlx::query(
+        "SELECT id, \"table\", \"from\", \"to\", on_update, on_delete \
+         FROM pragma_foreign_key_list(?) ORDER BY id, seq",
+    )
+    .bind(table_name)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(err)?;
+    // Group the per-column rows by constraint id.
+    let mut by_id: BTreeMap<i64, ForeignKey> = BTreeMap::new();
+    for r in &rows {
+        let id: i64 = r.try_get(0).map_err(err)?;
+        let ref_table: String = r.try_get(1).map_err(err)?;
+        let from: String = r.try_get(2).map_err(err)?;
+        let to: Option<String> = r.try_get(3).map_err(err)?;
+        let on_update: String = r.try_get(4).map_err(err)?;
+        let on_delete: String = r.try_get(5).map_err(err)?;
+        let fk = by_id.entry(id).or_insert_with(|| ForeignKey {
+            name: None,
+            columns: Vec::new(),
+            ref_table,
+            ref_columns: Vec::new(),
+            on_delete: action(on_delete),
+            on_update: action(on_update),
+        });
+        fk.columns.push(from);
+        if let Some(to) = to {
+            fk.ref_columns.push(to);
+        }
+    }
+    let mut parsed_fks: Vec<_> = parsed.foreign_keys.iter().collect();
+    let mut out = Vec::with_capacity(by_id.len());
+    for (_, mut fk) in by_id {
+        if fk.ref_columns.is_empty() {
+            // `REFERENCES parent` without columns means the parent's primary key.
+            let pk_rows =
+                sqlx::query("SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk")
+                    .bind(&fk.ref_table)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(err)?;
+            for r in &pk_rows {
+                fk.ref_columns.push(r.try_get(0).map_err(err)?);
+            }
+        }
+        if let Some(i) = parsed_fks.iter().position(|p| {
+            same_names(&p.columns, &fk.columns) && same_name(&p.ref_table, &fk.ref_table)
+        }) {
+            fk.name = parsed_fks.remove(i).name.clone();
+        }
+        out.push(fk);
+    }
+    out.sort_by(|a, b| (&a.columns, &a.ref_table).cmp(&(&b.columns, &b.ref_table)));
+    Ok(out)
+}

@@ -1,0 +1,11 @@
+//! SQLite backend: temp-file databases, introspection through pragmas and `sqlite_master`, row I/O.
+
+mod introspect;
+mod parse;
+mod rows;
+mod server;
+
+pub(crate) use introspect::introspect;
+pub(crate) use rows::{delete_all_rows, insert_rows, read_rows};
+pub(crate) use server::SqliteDb;
+pub use server::SqliteServer;

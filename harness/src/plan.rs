@@ -1,0 +1,177 @@
+//! What to test: one trial per revision per database, plus chain-level graph tests.
+
+use crate::pool::Pool;
+use crate::trial;
+use crate::workers::Workers;
+use crate::HarnessError;
+use libtest_mimic::{Completion, Failed, Trial};
+use mrt_db::SqliteServer;
+use mrt_migrations::exec::{PythonChoice, WorkerSpec};
+use mrt_migrations::Project;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Everything a run needs, already resolved from config and flags.
+pub struct Settings {
+    pub project: Project,
+    pub python: PythonChoice,
+    /// Environment variable env.py may read the database URL from.
+    pub url_env: String,
+    /// Database names; only `sqlite` (the embedded default) exists today.
+    pub databases: Vec<String>,
+    pub seed: u64,
+    pub rows: usize,
+    pub step_timeout: Duration,
+    /// Revisions not to test, with the reason shown for each.
+    pub skip: BTreeMap<String, String>,
+    /// Test only this revision and its descendants.
+    pub minimum_revision: Option<String>,
+    /// Alembic's version table, left out of seeding and comparison.
+    pub version_table: String,
+    /// Start a worker before the trials and say which Python, Alembic and seed the run uses;
+    /// off when only listing tests.
+    pub announce: bool,
+}
+
+/// Shared by every trial of a run.
+pub struct Context {
+    pub settings: Settings,
+    pub workers: Workers,
+    pub pools: Vec<Pool>,
+    pub runtime: tokio::runtime::Runtime,
+}
+
+impl Context {
+    /// Stops the workers and drops every database the run created.
+    pub fn finish(&self) {
+        self.workers.shutdown();
+        for pool in &self.pools {
+            self.runtime.block_on(pool.finish());
+        }
+    }
+}
+
+pub struct Planned {
+    pub trials: Vec<Trial>,
+    pub context: Arc<Context>,
+}
+
+pub fn plan(settings: Settings) -> Result<Planned, HarnessError> {
+    let tested = tested_revisions(&settings)?;
+    let spec = WorkerSpec {
+        python: settings.python.clone(),
+        project_root: settings.project.root.clone(),
+        ini: settings.project.alembic.ini.clone(),
+        pyproject: settings.project.alembic.pyproject.clone(),
+        url_env: settings.url_env.clone(),
+        version_table: settings.version_table.clone(),
+    };
+    let workers = Workers::new(spec, settings.step_timeout);
+    if settings.announce {
+        let banner = workers.preflight()?;
+        eprintln!(
+            "mrt: {banner}; seed {} (MRT_SEED={} reproduces this run)",
+            settings.seed, settings.seed
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(HarnessError::Runtime)?;
+    let run_id = format!("{:x}", std::process::id());
+    let mut pools = Vec::new();
+    for name in &settings.databases {
+        pools.push(Pool::new(name, SqliteServer::new(&run_id)?));
+    }
+    let context = Arc::new(Context {
+        settings,
+        workers,
+        pools,
+        runtime,
+    });
+    let mut trials = graph_trials(&context);
+    for rev in &tested {
+        for (index, pool) in context.pools.iter().enumerate() {
+            trials.push(revision_trial(&context, rev, index, &pool.name));
+        }
+    }
+    Ok(Planned { trials, context })
+}
+
+/// Revisions in graph order, from `minimum_revision` on when set.
+fn tested_revisions(settings: &Settings) -> Result<Vec<String>, HarnessError> {
+    let graph = &settings.project.graph;
+    let ordered = graph.ordered().map(|r| r.id.clone());
+    let Some(min) = &settings.minimum_revision else {
+        return Ok(ordered.collect());
+    };
+    let min_id = graph
+        .get(min)
+        .map(|r| r.id.clone())
+        .ok_or_else(|| HarnessError::UnknownMinimum(min.clone()))?;
+    Ok(ordered
+        .filter(|id| {
+            *id == min_id
+                || graph
+                    .ancestors(id)
+                    .is_some_and(|a| a.contains(min_id.as_str()))
+        })
+        .collect())
+}
+
+fn revision_trial(context: &Arc<Context>, rev: &str, pool: usize, db: &str) -> Trial {
+    let name = format!("{db}::{rev}");
+    if let Some(reason) = context.settings.skip.get(rev) {
+        let reason = reason.clone();
+        return Trial::ignorable_test(name, move || {
+            Ok(Completion::ignored_with(format!("skipped: {reason}")))
+        });
+    }
+    let ctx = Arc::clone(context);
+    let rev = rev.to_string();
+    Trial::test(name, move || {
+        trial::run(&ctx, &rev, pool).map_err(|v| Failed::from(v.to_string()))
+    })
+}
+
+fn graph_trials(context: &Arc<Context>) -> Vec<Trial> {
+    let ctx = Arc::clone(context);
+    let well_formed = Trial::test("graph::well_formed", move || {
+        let problems: Vec<String> = ctx
+            .settings
+            .project
+            .problems()
+            .map(|p| p.to_string())
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("\n").into())
+        }
+    });
+    let ctx = Arc::clone(context);
+    let single_head = Trial::test("graph::single_head", move || {
+        let heads: BTreeSet<&str> = ctx
+            .settings
+            .project
+            .graph
+            .heads()
+            .iter()
+            .map(|r| r.id.as_str())
+            .collect();
+        if heads.len() <= 1 {
+            Ok(())
+        } else {
+            let list: Vec<&str> = heads.into_iter().collect();
+            Err(format!(
+                "{} heads: {} (add a merge revision: `alembic merge heads`)",
+                list.len(),
+                list.join(", ")
+            )
+            .into())
+        }
+    });
+    vec![well_formed, single_head]
+}

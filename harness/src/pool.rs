@@ -1,0 +1,75 @@
+//! The state-aware database pool: a trial asks for a database at `before(r)` and gets the idle
+//! one whose applied set is the largest subset of it, so the next revision of a chain is usually
+//! one upgrade away instead of a replay from base.
+
+use mrt_db::{DbError, SqliteServer, TempDb};
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+
+/// A database and the revisions applied to it (closed under ancestry).
+pub struct Pooled {
+    pub db: TempDb,
+    pub state: BTreeSet<String>,
+}
+
+pub struct Pool {
+    /// The name in test ids: `sqlite`, `postgres`, `mysql` or a configured name.
+    pub name: String,
+    server: SqliteServer,
+    idle: Mutex<Vec<Pooled>>,
+}
+
+impl Pool {
+    pub fn new(name: &str, server: SqliteServer) -> Self {
+        Pool {
+            name: name.to_string(),
+            server,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The idle database closest behind `target`, or a new empty one.
+    pub async fn take(&self, target: &BTreeSet<&str>) -> Result<Pooled, DbError> {
+        let found = self.idle.lock().ok().and_then(|mut idle| {
+            let best = idle
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.state.iter().all(|r| target.contains(r.as_str())))
+                .max_by_key(|(_, p)| p.state.len())
+                .map(|(i, _)| i)?;
+            Some(idle.swap_remove(best))
+        });
+        match found {
+            Some(p) => Ok(p),
+            None => Ok(Pooled {
+                db: self.server.create().await?,
+                state: BTreeSet::new(),
+            }),
+        }
+    }
+
+    pub fn give_back(&self, pooled: Pooled) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(pooled);
+        }
+    }
+
+    /// Drops a database whose state is unknown (its trial failed).
+    pub async fn discard(&self, pooled: Pooled) {
+        pooled.db.close().await;
+        let _ = self.server.drop_database(pooled.db).await;
+    }
+
+    /// Drops every idle database and removes the server's temporary files.
+    pub async fn finish(&self) {
+        let idle: Vec<Pooled> = self
+            .idle
+            .lock()
+            .map(|mut v| v.drain(..).collect())
+            .unwrap_or_default();
+        for p in idle {
+            self.discard(p).await;
+        }
+        let _ = self.server.cleanup();
+    }
+}

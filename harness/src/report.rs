@@ -1,0 +1,74 @@
+//! Verdicts: what a failed trial tells the user, naming revision, database, object, before and
+//! after, and how to reproduce it.
+
+use std::fmt;
+
+/// Why a trial failed. Sections are kept apart so one run reports every difference it saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub db: String,
+    pub revision: String,
+    pub message: Option<String>,
+    pub sections: Vec<Section>,
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Section {
+    pub title: String,
+    pub lines: Vec<String>,
+}
+
+/// Lines shown per section; the rest are counted, so a table of 10,000 rows stays readable.
+const MAX_LINES: usize = 20;
+
+impl Verdict {
+    pub fn new(db: &str, revision: &str, message: Option<&str>, seed: u64) -> Self {
+        Verdict {
+            db: db.to_string(),
+            revision: revision.to_string(),
+            message: message.map(String::from),
+            sections: Vec::new(),
+            seed,
+        }
+    }
+
+    pub fn add(&mut self, title: impl Into<String>, lines: Vec<String>) {
+        self.sections.push(Section {
+            title: title.into(),
+            lines,
+        });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sections.is_empty()
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let about = self
+            .message
+            .as_deref()
+            .map(|m| format!(" ({m})"))
+            .unwrap_or_default();
+        writeln!(f, "revision {}{about} on {}:", self.revision, self.db)?;
+        for section in &self.sections {
+            writeln!(f, "  {}", section.title)?;
+            for line in section.lines.iter().take(MAX_LINES) {
+                for (i, part) in line.lines().enumerate() {
+                    let indent = if i == 0 { "    " } else { "      " };
+                    writeln!(f, "{indent}{part}")?;
+                }
+            }
+            if section.lines.len() > MAX_LINES {
+                writeln!(f, "    ... and {} more", section.lines.len() - MAX_LINES)?;
+            }
+        }
+        write!(
+            f,
+            "  reproduce: MRT_SEED={} mrt test '{}::{}' --exact",
+            self.seed, self.db, self.revision
+        )
+    }
+}

@@ -1,0 +1,377 @@
+//! The trial of one revision on one database (DESIGN.md, "The trial"): seed, upgrade, downgrade,
+//! compare schema and rows with before, clean, upgrade again and compare with the first upgrade.
+
+use crate::plan::Context;
+use crate::pool::Pooled;
+use crate::report::Verdict;
+use crate::workers::Slot;
+use mrt_db::{diff_rows, diff_schemas, Row, Schema, Table, TempDb};
+use mrt_generators::{seed, SeedOptions};
+use mrt_migrations::exec::Step;
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+
+/// Runs the trial; the database goes back to the pool at state `before(rev) + rev` only when it
+/// passed, and is dropped otherwise (its state is unknown).
+pub fn run(ctx: &Context, rev: &str, pool_index: usize) -> Result<(), Verdict> {
+    let pool = &ctx.pools[pool_index];
+    let graph = &ctx.settings.project.graph;
+    let message = graph.get(rev).and_then(|r| r.message.as_deref());
+    let mut verdict = Verdict::new(&pool.name, rev, message, ctx.settings.seed);
+    let before: BTreeSet<&str> = graph.ancestors(rev).unwrap_or_default();
+    let mut slot = match ctx.workers.checkout() {
+        Ok(slot) => slot,
+        Err(e) => return fail(verdict, "cannot start a Python worker", e.to_string()),
+    };
+    let mut pooled = match ctx.runtime.block_on(pool.take(&before)) {
+        Ok(p) => p,
+        Err(e) => return fail(verdict, "cannot create a database", e.to_string()),
+    };
+    let mut trial = Trial {
+        ctx,
+        slot: &mut slot,
+        rev,
+        before: &before,
+        verdict: &mut verdict,
+    };
+    let passed = trial.run(&mut pooled);
+    if passed {
+        pooled.state = before
+            .iter()
+            .map(|s| s.to_string())
+            .chain([rev.to_string()])
+            .collect();
+        pool.give_back(pooled);
+        Ok(())
+    } else {
+        ctx.runtime.block_on(pool.discard(pooled));
+        Err(verdict)
+    }
+}
+
+fn fail(mut verdict: Verdict, title: &str, detail: String) -> Result<(), Verdict> {
+    verdict.add(title, vec![detail]);
+    Err(verdict)
+}
+
+struct Trial<'a, 's> {
+    ctx: &'a Context,
+    slot: &'a mut Slot<'s>,
+    rev: &'a str,
+    before: &'a BTreeSet<&'a str>,
+    verdict: &'a mut Verdict,
+}
+
+/// A stage that went wrong: recorded in the verdict, ends the trial.
+struct Stop;
+
+type Stage<T> = Result<T, Stop>;
+
+impl Trial<'_, '_> {
+    fn run(&mut self, pooled: &mut Pooled) -> bool {
+        let outcome = self.stages(pooled);
+        outcome.is_ok() && self.verdict.is_empty()
+    }
+
+    fn stages(&mut self, pooled: &mut Pooled) -> Stage<()> {
+        self.reach_before(pooled)?;
+        let db = &pooled.db;
+        let s0 = self.introspect(db, "before the upgrade")?;
+        let pre_seed = self.read_all(db, &s0)?;
+        self.seed(db, &s0)?;
+        let d0 = self.read_all(db, &s0)?;
+        self.step(
+            db,
+            Step::Upgrade(self.rev.to_string()),
+            "upgrade fails with existing data",
+        )?;
+        let s1 = self.introspect(db, "after the upgrade")?;
+        let target = self.downgrade_target();
+        let heads = self.step(db, Step::Downgrade(target), "downgrade fails")?;
+        self.check_heads(&heads);
+        let s2 = self.introspect(db, "after the downgrade")?;
+        self.compare_schema(&s0, &s2, "downgrade did not restore the schema");
+        self.compare_rows(db, &s0, &d0, &s2)?;
+        if self.verdict.is_empty() {
+            self.restore_rows(db, &s0, &pre_seed)?;
+        }
+        self.step(
+            db,
+            Step::Upgrade(self.rev.to_string()),
+            "upgrade fails after the downgrade",
+        )?;
+        let s3 = self.introspect(db, "after the second upgrade")?;
+        self.compare_schema(&s1, &s3, "second upgrade differs from the first");
+        Ok(())
+    }
+
+    fn block<T>(&self, f: impl Future<Output = T>) -> T {
+        self.ctx.runtime.block_on(f)
+    }
+
+    fn stop(&mut self, title: impl Into<String>, detail: impl Into<String>) -> Stop {
+        self.verdict.add(title, vec![detail.into()]);
+        Stop
+    }
+
+    /// Brings a pooled database forward to `before(rev)` by upgrading to each head of that state.
+    fn reach_before(&mut self, pooled: &mut Pooled) -> Stage<()> {
+        let graph = &self.ctx.settings.project.graph;
+        let reached = pooled.state.len() == self.before.len();
+        if !reached {
+            for head in graph.heads_of(self.before) {
+                let step = Step::Upgrade(head.to_string());
+                if let Err(e) = self.slot.step(&step, &pooled.db.sqlalchemy_url()) {
+                    let title =
+                        format!("cannot reach the state before {}: {step} failed", self.rev);
+                    return Err(self.stop(title, e.to_string()));
+                }
+            }
+        }
+        pooled.state = self.before.iter().map(|s| s.to_string()).collect();
+        Ok(())
+    }
+
+    fn downgrade_target(&self) -> String {
+        let graph = &self.ctx.settings.project.graph;
+        graph
+            .downgrade_target(self.rev)
+            .unwrap_or_else(|| format!("{}@base", self.rev))
+    }
+
+    fn step(&mut self, db: &TempDb, step: Step, title: &str) -> Stage<Vec<String>> {
+        match self.slot.step(&step, &db.sqlalchemy_url()) {
+            Ok(ok) => Ok(ok.heads),
+            Err(e) => {
+                let detail = match &e {
+                    mrt_migrations::exec::StepError::Failed { error, traceback } => {
+                        let root = self.ctx.settings.project.root.display().to_string();
+                        user_frames(traceback, &root)
+                            .into_iter()
+                            .fold(error.clone(), |acc, f| format!("{acc}\n{f}"))
+                    }
+                    other => other.to_string(),
+                };
+                Err(self.stop(format!("{title} ({step})"), detail))
+            }
+        }
+    }
+
+    /// After the downgrade, Alembic's version table must name exactly the heads of `before(rev)`.
+    fn check_heads(&mut self, heads: &[String]) {
+        let graph = &self.ctx.settings.project.graph;
+        let mut expected: Vec<String> = graph
+            .heads_of(self.before)
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        expected.sort();
+        let mut got = heads.to_vec();
+        got.sort();
+        if got != expected {
+            let show = |v: &[String]| {
+                if v.is_empty() {
+                    "nothing (base)".to_string()
+                } else {
+                    v.join(", ")
+                }
+            };
+            self.verdict.add(
+                "downgrade left the version table at the wrong revision",
+                vec![format!(
+                    "expected {}, found {}",
+                    show(&expected),
+                    show(&got)
+                )],
+            );
+        }
+    }
+
+    fn introspect(&mut self, db: &TempDb, when: &str) -> Stage<Schema> {
+        let ignore = [self.ctx.settings.version_table.as_str()];
+        match self.block(db.introspect(&ignore)) {
+            Ok(s) => Ok(s),
+            Err(e) => Err(self.stop(format!("cannot read the schema {when}"), e.to_string())),
+        }
+    }
+
+    fn read_all(&mut self, db: &TempDb, schema: &Schema) -> Stage<BTreeMap<String, Vec<Row>>> {
+        let mut out = BTreeMap::new();
+        for table in schema.tables.values() {
+            match self.block(db.read_rows(table)) {
+                Ok(rows) => {
+                    out.insert(table.name.clone(), rows);
+                }
+                Err(e) => {
+                    return Err(
+                        self.stop(format!("cannot read rows of {}", table.name), e.to_string())
+                    )
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn seed(&mut self, db: &TempDb, schema: &Schema) -> Stage<()> {
+        let options = SeedOptions {
+            rows_per_table: self.ctx.settings.rows,
+            seed: trial_seed(self.ctx.settings.seed, self.rev),
+        };
+        let seeds = match seed(schema, options) {
+            Ok(s) => s,
+            Err(e) => return Err(self.stop("cannot seed the database", e.to_string())),
+        };
+        for (name, rows) in &seeds.tables {
+            let Some(table) = schema.tables.get(name) else {
+                continue;
+            };
+            if let Err(e) = self.block(db.insert_rows(table, rows)) {
+                return Err(self.stop(
+                    format!("cannot insert generated rows into {name}"),
+                    e.to_string(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn compare_schema(&mut self, expected: &Schema, actual: &Schema, title: &str) {
+        let diffs = diff_schemas(expected, actual);
+        if !diffs.is_empty() {
+            self.verdict
+                .add(title, diffs.iter().map(|d| d.to_string()).collect());
+        }
+    }
+
+    fn compare_rows(
+        &mut self,
+        db: &TempDb,
+        s0: &Schema,
+        d0: &BTreeMap<String, Vec<Row>>,
+        s2: &Schema,
+    ) -> Stage<()> {
+        let mut lines = Vec::new();
+        for (name, t0) in &s0.tables {
+            let Some(t2) = s2.tables.get(name) else {
+                continue;
+            };
+            let rows = match self.block(db.read_rows(t2)) {
+                Ok(r) => r,
+                Err(e) => {
+                    return Err(self.stop(
+                        format!("cannot read rows of {name} after the downgrade"),
+                        e.to_string(),
+                    ))
+                }
+            };
+            let empty = Vec::new();
+            let before = d0.get(name).unwrap_or(&empty);
+            lines.extend(
+                diff_rows(t0, before, t2, &rows)
+                    .iter()
+                    .map(|d| d.to_string()),
+            );
+        }
+        if !lines.is_empty() {
+            self.verdict
+                .add("downgrade did not restore the data", lines);
+        }
+        Ok(())
+    }
+
+    /// Puts the rows back as they were before seeding, so the database returns to the pool clean.
+    /// Safe only after the comparison passed: the schema is then exactly `s0`.
+    fn restore_rows(
+        &mut self,
+        db: &TempDb,
+        s0: &Schema,
+        pre_seed: &BTreeMap<String, Vec<Row>>,
+    ) -> Stage<()> {
+        let parent_first: Vec<&Table> = s0.user_tables_parent_first();
+        let child_first: Vec<&Table> = parent_first.iter().rev().copied().collect();
+        if let Err(e) = self.block(db.delete_all_rows(&child_first)) {
+            return Err(self.stop("cannot remove the seeded rows", e.to_string()));
+        }
+        for table in parent_first {
+            let rows = pre_seed.get(&table.name).map(Vec::as_slice).unwrap_or(&[]);
+            if rows.is_empty() {
+                continue;
+            }
+            if let Err(e) = self.block(db.insert_rows(table, rows)) {
+                return Err(self.stop(
+                    format!("cannot restore the rows of {}", table.name),
+                    e.to_string(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A per-revision seed derived from the run seed, so each trial reproduces on its own.
+fn trial_seed(run_seed: u64, rev: &str) -> u64 {
+    rev.bytes().fold(run_seed ^ 0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The traceback frames in the user's project (`at versions/x.py:23 in downgrade: raise ...`),
+/// which is where the user needs to look; Alembic's and SQLAlchemy's frames are noise here.
+fn user_frames(traceback: &str, root: &str) -> Vec<String> {
+    let lines: Vec<&str> = traceback.lines().collect();
+    let mut frames = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(rest) = line.trim_start().strip_prefix("File \"") else {
+            continue;
+        };
+        let Some((path, tail)) = rest.split_once('"') else {
+            continue;
+        };
+        if !path.starts_with(root) {
+            continue;
+        }
+        let shown = path
+            .strip_prefix(root)
+            .unwrap_or(path)
+            .trim_start_matches('/');
+        let location = tail
+            .trim_start_matches(", line ")
+            .replacen(", in ", " in ", 1);
+        let code = lines
+            .get(i + 1)
+            .map(|c| c.trim())
+            .filter(|c| !c.starts_with("File \""))
+            .unwrap_or("");
+        frames.push((
+            shown.ends_with("env.py"),
+            format!("at {shown}:{location}: {code}"),
+        ));
+    }
+    let only_env = frames.iter().all(|(env, _)| *env);
+    frames
+        .into_iter()
+        .filter(|(env, _)| only_env || !env)
+        .map(|(_, f)| f)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_frames_keep_only_project_files() {
+        let tb = "Traceback (most recent call last):\n  File \"/usr/lib/alembic/command.py\", line 3, in upgrade\n    script.run()\n  File \"/proj/migrations/versions/t08.py\", line 23, in downgrade\n    raise RuntimeError(\"x\")\nRuntimeError: x\n";
+        assert_eq!(
+            user_frames(tb, "/proj"),
+            ["at migrations/versions/t08.py:23 in downgrade: raise RuntimeError(\"x\")"]
+        );
+    }
+
+    #[test]
+    fn trial_seed_differs_per_revision_and_is_stable() {
+        assert_eq!(trial_seed(42, "a"), trial_seed(42, "a"));
+        assert_ne!(trial_seed(42, "a"), trial_seed(42, "b"));
+        assert_ne!(trial_seed(42, "a"), trial_seed(43, "a"));
+    }
+}

@@ -1,0 +1,88 @@
+//! Persistent Alembic workers, one per parallel slot, replaced when one dies or times out.
+
+use mrt_migrations::exec::{Step, StepError, StepOk, Worker, WorkerSpec};
+use std::sync::Mutex;
+use std::time::Duration;
+
+pub struct Workers {
+    spec: WorkerSpec,
+    idle: Mutex<Vec<Worker>>,
+    timeout: Duration,
+}
+
+impl Workers {
+    /// No process starts until a trial needs one (listing tests must stay instant).
+    pub fn new(spec: WorkerSpec, timeout: Duration) -> Self {
+        Workers {
+            spec,
+            idle: Mutex::new(Vec::new()),
+            timeout,
+        }
+    }
+
+    /// Starts one worker up front, so a missing Alembic is one clear error before any trial;
+    /// returns which Alembic and Python it runs.
+    pub fn preflight(&self) -> Result<String, StepError> {
+        let first = Worker::start(&self.spec)?;
+        let banner = first.banner.clone();
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(first);
+        }
+        Ok(banner)
+    }
+
+    /// A worker for one trial; it goes back to the idle list when dropped, if still alive.
+    pub fn checkout(&self) -> Result<Slot<'_>, StepError> {
+        let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
+        let worker = match idle {
+            Some(w) => w,
+            None => Worker::start(&self.spec)?,
+        };
+        Ok(Slot {
+            workers: self,
+            worker: Some(worker),
+        })
+    }
+
+    pub fn shutdown(&self) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.clear();
+        }
+    }
+}
+
+pub struct Slot<'a> {
+    workers: &'a Workers,
+    worker: Option<Worker>,
+}
+
+impl Slot<'_> {
+    /// Runs a step; a worker that timed out or crashed is replaced before the next step.
+    pub fn step(&mut self, step: &Step, url: &str) -> Result<StepOk, StepError> {
+        let mut worker = match self.worker.take() {
+            Some(mut w) => {
+                if w.is_alive() {
+                    w
+                } else {
+                    Worker::start(&self.workers.spec)?
+                }
+            }
+            None => Worker::start(&self.workers.spec)?,
+        };
+        let result = worker.step(step, url, self.workers.timeout);
+        self.worker = Some(worker);
+        result
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        if let Some(mut w) = self.worker.take() {
+            if w.is_alive() {
+                if let Ok(mut idle) = self.workers.idle.lock() {
+                    idle.push(w);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! `mrt test`: the dynamic trials, as a libtest-compatible harness.
+
+use crate::config::{self, Loaded};
+use crate::exit;
+use anyhow::{bail, Context, Result};
+use mrt_harness::Settings;
+use mrt_migrations::exec::find_python;
+use mrt_migrations::{Project, ProjectOptions};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// libtest's exit code for a failed run, which `cargo test` users expect.
+pub const TESTS_FAILED: u8 = 101;
+const DEFAULT_ROWS: usize = 8;
+const DEFAULT_STEP_TIMEOUT: f64 = 60.0;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct TestArgs {
+    /// Project directory (holding alembic.ini, mrt.toml or pyproject.toml).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub project: PathBuf,
+    /// The alembic.ini to use (overrides `alembic_config`).
+    #[arg(long, short = 'c', value_name = "ALEMBIC_INI")]
+    pub config: Option<PathBuf>,
+    /// Database to test on (repeatable); `sqlite` is the embedded default.
+    #[arg(long = "db", value_name = "DB")]
+    pub databases: Vec<String>,
+    /// Run seed for generated rows (else MRT_SEED, else `seed`, else random; always printed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Rows generated per table.
+    #[arg(long)]
+    pub rows: Option<usize>,
+    /// Hard timeout of one migration step, in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub step_timeout: Option<f64>,
+    /// Python interpreter that runs Alembic.
+    #[arg(long)]
+    pub python: Option<PathBuf>,
+    /// Environment variable env.py reads the database URL from (default DATABASE_URL).
+    #[arg(long, value_name = "NAME")]
+    pub url_env: Option<String>,
+    #[command(flatten)]
+    pub libtest: libtest_mimic::Arguments,
+}
+
+pub fn run(args: &TestArgs) -> Result<u8> {
+    let settings = settings(args)?;
+    let conclusion = mrt_harness::run(settings, &args.libtest)?;
+    Ok(if conclusion.has_failed() {
+        TESTS_FAILED
+    } else {
+        exit::OK
+    })
+}
+
+/// Resolves flags over environment over config over defaults.
+pub fn settings(args: &TestArgs) -> Result<Settings> {
+    let loaded = config::load(&args.project)?;
+    let c = &loaded.config;
+    let project = open_project(args, &loaded)?;
+    let databases = if args.databases.is_empty() {
+        c.databases.clone().unwrap_or_else(|| vec!["sqlite".into()])
+    } else {
+        args.databases.clone()
+    };
+    for db in &databases {
+        if db != "sqlite" {
+            bail!("database '{db}' is not supported yet; only the embedded `sqlite` is");
+        }
+    }
+    let step_timeout = args
+        .step_timeout
+        .or(c.step_timeout)
+        .unwrap_or(DEFAULT_STEP_TIMEOUT);
+    if !(step_timeout.is_finite() && step_timeout > 0.0) {
+        bail!("step_timeout must be a positive number of seconds, not {step_timeout}");
+    }
+    let python_flag = args
+        .python
+        .clone()
+        .or_else(|| c.python.as_deref().map(|p| loaded.resolve(p)));
+    Ok(Settings {
+        python: find_python(python_flag.as_deref(), &project.root),
+        project,
+        url_env: args
+            .url_env
+            .clone()
+            .or_else(|| c.url_env.clone())
+            .unwrap_or_else(|| "DATABASE_URL".into()),
+        databases,
+        seed: run_seed(args.seed, c.seed)?,
+        rows: args.rows.or(c.rows).unwrap_or(DEFAULT_ROWS),
+        step_timeout: Duration::from_secs_f64(step_timeout),
+        skip: BTreeMap::new(),
+        minimum_revision: None,
+        version_table: c
+            .version_table
+            .clone()
+            .unwrap_or_else(|| "alembic_version".into()),
+        announce: !args.libtest.list,
+    })
+}
+
+fn open_project(args: &TestArgs, loaded: &Loaded) -> Result<Project> {
+    let alembic_ini = args.config.clone().or_else(|| {
+        loaded
+            .config
+            .alembic_config
+            .as_deref()
+            .map(|p| loaded.resolve(p))
+    });
+    let options = ProjectOptions {
+        kind: loaded.config.kind,
+        alembic_ini,
+    };
+    Project::open(&args.project, &options).with_context(|| {
+        format!(
+            "cannot open the migration project in {}",
+            args.project.display()
+        )
+    })
+}
+
+fn run_seed(flag: Option<u64>, config: Option<u64>) -> Result<u64> {
+    if let Some(seed) = flag {
+        return Ok(seed);
+    }
+    if let Ok(env) = std::env::var("MRT_SEED") {
+        return env
+            .trim()
+            .parse()
+            .with_context(|| format!("MRT_SEED={env:?} is not a number"));
+    }
+    Ok(config.unwrap_or_else(random_seed))
+}
+
+fn random_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    (nanos ^ u64::from(std::process::id())) % 1_000_000_000
+}

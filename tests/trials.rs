@@ -1,0 +1,171 @@
+//! Dynamic fixture verdicts: every project under `fixtures/trials/` states in `expect.toml` which
+//! revisions must pass and which must fail (with the section title and words the failure must
+//! contain). Each fixture runs `mrt test` end to end on SQLite and checks every verdict, and that
+//! nothing is left in the temporary directory afterwards.
+
+mod common;
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expect {
+    verdicts: BTreeMap<String, Verdict>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Verdict {
+    Pass(String),
+    Fail { fail: String, contains: Vec<String> },
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let have_alembic = common::python_has("alembic") && common::python_has("sqlalchemy");
+    let trials = common::fixture_dirs("trials")
+        .into_iter()
+        .map(|dir| {
+            let name = dir.file_name().unwrap().to_string_lossy().to_string();
+            Trial::test(format!("trials::{name}"), move || check(&dir))
+                .with_ignored_flag(!have_alembic)
+        })
+        .collect();
+    if !have_alembic {
+        eprintln!(
+            "note: trials ignored: `{} -c 'import alembic, sqlalchemy'` failed (set MRT_PYTHON or pip install -r tests/requirements.txt)",
+            common::python()
+        );
+    }
+    libtest_mimic::run(&args, trials).exit();
+}
+
+/// Outcome of one test in mrt's libtest output: "ok", "FAILED" or "ignored", and its message.
+#[derive(Debug, Default)]
+struct Outcome {
+    status: String,
+    message: String,
+}
+
+fn check(dir: &PathBuf) -> Result<(), Failed> {
+    let text = std::fs::read_to_string(dir.join("expect.toml")).map_err(|e| e.to_string())?;
+    let expect: Expect = toml::from_str(&text).map_err(|e| format!("expect.toml: {e}"))?;
+    let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let out = run_mrt(dir, tmp.path())?;
+    let outcomes = parse(&out);
+    let mut problems = Vec::new();
+    for (rev, verdict) in &expect.verdicts {
+        let name = format!("sqlite::{rev}");
+        let Some(got) = outcomes.get(&name) else {
+            problems.push(format!("{name}: not run"));
+            continue;
+        };
+        problems.extend(judge(&name, verdict, got));
+    }
+    let extra: Vec<&String> = outcomes
+        .keys()
+        .filter(|k| {
+            k.starts_with("sqlite::") && !expect.verdicts.contains_key(&k["sqlite::".len()..])
+        })
+        .collect();
+    if !extra.is_empty() {
+        problems.push(format!("tests without an expected verdict: {extra:?}"));
+    }
+    let left: Vec<String> = std::fs::read_dir(tmp.path())
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    if !left.is_empty() {
+        problems.push(format!("left behind in the temp dir: {left:?}"));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{}\n--- mrt output ---\n{out}", problems.join("\n")).into())
+    }
+}
+
+fn judge(name: &str, want: &Verdict, got: &Outcome) -> Option<String> {
+    match want {
+        Verdict::Pass(p) if p == "pass" => (got.status != "ok").then(|| {
+            format!(
+                "{name}: expected pass, got {}:\n{}",
+                got.status, got.message
+            )
+        }),
+        Verdict::Pass(other) => Some(format!("{name}: unknown verdict {other:?}")),
+        Verdict::Fail { fail, contains } => {
+            if got.status != "FAILED" {
+                return Some(format!(
+                    "{name}: expected failure ({fail}), got {}",
+                    got.status
+                ));
+            }
+            let missing: Vec<&String> = std::iter::once(fail)
+                .chain(contains)
+                .filter(|w| !got.message.contains(w.as_str()))
+                .collect();
+            (!missing.is_empty())
+                .then(|| format!("{name}: failure lacks {missing:?}:\n{}", got.message))
+        }
+    }
+}
+
+fn run_mrt(dir: &Path, tmp: &Path) -> Result<String, Failed> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mrt"))
+        .args(["test", "--project"])
+        .arg(dir)
+        .args(["--seed", "42", "--test-threads", "2"])
+        .env("TMPDIR", tmp)
+        .env("MRT_PYTHON", common::python())
+        .env("NO_COLOR", "1")
+        .output()
+        .map_err(|e| format!("cannot run mrt: {e}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    match out.status.code() {
+        Some(0) | Some(101) => Ok(stdout),
+        other => {
+            Err(format!("mrt test exited {other:?}\nstdout:\n{stdout}\nstderr:\n{stderr}").into())
+        }
+    }
+}
+
+/// Reads libtest's `test NAME ... STATUS` lines and the `---- NAME ----` failure blocks.
+fn parse(out: &str) -> BTreeMap<String, Outcome> {
+    let mut outcomes: BTreeMap<String, Outcome> = BTreeMap::new();
+    for line in out.lines() {
+        if let Some(rest) = line.strip_prefix("test ") {
+            if let Some((name, status)) = rest.split_once(" ... ") {
+                let status = status
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .trim_end_matches(',');
+                outcomes.entry(name.trim().to_string()).or_default().status = status.to_string();
+            }
+        }
+    }
+    let mut current: Option<String> = None;
+    for line in out.lines() {
+        if let Some(name) = line
+            .strip_prefix("---- ")
+            .and_then(|l| l.strip_suffix(" ----"))
+        {
+            current = Some(name.trim().to_string());
+        } else if line == "failures:" {
+            current = None;
+        } else if let Some(name) = &current {
+            let entry = outcomes.entry(name.clone()).or_default();
+            entry.message.push_str(line);
+            entry.message.push('\n');
+        }
+    }
+    outcomes
+}

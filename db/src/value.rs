@@ -147,7 +147,7 @@ mod tests {
         assert_eq!(Value::Float(f64::INFINITY), Value::Float(f64::INFINITY));
         assert_ne!(Value::Float(f64::INFINITY), Value::Float(f64::NEG_INFINITY));
         assert_ne!(Value::Float(0.1 + 0.2), Value::Float(0.3));
-        let mut v = vec![
+        let mut v = [
             Value::Float(f64::NAN),
             Value::Float(1.0),
             Value::Float(-0.0),

@@ -95,22 +95,11 @@ pub fn diff_rows(
         .unwrap_or_default();
     let table = table_before.name.clone();
 
-    let project = |row: &Row, cols: &[(&str, usize, usize)], after_side: bool| -> Vec<Value> {
-        cols.iter()
-            .map(|&(_, ib, ia)| {
-                row.get(if after_side { ia } else { ib })
-                    .cloned()
-                    .unwrap_or(Value::Null)
-            })
-            .collect()
-    };
     let all_names: Vec<&str> = common.iter().map(|c| c.0).collect();
     let mut out = Vec::new();
 
     if key_cols.is_empty() {
-        multiset(
-            &table, &all_names, &common, before, after, &project, &mut out,
-        );
+        multiset(&table, &all_names, &common, before, after, &mut out);
         return out;
     }
 
@@ -150,16 +139,44 @@ pub fn diff_rows(
                     }
                 }
             }
-            // Several rows share a key (SQLite allows NULL in non-INTEGER primary keys), or the
-            // row exists on one side only: compare as a multiset.
+            (_, []) | ([], _) => {
+                let kind = if a.is_empty() {
+                    RowDiffKind::Lost
+                } else {
+                    RowDiffKind::Added
+                };
+                for _ in 0..b.len().max(a.len()) {
+                    out.push(RowDifference {
+                        table: table.clone(),
+                        key: key_text.clone(),
+                        kind: kind.clone(),
+                    });
+                }
+            }
+            // Several rows share a key (SQLite allows NULL in non-INTEGER primary keys):
+            // compare that group as a multiset of whole rows.
             _ => {
                 let b: Vec<Row> = b.into_iter().cloned().collect();
                 let a: Vec<Row> = a.into_iter().cloned().collect();
-                multiset(&table, &all_names, &common, &b, &a, &project, &mut out);
+                multiset(&table, &all_names, &common, &b, &a, &mut out);
             }
         }
     }
     out
+}
+
+/// A column both sides have: (name, index in a `before` row, index in an `after` row).
+type Common<'a> = (&'a str, usize, usize);
+
+/// The values of `cols` in `row`, taken from the before or the after side's positions.
+fn project(row: &Row, cols: &[Common<'_>], after_side: bool) -> Vec<Value> {
+    cols.iter()
+        .map(|&(_, ib, ia)| {
+            row.get(if after_side { ia } else { ib })
+                .cloned()
+                .unwrap_or(Value::Null)
+        })
+        .collect()
 }
 
 fn multiset(
@@ -168,7 +185,6 @@ fn multiset(
     common: &[(&str, usize, usize)],
     before: &[Row],
     after: &[Row],
-    project: &dyn Fn(&Row, &[(&str, usize, usize)], bool) -> Vec<Value>,
     out: &mut Vec<RowDifference>,
 ) {
     let mut counts: BTreeMap<Vec<Value>, (usize, usize)> = BTreeMap::new();

@@ -72,9 +72,7 @@ fn strip_on_conflict(sql: &str) -> String {
             && is_word(&tokens[w[1]], "CONFLICT")
             && matches!(&tokens[w[2]], Token::Word(_))
         {
-            for i in w[0]..=w[2] {
-                skip[i] = true;
-            }
+            skip[w[0]..=w[2]].fill(true);
         }
     }
     tokens
@@ -85,9 +83,105 @@ fn strip_on_conflict(sql: &str) -> String {
         .collect()
 }
 
+/// Remove every column's declared type from a `CREATE TABLE`. SQLite accepts any words as a type
+/// (`UNSIGNED BIG INT`, `VARYING CHARACTER(255)`) and sqlparser does not; types come from the
+/// pragma anyway, so when parsing fails we retry without them. `None` if the text does not
+/// tokenize.
+fn strip_column_types(sql: &str) -> Option<String> {
+    const STARTS_CONSTRAINT: [&str; 12] = [
+        "CONSTRAINT",
+        "PRIMARY",
+        "NOT",
+        "NULL",
+        "UNIQUE",
+        "CHECK",
+        "DEFAULT",
+        "COLLATE",
+        "REFERENCES",
+        "GENERATED",
+        "AS",
+        "FOREIGN",
+    ];
+    let tokens = Tokenizer::new(&SQLiteDialect {}, sql).tokenize().ok()?;
+    let mut out = String::with_capacity(sql.len());
+    let mut depth = 0usize;
+    // 0: not in a column; 1: expecting the column name; 2: in the type; 3: in constraints.
+    let mut state = 0u8;
+    let mut skip_depth: Option<usize> = None;
+    for token in &tokens {
+        if let Some(d) = skip_depth {
+            match token {
+                Token::LParen => depth += 1,
+                Token::RParen => {
+                    depth -= 1;
+                    if depth == d {
+                        skip_depth = None;
+                    }
+                }
+                _ => {}
+            }
+            continue;
+        }
+        match token {
+            Token::LParen => {
+                if depth == 1 && state == 2 {
+                    // Type arguments: `(255)`, `(12, 2)`.
+                    skip_depth = Some(depth);
+                    depth += 1;
+                    continue;
+                }
+                depth += 1;
+                if depth == 1 {
+                    state = 1;
+                }
+            }
+            Token::RParen => depth = depth.saturating_sub(1),
+            Token::Comma if depth == 1 => state = 1,
+            Token::Whitespace(_) => {}
+            Token::Word(w) if depth == 1 => match state {
+                1 => {
+                    let is_table_constraint = w.quote_style.is_none()
+                        && ["CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN"]
+                            .iter()
+                            .any(|k| w.value.eq_ignore_ascii_case(k));
+                    state = if is_table_constraint { 0 } else { 2 };
+                }
+                2 => {
+                    if w.quote_style.is_none()
+                        && STARTS_CONSTRAINT
+                            .iter()
+                            .any(|k| w.value.eq_ignore_ascii_case(k))
+                    {
+                        state = 3;
+                    } else {
+                        continue;
+                    }
+                }
+                _ => {}
+            },
+            _ => {
+                if depth == 1 && state == 2 {
+                    state = 3;
+                }
+            }
+        }
+        out.push_str(&token.to_string());
+    }
+    Some(out)
+}
+
 fn single_statement(sql: &str) -> Result<Statement, String> {
     let sql = strip_on_conflict(sql);
-    let mut stmts = Parser::parse_sql(&SQLiteDialect {}, &sql).map_err(|e| e.to_string())?;
+    let parsed =
+        Parser::parse_sql(&SQLiteDialect {}, &sql).or_else(|first| {
+            match strip_column_types(&sql) {
+                Some(stripped) if stripped != sql => {
+                    Parser::parse_sql(&SQLiteDialect {}, &stripped).map_err(|_| first)
+                }
+                _ => Err(first),
+            }
+        });
+    let mut stmts = parsed.map_err(|e| e.to_string())?;
     if stmts.len() != 1 {
         return Err(format!("expected one statement, found {}", stmts.len()));
     }
@@ -245,6 +339,8 @@ mod tests {
             "CREATE TABLE IF NOT EXISTS \"t\" (id INTEGER NOT NULL, x BOOLEAN CHECK (x IN (0, 1)), PRIMARY KEY (id))",
             "CREATE TABLE users (\n\tid INTEGER NOT NULL, \n\tname VARCHAR(50) NOT NULL, \n\tcreated DATETIME DEFAULT (CURRENT_TIMESTAMP), \n\tPRIMARY KEY (id), \n\tUNIQUE (name)\n)",
             "CREATE TABLE t (a TEXT NOT NULL ON CONFLICT FAIL UNIQUE ON CONFLICT IGNORE, \"on\" INT)",
+            "CREATE TABLE t (a UNSIGNED BIG INT NOT NULL, b VARYING CHARACTER(255) CHECK (b <> ''), \
+             c NATIVE CHARACTER (70), CONSTRAINT ck CHECK (a > 0))",
         ];
         for sql in sqls {
             if let Err(e) = parse_create_table(sql) {
@@ -273,6 +369,28 @@ mod tests {
         assert_eq!(p.foreign_keys.len(), 2);
         assert_eq!(p.foreign_keys[0].name.as_deref(), Some("fk_o"));
         assert_eq!(p.foreign_keys[1].ref_table, "x");
+    }
+
+    #[test]
+    fn multi_word_types_keep_constraints() {
+        let p = parse_create_table(
+            "CREATE TABLE t (a UNSIGNED BIG INT NOT NULL CHECK (a > 0), b VARYING CHARACTER(255) \
+             CONSTRAINT uq_b UNIQUE, CONSTRAINT ck_ab CHECK (a < length(b)))",
+        )
+        .unwrap_or_default();
+        let checks: Vec<_> = p
+            .checks
+            .iter()
+            .map(|c| (c.name.clone(), c.expression.clone()))
+            .collect();
+        assert_eq!(
+            checks,
+            [
+                (None, "a > 0".to_string()),
+                (Some("ck_ab".to_string()), "a < length (b)".to_string())
+            ]
+        );
+        assert_eq!(p.uniques[0].name.as_deref(), Some("uq_b"));
     }
 
     #[test]

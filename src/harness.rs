@@ -33,6 +33,7 @@ pub fn main() -> ! {
         step_timeout: None,
         python: None,
         url_env: None,
+        provision: false,
         libtest,
     };
     let code = match test::run(&args) {

@@ -7,13 +7,42 @@ use crate::report::Verdict;
 use crate::workers::Slot;
 use mrt_db::{diff_rows, diff_schemas, Row, Schema, Table, TempDb};
 use mrt_generators::{seed, SeedOptions};
-use mrt_migrations::exec::Step;
+use mrt_migrations::exec::{Step, StepOk};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 /// Runs the trial; the database goes back to the pool at state `before(rev) + rev` only when it
 /// passed, and is dropped otherwise (its state is unknown).
+///
+/// The first attempt seeds and compares the tables the revision's file mentions (with their
+/// foreign-key relatives). If the SQL the steps executed touched any other table, the attempt is
+/// thrown away and the trial runs again over every table, so narrowing never hides a loss.
 pub fn run(ctx: &Context, rev: &str, pool_index: usize) -> Result<(), Verdict> {
+    let mentioned = mentioned_tables(ctx, rev);
+    match attempt(ctx, rev, pool_index, mentioned) {
+        Attempt::Rescope => match attempt(ctx, rev, pool_index, None) {
+            Attempt::Rescope => Ok(()),
+            Attempt::Done(result) => result,
+        },
+        Attempt::Done(result) => result,
+    }
+}
+
+/// Words in the revision's string literals; `None` (meaning every table) when the file cannot be
+/// read or tokenized.
+fn mentioned_tables(ctx: &Context, rev: &str) -> Option<BTreeSet<String>> {
+    let path = &ctx.settings.project.graph.get(rev)?.path;
+    let source = std::fs::read_to_string(path).ok()?;
+    mrt_migrations::alembic::mentioned_words(&source)
+}
+
+enum Attempt {
+    Done(Result<(), Verdict>),
+    /// The steps touched tables outside the seeded scope: run again over all tables.
+    Rescope,
+}
+
+fn attempt(ctx: &Context, rev: &str, pool_index: usize, mentioned: Option<BTreeSet<String>>) -> Attempt {
     let pool = &ctx.pools[pool_index];
     let graph = &ctx.settings.project.graph;
     let message = graph.get(rev).and_then(|r| r.message.as_deref());
@@ -21,11 +50,11 @@ pub fn run(ctx: &Context, rev: &str, pool_index: usize) -> Result<(), Verdict> {
     let before: BTreeSet<&str> = graph.ancestors(rev).unwrap_or_default();
     let mut slot = match ctx.workers.checkout() {
         Ok(slot) => slot,
-        Err(e) => return fail(verdict, "cannot start a Python worker", e.to_string()),
+        Err(e) => return Attempt::Done(fail(verdict, "cannot start a Python worker", e.to_string())),
     };
     let mut pooled = match ctx.runtime.block_on(pool.take(&before)) {
         Ok(p) => p,
-        Err(e) => return fail(verdict, "cannot create a database", e.to_string()),
+        Err(e) => return Attempt::Done(fail(verdict, "cannot create a database", e.to_string())),
     };
     let mut trial = Trial {
         ctx,
@@ -33,19 +62,21 @@ pub fn run(ctx: &Context, rev: &str, pool_index: usize) -> Result<(), Verdict> {
         rev,
         before: &before,
         verdict: &mut verdict,
+        mentioned,
+        rescope: false,
     };
     let passed = trial.run(&mut pooled);
-    if passed {
-        pooled.state = before
-            .iter()
-            .map(|s| s.to_string())
-            .chain([rev.to_string()])
-            .collect();
+    let rescope = trial.rescope;
+    if passed && !rescope {
+        pooled.state = before.iter().map(|s| s.to_string()).chain([rev.to_string()]).collect();
         pool.give_back(pooled);
-        Ok(())
+        return Attempt::Done(Ok(()));
+    }
+    ctx.runtime.block_on(pool.discard(pooled));
+    if rescope {
+        Attempt::Rescope
     } else {
-        ctx.runtime.block_on(pool.discard(pooled));
-        Err(verdict)
+        Attempt::Done(Err(verdict))
     }
 }
 
@@ -60,6 +91,10 @@ struct Trial<'a, 's> {
     rev: &'a str,
     before: &'a BTreeSet<&'a str>,
     verdict: &'a mut Verdict,
+    /// Words the revision mentions; `None` means seed and compare every table.
+    mentioned: Option<BTreeSet<String>>,
+    /// Set when the steps touched a table outside the scope (see [`run`]).
+    rescope: bool,
 }
 
 /// A stage that went wrong: recorded in the verdict, ends the trial.
@@ -77,29 +112,26 @@ impl Trial<'_, '_> {
         self.reach_before(pooled)?;
         let db = &pooled.db;
         let s0 = self.introspect(db, "before the upgrade")?;
-        let pre_seed = self.read_all(db, &s0)?;
-        self.seed(db, &s0)?;
-        let d0 = self.read_all(db, &s0)?;
-        self.step(
-            db,
-            Step::Upgrade(self.rev.to_string()),
-            "upgrade fails with existing data",
-        )?;
+        let scope = scope_of(&s0, self.mentioned.as_ref());
+        let pre_seed = self.read_all(db, &scope)?;
+        self.seed(db, &scope)?;
+        let d0 = self.read_all(db, &scope)?;
+        let up = self.step(db, Step::Upgrade(self.rev.to_string()), "upgrade fails with existing data")?;
         let s1 = self.introspect(db, "after the upgrade")?;
         let target = self.downgrade_target();
-        let heads = self.step(db, Step::Downgrade(target), "downgrade fails")?;
-        self.check_heads(&heads);
+        let down = self.step(db, Step::Downgrade(target), "downgrade fails")?;
+        self.check_heads(&down.heads);
         let s2 = self.introspect(db, "after the downgrade")?;
         self.compare_schema(&s0, &s2, "downgrade did not restore the schema");
-        self.compare_rows(db, &s0, &d0, &s2)?;
-        if self.verdict.is_empty() {
-            self.restore_rows(db, &s0, &pre_seed)?;
+        self.compare_rows(db, &scope, &d0, &s2)?;
+        if self.verdict.is_empty() && !touched_within(&s0, &scope, [&up, &down]) {
+            self.rescope = true;
+            return Ok(());
         }
-        self.step(
-            db,
-            Step::Upgrade(self.rev.to_string()),
-            "upgrade fails after the downgrade",
-        )?;
+        if self.verdict.is_empty() {
+            self.restore_rows(db, &scope, &pre_seed)?;
+        }
+        self.step(db, Step::Upgrade(self.rev.to_string()), "upgrade fails after the downgrade")?;
         let s3 = self.introspect(db, "after the second upgrade")?;
         self.compare_schema(&s1, &s3, "second upgrade differs from the first");
         Ok(())
@@ -139,9 +171,9 @@ impl Trial<'_, '_> {
             .unwrap_or_else(|| format!("{}@base", self.rev))
     }
 
-    fn step(&mut self, db: &TempDb, step: Step, title: &str) -> Stage<Vec<String>> {
+    fn step(&mut self, db: &TempDb, step: Step, title: &str) -> Stage<StepOk> {
         match self.slot.step(&step, &db.sqlalchemy_url()) {
-            Ok(ok) => Ok(ok.heads),
+            Ok(ok) => Ok(ok),
             Err(e) => {
                 let detail = match &e {
                     mrt_migrations::exec::StepError::Failed { error, traceback } => {
@@ -306,6 +338,61 @@ impl Trial<'_, '_> {
         }
         Ok(())
     }
+}
+
+/// The part of `s0` a trial seeds and compares: the tables named in `mentioned` (all tables when
+/// `None`), closed over foreign keys in both directions (parents are needed to seed children;
+/// children can lose rows through cascades).
+fn scope_of(s0: &Schema, mentioned: Option<&BTreeSet<String>>) -> Schema {
+    let Some(words) = mentioned else {
+        return s0.clone();
+    };
+    let start = s0.tables.keys().filter(|t| words.contains(&t.to_lowercase())).cloned();
+    let names = fk_closure(s0, start);
+    let mut scope = s0.clone();
+    scope.tables.retain(|name, _| names.contains(name));
+    scope
+}
+
+/// Tables connected to `start` through foreign keys, in either direction.
+fn fk_closure(s0: &Schema, start: impl Iterator<Item = String>) -> BTreeSet<String> {
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut stack: Vec<String> = start.collect();
+    while let Some(name) = stack.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let Some(table) = s0.tables.get(&name) else { continue };
+        stack.extend(table.foreign_keys.iter().map(|fk| fk.ref_table.clone()));
+        stack.extend(
+            s0.tables
+                .values()
+                .filter(|t| t.foreign_keys.iter().any(|fk| fk.ref_table == name))
+                .map(|t| t.name.clone()),
+        );
+    }
+    seen
+}
+
+/// Whether every table of `s0` that the executed SQL names is inside `scope`. A statement list
+/// that was cut short counts as touching everything.
+fn touched_within<'a>(s0: &Schema, scope: &Schema, steps: impl IntoIterator<Item = &'a StepOk>) -> bool {
+    if scope.tables.len() == s0.tables.len() {
+        return true;
+    }
+    let mut words: BTreeSet<String> = BTreeSet::new();
+    for step in steps {
+        for statement in &step.statements {
+            if statement.starts_with("-- mrt: more statements") {
+                return false;
+            }
+            words.extend(mrt_migrations::alembic::sql_words(statement));
+        }
+    }
+    s0.tables
+        .keys()
+        .filter(|t| words.contains(&t.to_lowercase()))
+        .all(|t| scope.tables.contains_key(t))
 }
 
 /// A per-revision seed derived from the run seed, so each trial reproduces on its own.

@@ -4,7 +4,7 @@ use crate::config::{self, Loaded};
 use crate::exit;
 use anyhow::{bail, Context, Result};
 use mrt_harness::Settings;
-use mrt_migrations::exec::find_python;
+use mrt_migrations::exec::{can_import, find_python, provision, PythonChoice};
 use mrt_migrations::{Project, ProjectOptions};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -41,6 +41,9 @@ pub struct TestArgs {
     /// Environment variable env.py reads the database URL from (default DATABASE_URL).
     #[arg(long, value_name = "NAME")]
     pub url_env: Option<String>,
+    /// If the interpreter cannot import alembic, build (once) a cached virtualenv that can.
+    #[arg(long)]
+    pub provision: bool,
     #[command(flatten)]
     pub libtest: libtest_mimic::Arguments,
 }
@@ -81,8 +84,16 @@ pub fn settings(args: &TestArgs) -> Result<Settings> {
         .python
         .clone()
         .or_else(|| c.python.as_deref().map(|p| loaded.resolve(p)));
+    let mut python = find_python(python_flag.as_deref(), &project.root);
+    if args.provision && !can_import(&python.path, &["alembic", "sqlalchemy"]) {
+        let path = provision(&python.path, &["alembic", "sqlalchemy"])?;
+        python = PythonChoice {
+            path,
+            source: "--provision",
+        };
+    }
     Ok(Settings {
-        python: find_python(python_flag.as_deref(), &project.root),
+        python,
         project,
         url_env: args
             .url_env

@@ -1,7 +1,8 @@
 //! SQLite introspection: pragmas give columns, keys and indexes reliably; the stored
 //! `CREATE ...` text (parsed in `parse`) gives what pragmas hide: CHECKs and constraint names.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, OnceLock};
 
 use sqlparser::dialect::SQLiteDialect;
 use sqlx::Row as _;
@@ -20,6 +21,36 @@ struct MasterEntry {
     name: String,
     tbl_name: String,
     sql: Option<String>,
+}
+
+/// SQLite keeps a schema only as the `CREATE` text in `sqlite_master`, so a table's model is a
+/// pure function of its own text and its indexes' texts. Caching on exactly that key makes
+/// re-introspecting an unchanged table free: a trial introspects four times, and in a long chain
+/// almost every table is unchanged, which would otherwise make a run quadratic in pragma queries.
+type TableKey = (String, String, Vec<(String, String)>);
+
+fn table_cache() -> &'static Mutex<HashMap<TableKey, Table>> {
+    static CACHE: OnceLock<Mutex<HashMap<TableKey, Table>>> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Each table's indexes as (name, sql), grouped once per introspection.
+fn indexes_by_table(master: &[MasterEntry]) -> HashMap<String, Vec<(String, String)>> {
+    let mut map: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    for e in master.iter().filter(|e| e.kind == "index") {
+        map.entry(e.tbl_name.to_ascii_lowercase())
+            .or_default()
+            .push((e.name.clone(), e.sql.clone().unwrap_or_default()));
+    }
+    for list in map.values_mut() {
+        list.sort();
+    }
+    map
+}
+
+fn table_key(entry: &MasterEntry, indexes: &HashMap<String, Vec<(String, String)>>) -> TableKey {
+    let own = indexes.get(&entry.name.to_ascii_lowercase()).cloned().unwrap_or_default();
+    (entry.name.clone(), entry.sql.clone().unwrap_or_default(), own)
 }
 
 fn introspect_error(db: &SqliteDb, object: String, message: String) -> DbError {
@@ -78,12 +109,24 @@ pub(crate) async fn introspect(db: &SqliteDb, ignore_tables: &[&str]) -> Result<
         .filter_map(|e| Some((e.name.as_str(), e.sql.as_deref()?)))
         .collect();
 
+    let grouped_indexes = indexes_by_table(&master);
     let mut schema = Schema::default();
     let dialect = SQLiteDialect {};
     for entry in &master {
         match entry.kind.as_str() {
             "table" if !ignored(&entry.name) => {
-                let table = introspect_table(db, &mut conn, entry, &index_sql).await?;
+                let key = table_key(entry, &grouped_indexes);
+                let cached = table_cache().lock().ok().and_then(|c| c.get(&key).cloned());
+                let table = match cached {
+                    Some(t) => t,
+                    None => {
+                        let t = introspect_table(db, &mut conn, entry, &index_sql).await?;
+                        if let Ok(mut cache) = table_cache().lock() {
+                            cache.insert(key, t.clone());
+                        }
+                        t
+                    }
+                };
                 schema.tables.insert(entry.name.clone(), table);
             }
             "view" => {

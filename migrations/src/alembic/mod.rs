@@ -2,9 +2,11 @@
 //! file declares.
 
 mod config;
+mod mentions;
 mod revision_file;
 
 pub use config::{locate, AlembicConfigError, AlembicLocations};
+pub use mentions::{mentioned_words, sql_words};
 pub use revision_file::{parse_revision_source, read_revision_file, FileOutcome};
 
 use crate::{Problem, Revision};

@@ -6,7 +6,7 @@ once and the ScriptDirectory is parsed once (DESIGN.md, "Persistent Python worke
 argv: PROJECT_ROOT INI_OR_EMPTY PYPROJECT_OR_EMPTY URL_ENV
 request:  {"id": 1, "op": "upgrade" | "downgrade", "target": "ab12", "url": "sqlite:///...",
            "version_table": "alembic_version"}
-response: {"id": 1, "ok": true, "heads": ["ab12"]}
+response: {"id": 1, "ok": true, "heads": ["ab12"], "statements": ["CREATE TABLE ...", ...]}
           {"id": 1, "ok": false, "error": "...", "traceback": "..."}
 """
 import json
@@ -50,14 +50,18 @@ def main():
     script = ScriptDirectory.from_config(cfg)
     # Cache the parsed script directory: a fresh one per step costs ~20 ms on long chains.
     ScriptDirectory.from_config = classmethod(lambda cls, config: script)
+    # Every statement any engine executes during a step, so mrt knows which tables a step touched
+    # (including env.py files that build their own engine).
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", _capture)
     send({"ready": True, "alembic": alembic.__version__, "python": sys.executable})
     for line in sys.stdin:
         if not line.strip():
             continue
         req = json.loads(line)
         try:
-            heads = run(req, cfg, sa, command, MigrationContext, url_env)
-            send({"id": req.get("id"), "ok": True, "heads": heads})
+            _statements.clear()
+            heads, statements = run(req, cfg, sa, command, MigrationContext, url_env)
+            send({"id": req.get("id"), "ok": True, "heads": heads, "statements": statements})
         except BaseException as e:  # noqa: BLE001 - every failure is reported, the worker lives on
             send(
                 {
@@ -69,6 +73,15 @@ def main():
             )
             if isinstance(e, (KeyboardInterrupt, SystemExit)):
                 return
+
+
+_statements = []
+_MAX_STATEMENTS = 5000
+
+
+def _capture(conn, cursor, statement, parameters, context, executemany):
+    if len(_statements) < _MAX_STATEMENTS and (not _statements or _statements[-1] != statement):
+        _statements.append(statement)
 
 
 def run(req, cfg, sa, command, MigrationContext, url_env):
@@ -88,9 +101,12 @@ def run(req, cfg, sa, command, MigrationContext, url_env):
             else:
                 raise ValueError(f"unknown op {req['op']!r}")
         cfg.attributes.pop("connection", None)
+        statements = list(_statements)
+        if len(statements) >= _MAX_STATEMENTS:
+            statements.append("-- mrt: more statements were executed than recorded")
         with engine.connect() as conn:
             opts = {"version_table": req.get("version_table") or "alembic_version"}
-            return sorted(MigrationContext.configure(conn, opts=opts).get_current_heads())
+            return sorted(MigrationContext.configure(conn, opts=opts).get_current_heads()), statements
     finally:
         cfg.attributes.pop("connection", None)
         engine.dispose()

@@ -4,5 +4,5 @@
 mod python;
 mod worker;
 
-pub use python::{find_python, PythonChoice};
+pub use python::{can_import, find_python, provision, ProvisionError, PythonChoice};
 pub use worker::{Step, StepError, StepOk, Worker, WorkerSpec};

@@ -75,3 +75,67 @@ mod tests {
         }
     }
 }
+
+/// Whether `python` can import every module in `modules`.
+pub fn can_import(python: &Path, modules: &[&str]) -> bool {
+    std::process::Command::new(python)
+        .args(["-c", &format!("import {}", modules.join(", "))])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot provision a virtualenv with {packages} in {dir}: {message}")]
+pub struct ProvisionError {
+    pub packages: String,
+    pub dir: PathBuf,
+    pub message: String,
+}
+
+/// `--provision`: a virtualenv in mrt's cache with `packages` installed from the package index,
+/// made once and reused. Returns its interpreter.
+pub fn provision(base: &Path, packages: &[&str]) -> Result<PathBuf, ProvisionError> {
+    let dir = cache_dir().join(format!("venv-{}", packages.join("-")));
+    let python = venv_python(&dir);
+    let modules: Vec<&str> = packages.to_vec();
+    if python.is_file() && can_import(&python, &modules) {
+        return Ok(python);
+    }
+    let err = |message: String| ProvisionError {
+        packages: packages.join(", "),
+        dir: dir.clone(),
+        message,
+    };
+    eprintln!("mrt: provisioning {} into {} (once) ...", packages.join(", "), dir.display());
+    run(std::process::Command::new(base).arg("-m").arg("venv").arg(&dir)).map_err(err)?;
+    run(std::process::Command::new(&python)
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+        .args(packages))
+    .map_err(err)?;
+    Ok(python)
+}
+
+fn run(cmd: &mut std::process::Command) -> Result<(), String> {
+    let out = cmd.output().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr).trim()))
+    }
+}
+
+/// `$MRT_CACHE_DIR`, else `$XDG_CACHE_HOME/mrt`, else `~/.cache/mrt`, else a temp-dir path.
+fn cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("MRT_CACHE_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d).join("mrt");
+    }
+    match std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+        Some(home) => PathBuf::from(home).join(".cache").join("mrt"),
+        None => std::env::temp_dir().join("mrt-cache"),
+    }
+}

@@ -50,10 +50,12 @@ impl std::fmt::Display for Step {
     }
 }
 
-/// A step that ran: the database's heads afterwards, read from its version table.
+/// A step that ran: the database's heads afterwards, read from its version table, and the SQL
+/// it executed (distinct consecutive statements, capped; a last line says when it was cut).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StepOk {
     pub heads: Vec<String>,
+    pub statements: Vec<String>,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -161,15 +163,10 @@ impl Worker {
         let resp: serde_json::Value = serde_json::from_str(&line)
             .map_err(|e| StepError::Crashed(format!("unreadable reply {line:?}: {e}")))?;
         if resp["ok"] == true {
-            let heads = resp["heads"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|h| h.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default();
-            return Ok(StepOk { heads });
+            return Ok(StepOk {
+                heads: strings(&resp["heads"]),
+                statements: strings(&resp["statements"]),
+            });
         }
         Err(StepError::Failed {
             error: resp["error"]
@@ -188,8 +185,12 @@ impl Worker {
                 Err(StepError::Timeout(timeout))
             }
             Err(RecvTimeoutError::Disconnected) => {
-                let _ = self.child.wait();
-                Err(StepError::Crashed(self.stderr_text()))
+                let status = self
+                    .child
+                    .wait()
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|e| format!("unknown status ({e})"));
+                Err(StepError::Crashed(format!("{status}; {}", self.stderr_text())))
             }
         }
     }
@@ -210,9 +211,15 @@ impl Worker {
             .map(|t| t.iter().cloned().collect::<Vec<_>>().join("\n"));
         match tail {
             Ok(t) if !t.trim().is_empty() => t,
-            _ => "no output on stderr".into(),
+            _ => "nothing on stderr".into(),
         }
     }
+}
+
+fn strings(v: &serde_json::Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| a.iter().filter_map(|h| h.as_str().map(String::from)).collect())
+        .unwrap_or_default()
 }
 
 impl Drop for Worker {

@@ -1,0 +1,101 @@
+//! Benchmark of `mrt test` on generated Alembic chains (one `create_table` per revision) against
+//! the floor measured in the same run: `alembic upgrade head` then `alembic downgrade base` in one
+//! Python process. Where pytest-mrt is importable, its `RollbackVerifier.check_all()` on the same
+//! chain is timed too. Ratios matter, not absolute times: these machines are noisy.
+//!
+//! Run: `cargo bench --bench trials` (sizes: `MRT_BENCH_SIZES=100,1000`, default `100,1000`).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const ENV_PY: &str = include_str!("../fixtures/alembic/linear_classic/migrations/env.py");
+
+fn main() {
+    let sizes: Vec<usize> = std::env::var("MRT_BENCH_SIZES")
+        .unwrap_or_else(|_| "100,1000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let python = std::env::var("MRT_PYTHON").unwrap_or_else(|_| "python3".into());
+    let mut mrt_times = Vec::new();
+    for &n in &sizes {
+        let dir = tempfile::tempdir().expect("temp dir");
+        generate_chain(dir.path(), n);
+        let floor = time(|| run_python(&python, FLOOR, dir.path()));
+        let mrt = time(|| run_mrt(dir.path()));
+        println!("trials/{n}: floor {:.2} s, mrt test {:.2} s, ratio mrt/floor = {:.2}", secs(floor), secs(mrt), ratio(mrt, floor));
+        if python_has(&python, "pytest_mrt") {
+            let baseline = time(|| run_python(&python, PYTEST_MRT, dir.path()));
+            println!(
+                "trials/{n}: pytest-mrt check_all {:.2} s, ratio pytest-mrt/floor = {:.2}, mrt is {:.2}x faster",
+                secs(baseline),
+                ratio(baseline, floor),
+                ratio(baseline, mrt)
+            );
+        } else {
+            println!("trials/{n}: pytest-mrt not importable; `pip install pytest-mrt` to compare");
+        }
+        mrt_times.push((n, mrt));
+    }
+    for pair in mrt_times.windows(2) {
+        let ((a, ta), (b, tb)) = (pair[0], pair[1]);
+        println!("trials: mrt {b} revisions / {a} revisions = {:.2}x (linear would be {:.1}x)", ratio(tb, ta), b as f64 / a as f64);
+    }
+}
+
+const FLOOR: &str = "from alembic.config import Config\nfrom alembic import command\ncfg = Config('alembic.ini')\ncfg.set_main_option('sqlalchemy.url', 'sqlite:///floor.db')\ncommand.upgrade(cfg, 'head')\ncommand.downgrade(cfg, 'base')\n";
+
+const PYTEST_MRT: &str = "from pytest_mrt.core.runner import MigrationRunner\nfrom pytest_mrt.core.verifier import RollbackVerifier\nresults = RollbackVerifier(MigrationRunner('alembic.ini', 'sqlite:///pytest_mrt.db')).check_all()\nassert all(r.passed for r in results), [r for r in results if not r.passed][:3]\n";
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64()
+}
+
+fn time(f: impl FnOnce()) -> Duration {
+    let start = Instant::now();
+    f();
+    start.elapsed()
+}
+
+fn run_python(python: &str, code: &str, dir: &Path) {
+    let out = Command::new(python).args(["-c", code]).current_dir(dir).output().expect("run python");
+    assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn python_has(python: &str, module: &str) -> bool {
+    Command::new(python).args(["-c", &format!("import {module}")]).output().is_ok_and(|o| o.status.success())
+}
+
+fn run_mrt(dir: &Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_mrt"))
+        .args(["test", "--project"])
+        .arg(dir)
+        .args(["--seed", "1", "-q"])
+        .output()
+        .expect("run mrt");
+    assert!(
+        out.status.success(),
+        "mrt test failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn generate_chain(dir: &Path, n: usize) {
+    let versions = dir.join("migrations/versions");
+    std::fs::create_dir_all(&versions).expect("mkdir");
+    std::fs::write(dir.join("migrations/env.py"), ENV_PY).expect("env.py");
+    std::fs::write(dir.join("alembic.ini"), "[alembic]\nscript_location = migrations\nsqlalchemy.url = sqlite:///%(here)s/app.db\n").expect("ini");
+    for i in 0..n {
+        let down = if i == 0 { "None".to_string() } else { format!("\"r{:04}\"", i - 1) };
+        let body = format!(
+            "\"\"\"create t{i}\"\"\"\nfrom alembic import op\nimport sqlalchemy as sa\n\nrevision = \"r{i:04}\"\ndown_revision = {down}\nbranch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n    op.create_table(\"t{i}\", sa.Column(\"id\", sa.Integer, primary_key=True), sa.Column(\"name\", sa.String(50), nullable=False), sa.Column(\"note\", sa.Text, nullable=True))\n\n\ndef downgrade():\n    op.drop_table(\"t{i}\")\n"
+        );
+        std::fs::write(versions.join(format!("r{i:04}_create_t{i}.py")), body).expect("revision");
+    }
+}

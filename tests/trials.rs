@@ -99,6 +99,8 @@ fn judge(name: &str, want: &Verdict, got: &Outcome) -> Option<String> {
                 got.status, got.message
             )
         }),
+        Verdict::Pass(p) if p == "skipped" => (got.status != "ignored")
+            .then(|| format!("{name}: expected skipped, got {}", got.status)),
         Verdict::Pass(other) => Some(format!("{name}: unknown verdict {other:?}")),
         Verdict::Fail { fail, contains } => {
             if got.status != "FAILED" {

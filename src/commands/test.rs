@@ -63,6 +63,7 @@ pub fn settings(args: &TestArgs) -> Result<Settings> {
     let loaded = config::load(&args.project)?;
     let c = &loaded.config;
     let project = open_project(args, &loaded)?;
+    let skip = checked_skip(&project, &c.skip)?;
     let databases = if args.databases.is_empty() {
         c.databases.clone().unwrap_or_else(|| vec!["sqlite".into()])
     } else {
@@ -104,14 +105,26 @@ pub fn settings(args: &TestArgs) -> Result<Settings> {
         seed: run_seed(args.seed, c.seed)?,
         rows: args.rows.or(c.rows).unwrap_or(DEFAULT_ROWS),
         step_timeout: Duration::from_secs_f64(step_timeout),
-        skip: BTreeMap::new(),
-        minimum_revision: None,
+        skip,
+        minimum_revision: c.minimum_revision.clone(),
         version_table: c
             .version_table
             .clone()
             .unwrap_or_else(|| "alembic_version".into()),
         announce: !args.libtest.list,
     })
+}
+
+/// `skip` from config, every key a revision of this project (a typo must not silently test it).
+fn checked_skip(project: &Project, skip: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for (rev, reason) in skip {
+        let Some(found) = project.graph.get(rev) else {
+            bail!("skip: '{rev}' is not a revision of this project");
+        };
+        out.insert(found.id.clone(), reason.clone());
+    }
+    Ok(out)
 }
 
 fn open_project(args: &TestArgs, loaded: &Loaded) -> Result<Project> {

@@ -33,6 +33,7 @@ fn main() {
             Trial::test(format!("trials::{name}"), move || check(&dir))
                 .with_ignored_flag(!have_alembic)
         })
+        .chain([Trial::test("cli::list_exact_json", list_exact_json).with_ignored_flag(!have_alembic)])
         .collect();
     if !have_alembic {
         eprintln!(
@@ -170,4 +171,32 @@ fn parse(out: &str) -> BTreeMap<String, Outcome> {
         }
     }
     outcomes
+}
+
+/// `--list` names every test without running any; `--exact` with `--format json` runs just one
+/// and reports it as a JSON event, as `cargo test` does.
+fn list_exact_json() -> Result<(), Failed> {
+    let dir = common::fixtures("trials").join("passing");
+    let list = common::mrt(&["test", "--project", ".", "--list"], &dir);
+    let listed = String::from_utf8_lossy(&list.stdout).into_owned();
+    for name in ["graph::well_formed: test", "graph::single_head: test", "sqlite::p01: test", "sqlite::p10: test"] {
+        if !listed.lines().any(|l| l == name) {
+            return Err(format!("--list lacks {name:?}:\n{listed}").into());
+        }
+    }
+    let run = common::mrt(
+        &["test", "--project", ".", "--exact", "sqlite::p03", "--format", "json", "--seed", "5"],
+        &dir,
+    );
+    let out = String::from_utf8_lossy(&run.stdout).into_owned();
+    let events: Vec<serde_json::Value> = out.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let ok: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "test" && e["event"] == "ok")
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    if ok != ["sqlite::p03"] || run.status.code() != Some(0) {
+        return Err(format!("expected exactly sqlite::p03 ok (exit 0), got {ok:?} / {:?}:\n{out}", run.status.code()).into());
+    }
+    Ok(())
 }

@@ -24,7 +24,12 @@ fn main() {
         generate_chain(dir.path(), n);
         let floor = time(|| run_python(&python, FLOOR, dir.path()));
         let mrt = time(|| run_mrt(dir.path()));
-        println!("trials/{n}: floor {:.2} s, mrt test {:.2} s, ratio mrt/floor = {:.2}", secs(floor), secs(mrt), ratio(mrt, floor));
+        println!(
+            "trials/{n}: floor {:.2} s, mrt test {:.2} s, ratio mrt/floor = {:.2}",
+            secs(floor),
+            secs(mrt),
+            ratio(mrt, floor)
+        );
         if python_has(&python, "pytest_mrt") {
             let baseline = time(|| run_python(&python, PYTEST_MRT, dir.path()));
             println!(
@@ -40,7 +45,11 @@ fn main() {
     }
     for pair in mrt_times.windows(2) {
         let ((a, ta), (b, tb)) = (pair[0], pair[1]);
-        println!("trials: mrt {b} revisions / {a} revisions = {:.2}x (linear would be {:.1}x)", ratio(tb, ta), b as f64 / a as f64);
+        println!(
+            "trials: mrt {b} revisions / {a} revisions = {:.2}x (linear would be {:.1}x)",
+            ratio(tb, ta),
+            b as f64 / a as f64
+        );
     }
 }
 
@@ -63,12 +72,23 @@ fn time(f: impl FnOnce()) -> Duration {
 }
 
 fn run_python(python: &str, code: &str, dir: &Path) {
-    let out = Command::new(python).args(["-c", code]).current_dir(dir).output().expect("run python");
-    assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(python)
+        .args(["-c", code])
+        .current_dir(dir)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn python_has(python: &str, module: &str) -> bool {
-    Command::new(python).args(["-c", &format!("import {module}")]).output().is_ok_and(|o| o.status.success())
+    Command::new(python)
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 fn run_mrt(dir: &Path) {
@@ -90,9 +110,17 @@ fn generate_chain(dir: &Path, n: usize) {
     let versions = dir.join("migrations/versions");
     std::fs::create_dir_all(&versions).expect("mkdir");
     std::fs::write(dir.join("migrations/env.py"), ENV_PY).expect("env.py");
-    std::fs::write(dir.join("alembic.ini"), "[alembic]\nscript_location = migrations\nsqlalchemy.url = sqlite:///%(here)s/app.db\n").expect("ini");
+    std::fs::write(
+        dir.join("alembic.ini"),
+        "[alembic]\nscript_location = migrations\nsqlalchemy.url = sqlite:///%(here)s/app.db\n",
+    )
+    .expect("ini");
     for i in 0..n {
-        let down = if i == 0 { "None".to_string() } else { format!("\"r{:04}\"", i - 1) };
+        let down = if i == 0 {
+            "None".to_string()
+        } else {
+            format!("\"r{:04}\"", i - 1)
+        };
         let body = format!(
             "\"\"\"create t{i}\"\"\"\nfrom alembic import op\nimport sqlalchemy as sa\n\nrevision = \"r{i:04}\"\ndown_revision = {down}\nbranch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n    op.create_table(\"t{i}\", sa.Column(\"id\", sa.Integer, primary_key=True), sa.Column(\"name\", sa.String(50), nullable=False), sa.Column(\"note\", sa.Text, nullable=True))\n\n\ndef downgrade():\n    op.drop_table(\"t{i}\")\n"
         );

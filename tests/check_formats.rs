@@ -306,11 +306,12 @@ fn parse_junit(xml: &str) -> (BTreeMap<String, String>, Vec<Case>) {
             },
             Event::Text(t) => {
                 let text = t.unescape().expect("text").into_owned();
-                let case = cases.last_mut().unwrap();
-                match in_text {
-                    Some("failure") => case.failure_text.push_str(&text),
-                    Some("out") => case.system_out.push_str(&text),
-                    _ => {}
+                if let Some(case) = cases.last_mut() {
+                    match in_text {
+                        Some("failure") => case.failure_text.push_str(&text),
+                        Some("out") => case.system_out.push_str(&text),
+                        _ => {}
+                    }
                 }
             }
             Event::End(_) => in_text = None,

@@ -11,18 +11,32 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const EXPECTED: [&str; 4] = ["graph::well_formed", "graph::single_head", "sqlite::p01", "sqlite::p02"];
+const EXPECTED: [&str; 6] = [
+    "graph::well_formed",
+    "graph::single_head",
+    "lint::p01",
+    "lint::p02",
+    "sqlite::p01",
+    "sqlite::p02",
+];
 
 fn main() {
     let args = Arguments::from_args();
     let have_alembic = common::python_has("alembic") && common::python_has("sqlalchemy");
-    let have_nextest = Command::new("cargo").args(["nextest", "--version"]).output().is_ok_and(|o| o.status.success());
+    let have_nextest = Command::new("cargo")
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
     let trials = vec![
         Trial::test("rust_harness::cargo_test", cargo_test).with_ignored_flag(!have_alembic),
-        Trial::test("rust_harness::cargo_nextest", cargo_nextest).with_ignored_flag(!(have_alembic && have_nextest)),
+        Trial::test("rust_harness::cargo_nextest", cargo_nextest)
+            .with_ignored_flag(!(have_alembic && have_nextest)),
     ];
     if !have_alembic {
-        eprintln!("note: rust_harness tests ignored: {} cannot import alembic and sqlalchemy", common::python());
+        eprintln!(
+            "note: rust_harness tests ignored: {} cannot import alembic and sqlalchemy",
+            common::python()
+        );
     } else if !have_nextest {
         eprintln!("note: rust_harness::cargo_nextest ignored: `cargo nextest` is not installed");
     }
@@ -34,10 +48,12 @@ fn demo() -> Result<(tempfile::TempDir, PathBuf), Failed> {
     let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
     let dest = tmp.path().join("demo");
     copy_dir(&common::repo().join("fixtures/rust_harness"), &dest).map_err(|e| e.to_string())?;
-    let template = std::fs::read_to_string(dest.join("Cargo.toml.in")).map_err(|e| e.to_string())?;
+    let template =
+        std::fs::read_to_string(dest.join("Cargo.toml.in")).map_err(|e| e.to_string())?;
     let manifest = template.replace("@MRT_PATH@", &common::repo().display().to_string());
     std::fs::write(dest.join("Cargo.toml"), manifest).map_err(|e| e.to_string())?;
-    std::fs::copy(common::repo().join("Cargo.lock"), dest.join("Cargo.lock")).map_err(|e| e.to_string())?;
+    std::fs::copy(common::repo().join("Cargo.lock"), dest.join("Cargo.lock"))
+        .map_err(|e| e.to_string())?;
     Ok((tmp, dest))
 }
 
@@ -59,13 +75,20 @@ fn cargo(dir: &Path, args: &[&str]) -> Result<String, Failed> {
     let out = Command::new("cargo")
         .args(args)
         .current_dir(dir)
-        .env("CARGO_TARGET_DIR", common::repo().join("target/rust-harness"))
+        .env(
+            "CARGO_TARGET_DIR",
+            common::repo().join("target/rust-harness"),
+        )
         .env("MRT_PYTHON", common::python())
         .env("MRT_SEED", "7")
         .env_remove("RUSTFLAGS")
         .output()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
-    let text = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     if out.status.success() {
         Ok(text)
     } else {
@@ -75,14 +98,19 @@ fn cargo(dir: &Path, args: &[&str]) -> Result<String, Failed> {
 
 fn cargo_test() -> Result<(), Failed> {
     let (_guard, dir) = demo()?;
-    let out = cargo(&dir, &["test", "--test", "migrations", "--", "--test-threads", "2"])?;
+    let out = cargo(
+        &dir,
+        &["test", "--test", "migrations", "--", "--test-threads", "2"],
+    )?;
     for name in EXPECTED {
-        let line = out.lines().find(|l| l.starts_with(&format!("test {name} ")));
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(&format!("test {name} ")));
         if !line.is_some_and(|l| l.trim_end().ends_with("ok")) {
             return Err(format!("`cargo test` did not pass {name}:\n{out}").into());
         }
     }
-    if !out.contains("test result: ok. 4 passed") {
+    if !out.contains("test result: ok. 6 passed") {
         return Err(format!("unexpected summary:\n{out}").into());
     }
     Ok(())
@@ -96,7 +124,10 @@ fn cargo_nextest() -> Result<(), Failed> {
             return Err(format!("`cargo nextest list` lacks {name}:\n{list}").into());
         }
     }
-    let out = cargo(&dir, &["nextest", "run", "--test", "migrations", "--no-fail-fast"])?;
+    let out = cargo(
+        &dir,
+        &["nextest", "run", "--test", "migrations", "--no-fail-fast"],
+    )?;
     for name in EXPECTED {
         if !out.lines().any(|l| l.contains("PASS") && l.contains(name)) {
             return Err(format!("`cargo nextest run` did not pass {name}:\n{out}").into());

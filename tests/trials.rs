@@ -14,6 +14,12 @@ use std::path::{Path, PathBuf};
 #[serde(deny_unknown_fields)]
 struct Expect {
     verdicts: BTreeMap<String, Verdict>,
+    /// Verdicts of the static `lint::<rev>` tests, where the fixture states them.
+    #[serde(default)]
+    lint: BTreeMap<String, Verdict>,
+    /// Every `lint::<rev>` test must pass (a false-positive check).
+    #[serde(default)]
+    lint_all_pass: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -33,7 +39,9 @@ fn main() {
             Trial::test(format!("trials::{name}"), move || check(&dir))
                 .with_ignored_flag(!have_alembic)
         })
-        .chain([Trial::test("cli::list_exact_json", list_exact_json).with_ignored_flag(!have_alembic)])
+        .chain([
+            Trial::test("cli::list_exact_json", list_exact_json).with_ignored_flag(!have_alembic)
+        ])
         .collect();
     if !have_alembic {
         eprintln!(
@@ -65,6 +73,24 @@ fn check(dir: &PathBuf) -> Result<(), Failed> {
             continue;
         };
         problems.extend(judge(&name, verdict, got));
+    }
+    for (rev, verdict) in &expect.lint {
+        let name = format!("lint::{rev}");
+        match outcomes.get(&name) {
+            Some(got) => problems.extend(judge(&name, verdict, got)),
+            None => problems.push(format!("{name}: not run")),
+        }
+    }
+    if expect.lint_all_pass {
+        let lint_tests: Vec<(&String, &Outcome)> = outcomes.iter().filter(|(k, _)| k.starts_with("lint::")).collect();
+        if lint_tests.is_empty() {
+            problems.push("no lint:: tests ran".into());
+        }
+        for (name, got) in lint_tests {
+            if got.status != "ok" {
+                problems.push(format!("{name}: expected pass, got {}:\n{}", got.status, got.message));
+            }
+        }
     }
     let extra: Vec<&String> = outcomes
         .keys()
@@ -179,24 +205,46 @@ fn list_exact_json() -> Result<(), Failed> {
     let dir = common::fixtures("trials").join("passing");
     let list = common::mrt(&["test", "--project", ".", "--list"], &dir);
     let listed = String::from_utf8_lossy(&list.stdout).into_owned();
-    for name in ["graph::well_formed: test", "graph::single_head: test", "sqlite::p01: test", "sqlite::p10: test"] {
+    for name in [
+        "graph::well_formed: test",
+        "graph::single_head: test",
+        "sqlite::p01: test",
+        "sqlite::p10: test",
+    ] {
         if !listed.lines().any(|l| l == name) {
             return Err(format!("--list lacks {name:?}:\n{listed}").into());
         }
     }
     let run = common::mrt(
-        &["test", "--project", ".", "--exact", "sqlite::p03", "--format", "json", "--seed", "5"],
+        &[
+            "test",
+            "--project",
+            ".",
+            "--exact",
+            "sqlite::p03",
+            "--format",
+            "json",
+            "--seed",
+            "5",
+        ],
         &dir,
     );
     let out = String::from_utf8_lossy(&run.stdout).into_owned();
-    let events: Vec<serde_json::Value> = out.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let events: Vec<serde_json::Value> = out
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
     let ok: Vec<&str> = events
         .iter()
         .filter(|e| e["type"] == "test" && e["event"] == "ok")
         .filter_map(|e| e["name"].as_str())
         .collect();
     if ok != ["sqlite::p03"] || run.status.code() != Some(0) {
-        return Err(format!("expected exactly sqlite::p03 ok (exit 0), got {ok:?} / {:?}:\n{out}", run.status.code()).into());
+        return Err(format!(
+            "expected exactly sqlite::p03 ok (exit 0), got {ok:?} / {:?}:\n{out}",
+            run.status.code()
+        )
+        .into());
     }
     Ok(())
 }

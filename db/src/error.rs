@@ -59,6 +59,14 @@ pub enum DbError {
         db: String,
         message: String,
     },
+    /// A database server could not be reached or refused the login or a server-level statement
+    /// (CREATE/DROP DATABASE). `server` is `host:port`; the message never holds a password.
+    #[error("{dialect} server {server}: {message}")]
+    Server {
+        dialect: &'static str,
+        server: String,
+        message: String,
+    },
     /// The server was already cleaned up; no more databases can be made on it.
     #[error("{dialect} server for run {run_id} was already cleaned up")]
     ServerClosed {

@@ -2,16 +2,28 @@
 //! introspection, row I/O and schema diff. Kept apart so the trial logic never speaks SQL itself.
 //!
 //! The model ([`Schema`], [`Value`]) and the diffs ([`diff_schemas`], [`diff_rows`]) are
-//! dialect-neutral; everything that speaks a dialect lives in its own module (`sqlite`).
+//! dialect-neutral; everything that speaks a dialect lives in its own module (`sqlite`,
+//! `postgres`, `mysql`). [`Server`] is the one handle the harness needs: it makes, clones and
+//! drops isolated `mrt_<run>_<n>` databases on any of the three, and [`TempDb`] reads and writes
+//! them.
+//!
+//! Passwords: a server URL may hold one. It is kept only inside sqlx connect options and in
+//! [`TempDb::sqlalchemy_url`] (the Python worker must log in); every label, error and
+//! [`TempDb::display_url`] is built without it.
 
 mod diff;
 mod error;
 mod model;
+mod mysql;
 pub mod normalize;
+mod postgres;
+mod registry;
+mod server_url;
 mod sqlite;
 mod value;
 
 use std::fmt;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -21,6 +33,8 @@ pub use error::DbError;
 pub use model::{
     CheckConstraint, Column, ForeignKey, Index, Schema, Table, Trigger, UniqueConstraint, View,
 };
+pub use mysql::MysqlServer;
+pub use postgres::PgServer;
 pub use sqlite::SqliteServer;
 pub use value::{Row, Value};
 
@@ -58,8 +72,155 @@ pub fn quote_ident(dialect: Dialect, name: &str) -> String {
     }
 }
 
+/// A database server mrt makes its isolated databases on: SQLite (a temp directory), PostgreSQL or
+/// MySQL/MariaDB. Every method takes `&self`, so the handle can be shared (`Arc<Server>`) with a
+/// Ctrl-C handler that calls [`Server::cleanup`] or [`Server::cleanup_blocking`].
+///
+/// Every database it creates is recorded before it is created and dropped by `cleanup`; a
+/// PostgreSQL/MySQL server dropped without `cleanup` drops what is left best-effort, waiting at
+/// most 10 seconds (SQLite removes its directory). Call `cleanup` to see errors.
+#[derive(Debug)]
+pub enum Server {
+    Sqlite(SqliteServer),
+    Postgres(PgServer),
+    Mysql(MysqlServer),
+}
+
+impl Server {
+    /// Connect to the server in `url` (`postgres://`, `postgresql://`, `mysql://`, `mariadb://`,
+    /// an SQLAlchemy driver suffix such as `postgresql+psycopg://` is accepted; `sqlite://` or
+    /// `sqlite` for the embedded default). The URL's database is the admin database mrt connects
+    /// to for `CREATE/DROP DATABASE`; it is never written to. A server that is down or refuses
+    /// the login gives one [`DbError::Server`] naming `host:port` and the reason.
+    pub async fn connect(url: &str, run_id: &str) -> Result<Server, DbError> {
+        let trimmed = url.trim();
+        if trimmed == "sqlite" || trimmed.starts_with("sqlite:") {
+            return Server::sqlite(run_id);
+        }
+        let parsed = server_url::ServerUrl::parse(trimmed)?;
+        match parsed.dialect {
+            Dialect::Postgres => Ok(Server::Postgres(PgServer::connect(parsed, run_id).await?)),
+            _ => Ok(Server::Mysql(MysqlServer::connect(parsed, run_id).await?)),
+        }
+    }
+
+    /// The embedded SQLite "server": a temp directory of database files.
+    pub fn sqlite(run_id: &str) -> Result<Server, DbError> {
+        Ok(Server::Sqlite(SqliteServer::new(run_id)?))
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Server::Sqlite(_) => Dialect::Sqlite,
+            Server::Postgres(_) => Dialect::Postgres,
+            Server::Mysql(_) => Dialect::Mysql,
+        }
+    }
+
+    /// Names the server for messages, without credentials: "postgres 127.0.0.1:5432",
+    /// "mysql 127.0.0.1:3306", "sqlite /tmp/mrt-run-xyz".
+    pub fn label(&self) -> String {
+        match self {
+            Server::Sqlite(s) => format!("sqlite {}", s.dir().display()),
+            Server::Postgres(s) => s.label(),
+            Server::Mysql(s) => s.label(),
+        }
+    }
+
+    /// A new, empty database `mrt_<run>_<n>`.
+    pub async fn create(&self) -> Result<TempDb, DbError> {
+        match self {
+            Server::Sqlite(s) => s.create().await,
+            Server::Postgres(s) => s.create().await,
+            Server::Mysql(s) => s.create().await,
+        }
+    }
+
+    /// A new database holding a copy of `source`'s schema and rows (SQLite `VACUUM INTO`,
+    /// PostgreSQL `CREATE DATABASE ... TEMPLATE`, which ends the sessions on `source`, MySQL by
+    /// copying definitions and rows).
+    pub async fn clone_db(&self, source: &TempDb) -> Result<TempDb, DbError> {
+        match self {
+            Server::Sqlite(s) => s.clone_db(source).await,
+            Server::Postgres(s) => s.clone_db(source).await,
+            Server::Mysql(s) => s.clone_db(source).await,
+        }
+    }
+
+    /// Drop one database this server created.
+    pub async fn drop_database(&self, db: TempDb) -> Result<(), DbError> {
+        match self {
+            Server::Sqlite(s) => s.drop_database(db).await,
+            Server::Postgres(s) => s.drop_database(db).await,
+            Server::Mysql(s) => s.drop_database(db).await,
+        }
+    }
+
+    /// Drop every database this server created and still has; afterwards `create` and
+    /// `clone_db` fail. Idempotent.
+    pub async fn cleanup(&self) -> Result<(), DbError> {
+        match self {
+            Server::Sqlite(s) => s.cleanup(),
+            Server::Postgres(s) => s.cleanup().await,
+            Server::Mysql(s) => s.cleanup().await,
+        }
+    }
+
+    /// [`Server::cleanup`] for code without an async context, e.g. a signal handler thread:
+    /// works on its own thread and connection and gives up after `timeout`. Returns the names
+    /// of the databases it dropped (SQLite: none are listed, the directory is removed).
+    pub fn cleanup_blocking(&self, timeout: Duration) -> Vec<String> {
+        match self {
+            Server::Sqlite(s) => {
+                let _ = s.cleanup();
+                Vec::new()
+            }
+            Server::Postgres(s) => s.cleanup_blocking(timeout),
+            Server::Mysql(s) => s.cleanup_blocking(timeout),
+        }
+    }
+
+    /// Names of the databases created and not yet dropped (PostgreSQL/MySQL; SQLite: empty,
+    /// its files all live in [`SqliteServer::dir`]).
+    pub fn created_databases(&self) -> Vec<String> {
+        match self {
+            Server::Sqlite(_) => Vec::new(),
+            Server::Postgres(s) => s.created_databases(),
+            Server::Mysql(s) => s.created_databases(),
+        }
+    }
+}
+
+/// For `mrt clean`: on the server in `url`, drop every database named `mrt_<run>_<n>` whose run
+/// id starts with `run_prefix` (empty: every run), left behind by runs that crashed or were
+/// killed. Returns the dropped names, sorted. Names that merely start with `mrt_` but do not
+/// have that shape (`mrt_prod`) are never touched. A run still in progress on the same server
+/// would lose its databases: run it when no mrt run is going. SQLite needs nothing (temp
+/// directories are removed by the OS's temp cleaning): returns an empty list.
+pub async fn drop_leftovers(url: &str, run_prefix: &str) -> Result<Vec<String>, DbError> {
+    let trimmed = url.trim();
+    if trimmed == "sqlite" || trimmed.starts_with("sqlite:") {
+        return Ok(Vec::new());
+    }
+    if !run_prefix
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return Err(DbError::Invalid {
+            dialect: "server",
+            db: format!("mrt_{run_prefix}*"),
+            message: "run prefix must be ASCII letters, digits or underscores".into(),
+        });
+    }
+    let parsed = server_url::ServerUrl::parse(trimmed)?;
+    match parsed.dialect {
+        Dialect::Postgres => postgres::drop_leftovers(parsed, run_prefix).await,
+        _ => mysql::drop_leftovers(parsed, run_prefix).await,
+    }
+}
+
 /// An isolated database mrt created. Dropping the handle does NOT delete the database: call the
-/// server's `drop_database` (the SQLite server also removes everything on `cleanup`/drop).
+/// server's `drop_database` (every server also removes everything on `cleanup`).
 #[derive(Debug)]
 pub struct TempDb {
     backend: Backend,
@@ -68,6 +229,18 @@ pub struct TempDb {
 #[derive(Debug)]
 enum Backend {
     Sqlite(sqlite::SqliteDb),
+    Postgres(postgres::PgDb),
+    Mysql(mysql::MysqlDb),
+}
+
+macro_rules! dispatch {
+    ($self:expr, $db:ident => $sqlite:expr, $pg:expr, $my:expr) => {
+        match &$self.backend {
+            Backend::Sqlite($db) => $sqlite,
+            Backend::Postgres($db) => $pg,
+            Backend::Mysql($db) => $my,
+        }
+    };
 }
 
 impl TempDb {
@@ -77,37 +250,94 @@ impl TempDb {
         }
     }
 
+    pub(crate) fn postgres(db: postgres::PgDb) -> Self {
+        TempDb {
+            backend: Backend::Postgres(db),
+        }
+    }
+
+    pub(crate) fn mysql(db: mysql::MysqlDb) -> Self {
+        TempDb {
+            backend: Backend::Mysql(db),
+        }
+    }
+
+    fn wrong_dialect(&self, wanted: Dialect) -> DbError {
+        DbError::Invalid {
+            dialect: wanted.as_str(),
+            db: self.name().to_string(),
+            message: format!("is a {} database, not {wanted}", self.dialect()),
+        }
+    }
+
     /// The SQLite backend, or an error naming this database when it is another dialect.
     pub(crate) fn as_sqlite(&self) -> Result<&sqlite::SqliteDb, DbError> {
         match &self.backend {
             Backend::Sqlite(db) => Ok(db),
+            _ => Err(self.wrong_dialect(Dialect::Sqlite)),
         }
     }
 
     pub(crate) fn into_sqlite(self) -> Result<sqlite::SqliteDb, DbError> {
         match self.backend {
             Backend::Sqlite(db) => Ok(db),
+            _ => Err(self.wrong_dialect(Dialect::Sqlite)),
+        }
+    }
+
+    pub(crate) fn as_postgres(&self) -> Result<&postgres::PgDb, DbError> {
+        match &self.backend {
+            Backend::Postgres(db) => Ok(db),
+            _ => Err(self.wrong_dialect(Dialect::Postgres)),
+        }
+    }
+
+    pub(crate) fn into_postgres(self) -> Result<postgres::PgDb, DbError> {
+        match self.backend {
+            Backend::Postgres(db) => Ok(db),
+            _ => Err(self.wrong_dialect(Dialect::Postgres)),
+        }
+    }
+
+    pub(crate) fn as_mysql(&self) -> Result<&mysql::MysqlDb, DbError> {
+        match &self.backend {
+            Backend::Mysql(db) => Ok(db),
+            _ => Err(self.wrong_dialect(Dialect::Mysql)),
+        }
+    }
+
+    pub(crate) fn into_mysql(self) -> Result<mysql::MysqlDb, DbError> {
+        match self.backend {
+            Backend::Mysql(db) => Ok(db),
+            _ => Err(self.wrong_dialect(Dialect::Mysql)),
         }
     }
 
     pub fn dialect(&self) -> Dialect {
         match &self.backend {
             Backend::Sqlite(_) => Dialect::Sqlite,
+            Backend::Postgres(_) => Dialect::Postgres,
+            Backend::Mysql(_) => Dialect::Mysql,
         }
     }
 
     /// The database's name, `mrt_<run>_<n>`.
     pub fn name(&self) -> &str {
-        match &self.backend {
-            Backend::Sqlite(db) => &db.name,
-        }
+        dispatch!(self, db => &db.name, &db.name, &db.name)
     }
 
-    /// SQLAlchemy URL for the Python worker, e.g. `sqlite:////tmp/mrt-x/mrt_x_1.db`.
+    /// SQLAlchemy URL for the Python worker, without a driver suffix (the Python side picks
+    /// one that imports): `sqlite:////tmp/mrt-x/mrt_x_1.db`,
+    /// `postgresql://user:pass@host:5432/mrt_x_1`, `mysql://user:pass@host:3306/mrt_x_1`.
+    /// This is the one place a password appears, because the worker must log in: never print
+    /// it; use [`TempDb::display_url`] in messages.
     pub fn sqlalchemy_url(&self) -> String {
-        match &self.backend {
-            Backend::Sqlite(db) => db.sqlalchemy_url(),
-        }
+        dispatch!(self, db => db.sqlalchemy_url(), db.sqlalchemy_url().to_string(), db.sqlalchemy_url().to_string())
+    }
+
+    /// [`TempDb::sqlalchemy_url`] with the password replaced by `***`, for messages.
+    pub fn display_url(&self) -> String {
+        dispatch!(self, db => db.sqlalchemy_url(), db.display_url().to_string(), db.display_url().to_string())
     }
 
     /// The schema of every user table, view and trigger, except tables named in
@@ -115,21 +345,32 @@ impl TempDb {
     pub async fn introspect(&self, ignore_tables: &[&str]) -> Result<Schema, DbError> {
         match &self.backend {
             Backend::Sqlite(db) => sqlite::introspect(db, ignore_tables).await,
+            Backend::Postgres(db) => postgres::introspect(db, ignore_tables).await,
+            Backend::Mysql(db) => mysql::introspect(db, ignore_tables).await,
         }
     }
 
-    /// Every row of `table`, values typed as stored, ordered by primary key (or by all columns).
+    /// Every row of `table`, ordered by primary key (or by all columns). SQLite: values typed by
+    /// storage class. PostgreSQL/MySQL: integers as `Int`, floats as `Float`, booleans as `Bool`
+    /// (PostgreSQL; MySQL has none), binary as `Bytes`, everything else (decimals, dates, times,
+    /// UUIDs, JSON, enums, arrays, ...) as the server's canonical text, so values compare exactly.
     pub async fn read_rows(&self, table: &Table) -> Result<Vec<Row>, DbError> {
         match &self.backend {
             Backend::Sqlite(db) => sqlite::read_rows(db, table).await,
+            Backend::Postgres(db) => postgres::read_rows(db, table).await,
+            Backend::Mysql(db) => mysql::read_rows(db, table).await,
         }
     }
 
     /// Insert `rows` (values in `table.columns` order) in one transaction, values bound as
     /// parameters. On error nothing is inserted and the error names the table and row.
+    /// PostgreSQL casts each value to its column's type, so decimals, timestamps, UUIDs, JSON,
+    /// enums and arrays can be given as `Value::Text`; MySQL converts them itself.
     pub async fn insert_rows(&self, table: &Table, rows: &[Row]) -> Result<(), DbError> {
         match &self.backend {
             Backend::Sqlite(db) => sqlite::insert_rows(db, table, rows).await,
+            Backend::Postgres(db) => postgres::insert_rows(db, table, rows).await,
+            Backend::Mysql(db) => mysql::insert_rows(db, table, rows).await,
         }
     }
 
@@ -138,14 +379,14 @@ impl TempDb {
     pub async fn delete_all_rows(&self, tables_child_first: &[&Table]) -> Result<(), DbError> {
         match &self.backend {
             Backend::Sqlite(db) => sqlite::delete_all_rows(db, tables_child_first).await,
+            Backend::Postgres(db) => postgres::delete_all_rows(db, tables_child_first).await,
+            Backend::Mysql(db) => mysql::delete_all_rows(db, tables_child_first).await,
         }
     }
 
-    /// Close the connections so the file can be copied or removed. The handle stays usable: the
-    /// next call reopens.
+    /// Close this handle's connections (so a SQLite file can be copied or removed, a PostgreSQL
+    /// database used as a template). The handle stays usable: the next call reopens.
     pub async fn close(&self) {
-        match &self.backend {
-            Backend::Sqlite(db) => db.close().await,
-        }
+        dispatch!(self, db => db.close().await, db.close().await, db.close().await)
     }
 }

@@ -11,7 +11,13 @@ pub struct Schema {
     pub tables: BTreeMap<String, Table>,
     pub views: BTreeMap<String, View>,
     pub triggers: BTreeMap<String, Trigger>,
-    // Room for PostgreSQL enum types and sequences: add `enums` / `sequences` maps here.
+    /// PostgreSQL enum types (`CREATE TYPE ... AS ENUM`): name -> labels in sort order. A
+    /// downgrade that drops the table but not the type leaves one behind here.
+    pub enums: BTreeMap<String, Vec<String>>,
+    /// PostgreSQL sequences not owned by an identity column: name -> canonical definition
+    /// ("AS bigint START 1 INCREMENT 1 MINVALUE 1 MAXVALUE ... CACHE 1 NO CYCLE OWNED BY t.c").
+    /// The current value is not part of it: seeding rows moves it.
+    pub sequences: BTreeMap<String, String>,
 }
 
 #[derive(Serialize, Clone, PartialEq, Debug, Default)]
@@ -27,6 +33,9 @@ pub struct Table {
     pub indexes: Vec<Index>,
     pub uniques: Vec<UniqueConstraint>,
     pub checks: Vec<CheckConstraint>,
+    /// PostgreSQL exclusion constraints; `expression` is the normalised
+    /// `EXCLUDE USING ...` text from `pg_get_constraintdef`.
+    pub exclusions: Vec<CheckConstraint>,
 }
 
 impl Table {
@@ -51,8 +60,17 @@ pub struct Column {
     pub max_length: Option<u32>,
     pub numeric_precision: Option<u32>,
     pub numeric_scale: Option<u32>,
-    /// Allowed values when restricted by `CHECK (col IN ('a', 'b'))` (or a native enum type).
+    /// Allowed values when restricted by `CHECK (col IN ('a', 'b'))` (or a native enum type:
+    /// PostgreSQL enum labels in order, MySQL `ENUM(...)`/`SET(...)` members).
     pub enum_values: Option<Vec<String>>,
+    /// PostgreSQL identity column kind, "ALWAYS" or "BY DEFAULT" (`autoincrement` is set too).
+    pub identity: Option<String>,
+    /// Collation: MySQL always (for character columns); PostgreSQL only when it is not the
+    /// type's default (`COLLATE "C"`). A downgrade that recreates a column with another
+    /// collation changes sorting and comparisons.
+    pub collation: Option<String>,
+    /// MySQL character set of a character column (e.g. "utf8mb4").
+    pub charset: Option<String>,
 }
 
 #[derive(Serialize, Clone, PartialEq, Debug)]
@@ -76,6 +94,9 @@ pub struct Index {
     pub unique: bool,
     /// The WHERE clause of a partial index, normalised.
     pub partial: Option<String>,
+    /// Access method when it is not the default B-tree, lower case (PostgreSQL "gin", "hash";
+    /// MySQL "fulltext", "spatial", "hash").
+    pub method: Option<String>,
 }
 
 #[derive(Serialize, Clone, PartialEq, Debug)]

@@ -104,9 +104,11 @@ fn join_tokens(parts: &[String]) -> String {
     let mut out = String::new();
     let mut prev: Option<&str> = None;
     for p in parts {
+        // No space around `.` and PostgreSQL's `::` cast, inside brackets (`ARRAY['a']`,
+        // `text[]`), or inside parentheses.
         let space = match prev {
-            None | Some("(") | Some(".") => false,
-            Some(_) => !matches!(p.as_str(), ")" | "," | "." | ";"),
+            None | Some("(") | Some(".") | Some("::") | Some("[") => false,
+            Some(_) => !matches!(p.as_str(), ")" | "," | "." | ";" | "::" | "[" | "]"),
         };
         if space {
             out.push(' ');
@@ -173,6 +175,18 @@ mod tests {
                 &d,
                 "create view v as select id,name from users where x = 'a b'"
             )
+        );
+    }
+
+    #[test]
+    fn postgres_casts_and_arrays() {
+        let d = sqlparser::dialect::PostgreSqlDialect {};
+        assert_eq!(
+            normalize_expr(
+                &d,
+                "(status)::text = ANY ((ARRAY['a'::character varying])::text[])"
+            ),
+            "(status)::text = any ((array['a'::character varying])::text[])"
         );
     }
 

@@ -90,6 +90,7 @@ async fn rich_schema_model() {
             },
         ],
         checks: vec![],
+        exclusions: vec![],
     };
     assert_eq!(schema.tables["orgs"], orgs);
 
@@ -137,18 +138,21 @@ async fn rich_schema_model() {
                 columns: vec!["created".into()],
                 unique: false,
                 partial: Some("status = 'active'".into()),
+                method: None,
             },
             Index {
                 name: "ix_users_email".into(),
                 columns: vec!["email".into()],
                 unique: false,
                 partial: None,
+                method: None,
             },
             Index {
                 name: "ux_users_org_email".into(),
                 columns: vec!["org_id".into(), "lower (email) DESC".into()],
                 unique: true,
                 partial: None,
+                method: None,
             },
         ],
         uniques: vec![],
@@ -162,6 +166,7 @@ async fn rich_schema_model() {
                 expression: "status in ('active', 'banned')".into(),
             },
         ],
+        exclusions: vec![],
     };
     assert_eq!(schema.tables["users"], users);
 
@@ -194,6 +199,7 @@ async fn rich_schema_model() {
         indexes: vec![],
         uniques: vec![],
         checks: vec![],
+        exclusions: vec![],
     };
     assert_eq!(schema.tables["memberships"], memberships);
 

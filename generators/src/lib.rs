@@ -1,42 +1,111 @@
 //! Seed-row generation from an introspected schema (proptest strategies, FK order, edge values).
 //! Kept apart because the data check is only as good as the rows it seeds: a downgrade that loses
-//! a nullable column passes unnoticed if that column was never filled.
+//! a nullable column, rounds a number, truncates a string or deletes rows matching a value passes
+//! unnoticed unless the seeded rows hold such values.
+//!
+//! - [`seed`] fills every table, parents first, honouring keys, unique sets, foreign keys and the
+//!   CHECKs it can read ([`constraints`]), with per-type strategies ([`column_strategy`]);
+//! - [`mine_literals`] finds the values a revision compares columns with, which [`seed`] then
+//!   plants in a good share of rows;
+//! - [`shrink_candidates`] proposes smaller seed sets for reporting a minimal failing case;
+//! - [`custom_rows`] reads user-given rows (inline, JSON or CSV) for tables that cannot be
+//!   generated.
 
-mod column;
+mod constraints;
+mod custom;
+mod literals;
+mod shrink;
+mod strategy;
+mod types;
 
-use mrt_db::{Schema, Table, Value};
+use constraints::{read_checks, unique_sets, ColumnComparison, UniqueSet};
+use mrt_db::{Column, Schema, Table, Value};
+use proptest::strategy::{BoxedStrategy, Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use std::collections::{BTreeMap, HashSet};
+use strategy::{parse_for, strategy_for, Spec};
+use types::SqlType;
 
-pub use column::column_strategy;
+pub use custom::{custom_rows, CustomMode, CustomSeed, CustomSeedError};
+pub use literals::{mine_literals, Literals};
+pub use shrink::{shrink_candidates, MAX_SHRINK_CANDIDATES};
+pub use strategy::column_strategy;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SeedError {
-    #[error("cannot seed table {table}: column {column} references {ref_table}, which has no rows; add a custom seed for {ref_table} or {table}")]
+    #[error("cannot seed table {table}: column {column} must reference a row of {ref_table}, which has none when {table} is seeded (no rows, outside the seeded tables, or seeded later in a foreign-key cycle) and the column is NOT NULL; add a custom seed for {table} (or {ref_table})")]
     NoParentRows {
         table: String,
         column: String,
         ref_table: String,
     },
-    #[error("cannot seed table {table}: could not generate {rows} distinct values for unique column(s) {columns}; add a custom seed")]
+    #[error("cannot seed table {table}: could not generate {rows} distinct values for unique column(s) {columns}; add a custom seed for {table}")]
     Uniqueness {
         table: String,
         columns: String,
         rows: usize,
     },
+    #[error("cannot seed table {table}: could not satisfy the CHECK between columns {columns}; add a custom seed for {table}")]
+    Check { table: String, columns: String },
+    #[error(transparent)]
+    Custom(#[from] CustomSeedError),
 }
 
-/// How much to generate and from which seed; the same seed gives the same rows.
-#[derive(Debug, Clone, Copy)]
+/// How much to generate and from which seed; the same options give the same rows.
+#[derive(Debug, Clone)]
 pub struct SeedOptions {
     pub rows_per_table: usize,
     pub seed: u64,
+    /// Values mined from the revision under test (see [`mine_literals`]).
+    pub literals: Literals,
+    /// Table name → user-given rows that replace or extend the generated ones.
+    pub custom: BTreeMap<String, CustomSeed>,
+}
+
+impl Default for SeedOptions {
+    fn default() -> Self {
+        SeedOptions {
+            rows_per_table: 8,
+            seed: 0,
+            literals: Literals::default(),
+            custom: BTreeMap::new(),
+        }
+    }
 }
 
 /// Rows per table, in the order they must be inserted (parents first).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Seeds {
     pub tables: Vec<(String, Vec<Vec<Value>>)>,
+    /// What [`shrink_candidates`] needs to keep shrunk rows insertable; filled by [`seed`],
+    /// empty (no links, nothing simplified) for hand-built seeds.
+    pub shape: SeedShape,
+}
+
+/// The structure of seeded tables that shrinking must respect.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SeedShape {
+    pub links: Vec<SeedLink>,
+    /// Table → per column (in row order) what shrinking may simplify.
+    pub columns: BTreeMap<String, Vec<ColumnShape>>,
+}
+
+/// A foreign key between seeded tables, by column positions in the rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeedLink {
+    pub child: String,
+    pub child_columns: Vec<usize>,
+    pub parent: String,
+    pub parent_columns: Vec<usize>,
+}
+
+/// What shrinking may do to one column's values.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ColumnShape {
+    /// May become NULL: nullable, not a key, not referenced by a foreign key.
+    pub nullable: bool,
+    /// Free text that may be cut shorter: no unique set, key, enum, CHECK length or reference.
+    pub shortenable: bool,
 }
 
 /// Generates rows for every table of `schema` (parents before children, so foreign keys hold).
@@ -45,7 +114,21 @@ pub fn seed(schema: &Schema, options: SeedOptions) -> Result<Seeds, SeedError> {
     let mut done: BTreeMap<String, Vec<Vec<Value>>> = BTreeMap::new();
     let mut seeds = Seeds::default();
     for table in schema.user_tables_parent_first() {
-        let rows = seed_table(schema, table, &done, options.rows_per_table, &mut runner)?;
+        let plan = TablePlan::new(schema, table, &options.literals);
+        let mut rows = Vec::new();
+        let mut generate = options.rows_per_table;
+        if let Some(custom) = options.custom.get(&table.name) {
+            rows = custom_rows(table, custom)?;
+            if custom.mode == CustomMode::Replace {
+                generate = 0;
+            }
+        }
+        plan.fill(&mut rows, generate, &done, &mut runner)?;
+        seeds.shape.links.extend(plan.links(schema));
+        seeds
+            .shape
+            .columns
+            .insert(table.name.clone(), plan.column_shapes(schema));
         done.insert(table.name.clone(), rows.clone());
         seeds.tables.push((table.name.clone(), rows));
     }
@@ -59,171 +142,433 @@ fn runner_for(seed: u64) -> TestRunner {
     TestRunner::new_with_rng(Config::default(), rng)
 }
 
-/// Attempts per row before a unique column is declared impossible to fill.
-const UNIQUE_ATTEMPTS: usize = 50;
+/// Attempts per row before a unique set or a CHECK is declared impossible to satisfy. Half of
+/// them are plain retries; after that, a nullable column of the clashing set is set to NULL.
+const ATTEMPTS: usize = 100;
 
-fn seed_table(
-    schema: &Schema,
-    table: &Table,
-    parents: &BTreeMap<String, Vec<Vec<Value>>>,
-    rows: usize,
-    runner: &mut TestRunner,
-) -> Result<Vec<Vec<Value>>, SeedError> {
-    let unique_sets = unique_column_sets(table);
-    let mut seen: Vec<HashSet<Vec<Value>>> = vec![HashSet::new(); unique_sets.len()];
-    let mut out = Vec::with_capacity(rows);
-    for i in 0..rows {
-        let mut attempt = 0;
-        let row = loop {
-            let row = gen_row(schema, table, parents, i, &out, runner)?;
-            let keys: Vec<Vec<Value>> = unique_sets
-                .iter()
-                .map(|cols| cols.iter().map(|&c| row[c].clone()).collect())
-                .collect();
-            let clash = keys
-                .iter()
-                .zip(&seen)
-                .any(|(k, s)| !k.iter().any(|v| *v == Value::Null) && s.contains(k));
-            if !clash {
-                for (k, s) in keys.into_iter().zip(seen.iter_mut()) {
-                    s.insert(k);
-                }
-                break row;
-            }
-            attempt += 1;
-            if attempt == UNIQUE_ATTEMPTS {
-                let columns = unique_sets
-                    .iter()
-                    .map(|cols| {
-                        cols.iter()
-                            .map(|&c| table.columns[c].name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                return Err(SeedError::Uniqueness {
-                    table: table.name.clone(),
-                    columns,
-                    rows,
-                });
-            }
-        };
-        out.push(row);
-    }
-    Ok(out)
+/// A foreign key resolved to column positions.
+struct Fk<'a> {
+    columns: Vec<usize>,
+    ref_table: &'a str,
+    ref_columns: Vec<usize>,
+    self_ref: bool,
+    /// The child columns form a unique set: each parent key may be used once.
+    one_to_one: bool,
 }
 
-/// Column index sets that must be unique: the primary key, unique constraints, unique indexes.
-fn unique_column_sets(table: &Table) -> Vec<Vec<usize>> {
-    let index = |name: &String| table.columns.iter().position(|c| &c.name == name);
-    let mut sets: Vec<Vec<usize>> = Vec::new();
-    let mut push = |cols: &[String]| {
-        let idx: Option<Vec<usize>> = cols.iter().map(index).collect();
-        if let Some(idx) = idx.filter(|i| !i.is_empty()) {
-            if !sets.contains(&idx) {
-                sets.push(idx);
-            }
-        }
-    };
-    push(&table.primary_key);
-    for u in &table.uniques {
-        push(&u.columns);
-    }
-    for ix in table
-        .indexes
-        .iter()
-        .filter(|ix| ix.unique && ix.partial.is_none())
-    {
-        push(&ix.columns);
-    }
-    sets
-}
-
-fn gen_row(
-    schema: &Schema,
-    table: &Table,
-    parents: &BTreeMap<String, Vec<Vec<Value>>>,
-    row_index: usize,
-    earlier: &[Vec<Value>],
-    runner: &mut TestRunner,
-) -> Result<Vec<Value>, SeedError> {
-    let mut row = Vec::with_capacity(table.columns.len());
-    for column in &table.columns {
-        let ctx = FkContext {
-            schema,
-            table,
-            parents,
-            earlier,
-        };
-        let value = match foreign_value(&ctx, &column.name, row_index, runner)? {
-            Some(v) => v,
-            None => column::generate(column, row_index, runner),
-        };
-        row.push(value);
-    }
-    Ok(row)
-}
-
-struct FkContext<'a> {
-    schema: &'a Schema,
+/// Everything needed to generate one table's rows, worked out once.
+struct TablePlan<'a> {
     table: &'a Table,
-    parents: &'a BTreeMap<String, Vec<Vec<Value>>>,
-    /// Rows of this table generated so far, for self-references.
-    earlier: &'a [Vec<Value>],
+    specs: Vec<Spec>,
+    strategies: Vec<BoxedStrategy<Value>>,
+    comparisons: Vec<ColumnComparison>,
+    uniques: Vec<UniqueSet>,
+    fks: Vec<Fk<'a>>,
+    /// Per column: mined values that fit it, planted in every other row.
+    candidates: Vec<Vec<Value>>,
+    /// Per column: loose source constants that fit it, used now and then.
+    loose: Vec<Vec<Value>>,
+    auto: Vec<bool>,
 }
 
-/// A value for a foreign-key column: one of the parent's seeded keys (NULL sometimes when
-/// nullable). Self-references point at an earlier row of the same table, or NULL for the first.
-fn foreign_value(
-    ctx: &FkContext,
-    column: &str,
-    row_index: usize,
-    runner: &mut TestRunner,
-) -> Result<Option<Value>, SeedError> {
-    let table = ctx.table;
-    let Some(fk) = table
-        .foreign_keys
-        .iter()
-        .find(|fk| fk.columns.iter().any(|c| c == column))
-    else {
-        return Ok(None);
-    };
-    let pos = fk.columns.iter().position(|c| c == column).unwrap_or(0);
-    let self_ref = fk.ref_table == table.name;
-    let ref_rows: &[Vec<Value>] = if self_ref {
-        ctx.earlier
-    } else {
-        ctx.parents
-            .get(&fk.ref_table)
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
-    };
-    let ref_index = fk.ref_columns.get(pos).and_then(|ref_column| {
-        let ref_table = if self_ref {
-            Some(table)
-        } else {
-            ctx.schema.tables.get(&fk.ref_table)
+impl<'a> TablePlan<'a> {
+    fn new(schema: &'a Schema, table: &'a Table, literals: &Literals) -> Self {
+        let checks = read_checks(table);
+        let specs = checks.specs;
+        let strategies = specs.iter().map(strategy_for).collect();
+        let uniques = unique_sets(table);
+        let fks = table
+            .foreign_keys
+            .iter()
+            .filter_map(|fk| {
+                let columns: Option<Vec<usize>> =
+                    fk.columns.iter().map(|c| position(table, c)).collect();
+                let self_ref = fk.ref_table == table.name;
+                let parent = if self_ref {
+                    Some(table)
+                } else {
+                    schema.tables.get(&fk.ref_table)
+                };
+                let ref_columns: Option<Vec<usize>> = match parent {
+                    Some(p) => fk.ref_columns.iter().map(|c| position(p, c)).collect(),
+                    // The parent is outside the seeded schema: no keys to draw from.
+                    None => Some(Vec::new()),
+                };
+                let columns = columns?;
+                let one_to_one = uniques
+                    .iter()
+                    .any(|u| u.columns.iter().all(|c| columns.contains(c)));
+                Some(Fk {
+                    columns,
+                    ref_table: &fk.ref_table,
+                    ref_columns: ref_columns?,
+                    self_ref,
+                    one_to_one,
+                })
+            })
+            .collect();
+        let fit = |spec: &Spec, texts: &mut dyn Iterator<Item = String>| -> Vec<Value> {
+            let mut out: Vec<Value> = Vec::new();
+            for t in texts {
+                if let Ok(v) = parse_for(spec, &t) {
+                    if !out.contains(&v) {
+                        out.push(v);
+                    }
+                }
+            }
+            out
         };
-        ref_table?
+        let candidates = table
             .columns
             .iter()
-            .position(|c| &c.name == ref_column)
-    });
-    let nullable = table.columns.iter().any(|c| c.name == column && c.nullable);
-    let Some(ref_index) = ref_index.filter(|_| !ref_rows.is_empty()) else {
-        if nullable || self_ref {
-            return Ok(Some(Value::Null));
+            .zip(&specs)
+            .map(|(c, spec)| fit(spec, &mut literals.for_column(&c.name).into_iter()))
+            .collect();
+        let loose = specs
+            .iter()
+            .map(|spec| match spec.ty {
+                SqlType::Text { .. } | SqlType::Unknown => {
+                    fit(spec, &mut literals.strings.iter().cloned())
+                }
+                SqlType::Int { .. } | SqlType::Decimal { .. } | SqlType::Float { .. } => {
+                    fit(spec, &mut literals.numbers.iter().cloned())
+                }
+                _ => Vec::new(),
+            })
+            .collect();
+        let auto = table.columns.iter().map(is_auto).collect();
+        TablePlan {
+            table,
+            specs,
+            strategies,
+            comparisons: checks.comparisons,
+            uniques,
+            fks,
+            candidates,
+            loose,
+            auto,
         }
-        return Err(SeedError::NoParentRows {
-            table: table.name.clone(),
-            column: column.to_string(),
-            ref_table: fk.ref_table.clone(),
-        });
-    };
-    if nullable && row_index > 0 && column::chance(runner, 4) {
-        return Ok(Some(Value::Null));
     }
-    let pick = column::pick_index(runner, ref_rows.len());
-    Ok(Some(ref_rows[pick][ref_index].clone()))
+
+    /// Appends `count` generated rows to `rows` (which may already hold custom rows).
+    fn fill(
+        &self,
+        rows: &mut Vec<Vec<Value>>,
+        count: usize,
+        done: &BTreeMap<String, Vec<Vec<Value>>>,
+        runner: &mut TestRunner,
+    ) -> Result<(), SeedError> {
+        let mut seen: Vec<HashSet<Vec<Value>>> = self
+            .uniques
+            .iter()
+            .map(|u| rows.iter().filter_map(|r| u.key(r)).collect())
+            .collect();
+        let mut used_auto: Vec<HashSet<i64>> = (0..self.table.columns.len())
+            .map(|c| {
+                rows.iter()
+                    .filter_map(|r| match r.get(c) {
+                        Some(Value::Int(n)) => Some(*n),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .collect();
+        for _ in 0..count {
+            let index = rows.len();
+            let mut attempt = 0;
+            let row = loop {
+                let mut row = self.gen_row(index, attempt, rows, done, &used_auto, runner)?;
+                for cmp in &self.comparisons {
+                    cmp.repair(&mut row);
+                }
+                let clash = self.clash(&mut row, &seen, attempt);
+                let broken = self.comparisons.iter().find(|c| !c.holds(&row));
+                if clash.is_none() && broken.is_none() {
+                    break row;
+                }
+                attempt += 1;
+                if attempt < ATTEMPTS {
+                    continue;
+                }
+                let names = |cols: &[usize]| {
+                    cols.iter()
+                        .map(|&c| self.table.columns[c].name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                if let Some(set) = clash {
+                    return Err(SeedError::Uniqueness {
+                        table: self.table.name.clone(),
+                        columns: names(&self.uniques[set].columns),
+                        rows: rows.len() + 1,
+                    });
+                }
+                if let Some(cmp) = broken {
+                    return Err(SeedError::Check {
+                        table: self.table.name.clone(),
+                        columns: names(&[cmp.left, cmp.right]),
+                    });
+                }
+            };
+            for (u, s) in self.uniques.iter().zip(seen.iter_mut()) {
+                if let Some(k) = u.key(&row) {
+                    s.insert(k);
+                }
+            }
+            for (c, used) in used_auto.iter_mut().enumerate() {
+                if let Some(Value::Int(n)) = row.get(c) {
+                    used.insert(*n);
+                }
+            }
+            rows.push(row);
+        }
+        Ok(())
+    }
+
+    /// The index of the first unique set `row` repeats, after trying (late in the attempts) to
+    /// resolve it by setting a nullable column of that set to NULL.
+    fn clash(
+        &self,
+        row: &mut [Value],
+        seen: &[HashSet<Vec<Value>>],
+        attempt: usize,
+    ) -> Option<usize> {
+        for (i, (u, s)) in self.uniques.iter().zip(seen).enumerate() {
+            let Some(key) = u.key(row) else { continue };
+            if !s.contains(&key) {
+                continue;
+            }
+            let nullable = u
+                .columns
+                .iter()
+                .copied()
+                .find(|&c| self.table.columns[c].nullable);
+            match nullable {
+                Some(c) if attempt >= ATTEMPTS / 2 => row[c] = Value::Null,
+                _ => return Some(i),
+            }
+        }
+        None
+    }
+
+    fn gen_row(
+        &self,
+        index: usize,
+        attempt: usize,
+        earlier: &[Vec<Value>],
+        done: &BTreeMap<String, Vec<Vec<Value>>>,
+        used_auto: &[HashSet<i64>],
+        runner: &mut TestRunner,
+    ) -> Result<Vec<Value>, SeedError> {
+        let mut row = Vec::with_capacity(self.table.columns.len());
+        for (c, column) in self.table.columns.iter().enumerate() {
+            row.push(self.gen_value(c, column, index, attempt, used_auto, runner));
+        }
+        for fk in &self.fks {
+            self.assign_fk(fk, &mut row, index, earlier, done, runner)?;
+        }
+        Ok(row)
+    }
+
+    fn gen_value(
+        &self,
+        c: usize,
+        column: &Column,
+        index: usize,
+        attempt: usize,
+        used_auto: &[HashSet<i64>],
+        runner: &mut TestRunner,
+    ) -> Value {
+        if self.auto[c] {
+            if let SqlType::Int { min, max } = self.specs[c].ty {
+                let start = min.max(1);
+                let mut n = start.saturating_add(index as i64);
+                while used_auto[c].contains(&n) && n < max {
+                    n += 1;
+                }
+                return Value::Int(n);
+            }
+        }
+        let candidates = &self.candidates[c];
+        // Every other row holds a mined value, cycling through them so each appears.
+        // After a clash, unique columns draw afresh; the others keep their planted values.
+        let planted = !candidates.is_empty()
+            && index % 2 == 1
+            && (attempt == 0 || !self.uniques.iter().any(|u| u.columns.contains(&c)));
+        if planted {
+            return candidates[(index / 2) % candidates.len()].clone();
+        }
+        if column.nullable && index > 0 && chance(runner, 4) {
+            return Value::Null;
+        }
+        // The first row never holds a mined value, so a row that a `WHERE x = 'v'` leaves
+        // alone is always there to compare with.
+        if !candidates.is_empty() && index > 0 && chance(runner, 6) {
+            return candidates[pick_index(runner, candidates.len())].clone();
+        }
+        let loose = &self.loose[c];
+        if !loose.is_empty() && chance(runner, 8) {
+            return loose[pick_index(runner, loose.len())].clone();
+        }
+        draw(&self.strategies[c], runner).unwrap_or(Value::Null)
+    }
+
+    /// Fills a foreign key's columns from one parent row (all columns from the same row, so
+    /// composite keys hold), from an earlier row for self-references, or NULL.
+    fn assign_fk(
+        &self,
+        fk: &Fk,
+        row: &mut [Value],
+        index: usize,
+        earlier: &[Vec<Value>],
+        done: &BTreeMap<String, Vec<Vec<Value>>>,
+        runner: &mut TestRunner,
+    ) -> Result<(), SeedError> {
+        let own = [row.to_vec()];
+        let parents: &[Vec<Value>] = if fk.self_ref {
+            if earlier.is_empty() {
+                // A NOT NULL self-reference can point at its own row.
+                &own
+            } else {
+                earlier
+            }
+        } else {
+            done.get(fk.ref_table).map(Vec::as_slice).unwrap_or(&[])
+        };
+        let key_of = |r: &[Value]| -> Option<Vec<Value>> {
+            fk.ref_columns
+                .iter()
+                .map(|&c| r.get(c).filter(|v| **v != Value::Null).cloned())
+                .collect()
+        };
+        let mut keys: Vec<Vec<Value>> = parents
+            .iter()
+            .filter_map(|r| key_of(r))
+            .filter(|k| !fk.ref_columns.is_empty() && k.len() == fk.columns.len())
+            .collect();
+        if fk.one_to_one {
+            keys.retain(|k| {
+                !earlier
+                    .iter()
+                    .any(|r| fk.columns.iter().zip(k).all(|(&c, v)| r.get(c) == Some(v)))
+            });
+        }
+        let nullable: Vec<usize> = fk
+            .columns
+            .iter()
+            .copied()
+            .filter(|&c| self.table.columns[c].nullable)
+            .collect();
+        let set_null = |row: &mut [Value]| {
+            for &c in &nullable {
+                row[c] = Value::Null;
+            }
+        };
+        if keys.is_empty() {
+            if nullable.is_empty() {
+                let column = fk
+                    .columns
+                    .first()
+                    .map_or(String::new(), |&c| self.table.columns[c].name.clone());
+                return Err(SeedError::NoParentRows {
+                    table: self.table.name.clone(),
+                    column,
+                    ref_table: fk.ref_table.to_string(),
+                });
+            }
+            set_null(row);
+            return Ok(());
+        }
+        if !nullable.is_empty() && index > 0 && chance(runner, 4) {
+            set_null(row);
+            return Ok(());
+        }
+        let key = &keys[pick_index(runner, keys.len())];
+        for (&c, v) in fk.columns.iter().zip(key) {
+            row[c] = v.clone();
+        }
+        Ok(())
+    }
+
+    fn links(&self, schema: &Schema) -> Vec<SeedLink> {
+        self.fks
+            .iter()
+            .filter(|fk| schema.tables.contains_key(fk.ref_table) && !fk.ref_columns.is_empty())
+            .map(|fk| SeedLink {
+                child: self.table.name.clone(),
+                child_columns: fk.columns.clone(),
+                parent: fk.ref_table.to_string(),
+                parent_columns: fk.ref_columns.clone(),
+            })
+            .collect()
+    }
+
+    fn column_shapes(&self, schema: &Schema) -> Vec<ColumnShape> {
+        let referenced = |c: usize| {
+            let name = &self.table.columns[c].name;
+            schema.tables.values().any(|t| {
+                t.foreign_keys
+                    .iter()
+                    .any(|fk| fk.ref_table == self.table.name && fk.ref_columns.contains(name))
+            })
+        };
+        let in_fk = |c: usize| self.fks.iter().any(|fk| fk.columns.contains(&c));
+        let in_unique = |c: usize| self.uniques.iter().any(|u| u.columns.contains(&c));
+        let in_check = |c: usize| {
+            self.comparisons
+                .iter()
+                .any(|cmp| cmp.left == c || cmp.right == c)
+        };
+        (0..self.table.columns.len())
+            .map(|c| {
+                let column = &self.table.columns[c];
+                let key = self.table.primary_key.contains(&column.name);
+                let spec = &self.specs[c];
+                ColumnShape {
+                    nullable: column.nullable && !key && !referenced(c),
+                    shortenable: matches!(spec.ty, SqlType::Text { .. })
+                        && spec.min_chars == 0
+                        && !key
+                        && !referenced(c)
+                        && !in_fk(c)
+                        && !in_unique(c)
+                        && !in_check(c),
+                }
+            })
+            .collect()
+    }
 }
+
+fn position(table: &Table, name: &str) -> Option<usize> {
+    table.columns.iter().position(|c| c.name == name)
+}
+
+/// Columns the database numbers itself (flagged by introspection, `serial` types, sequence
+/// defaults): mrt still gives them explicit, distinct values so rows compare by key.
+fn is_auto(column: &Column) -> bool {
+    column.autoincrement
+        || column.data_type.to_ascii_lowercase().contains("serial")
+        || column
+            .default
+            .as_deref()
+            .is_some_and(|d| d.to_ascii_lowercase().starts_with("nextval("))
+}
+
+fn draw<T: std::fmt::Debug>(
+    strategy: &impl Strategy<Value = T>,
+    runner: &mut TestRunner,
+) -> Option<T> {
+    strategy.new_tree(runner).ok().map(|tree| tree.current())
+}
+
+/// True about once in `n` draws.
+fn chance(runner: &mut TestRunner, n: u32) -> bool {
+    draw(&(0..n), runner) == Some(0)
+}
+
+fn pick_index(runner: &mut TestRunner, len: usize) -> usize {
+    draw(&(0..len.max(1)), runner).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests;

@@ -8,7 +8,7 @@ mod report;
 mod trial;
 mod workers;
 
-pub use plan::{plan, Settings};
+pub use plan::{plan, LintFn, Settings};
 pub use report::Verdict;
 
 use libtest_mimic::{Arguments, Conclusion};

@@ -7,10 +7,14 @@ use crate::HarnessError;
 use libtest_mimic::{Completion, Failed, Trial};
 use mrt_db::SqliteServer;
 use mrt_migrations::exec::{PythonChoice, WorkerSpec};
-use mrt_migrations::Project;
+use mrt_migrations::{Project, Revision};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// The static check behind `lint::<rev>`: error messages for a revision (empty = pass). Given by
+/// the caller so `mrt test` applies the same config (dialect, severities, opt-in) as `mrt check`.
+pub type LintFn = Arc<dyn Fn(&Revision, bool) -> Vec<String> + Send + Sync>;
 
 /// Everything a run needs, already resolved from config and flags.
 pub struct Settings {
@@ -29,6 +33,8 @@ pub struct Settings {
     pub minimum_revision: Option<String>,
     /// Alembic's version table, left out of seeding and comparison.
     pub version_table: String,
+    /// `lint::<rev>` tests; none when `None`.
+    pub lint: Option<LintFn>,
     /// Start a worker before the trials and say which Python, Alembic and seed the run uses;
     /// off when only listing tests.
     pub announce: bool,
@@ -93,6 +99,11 @@ pub fn plan(settings: Settings) -> Result<Planned, HarnessError> {
     });
     let mut trials = graph_trials(&context);
     for rev in &tested {
+        if let Some(trial) = lint_trial(&context, rev) {
+            trials.push(trial);
+        }
+    }
+    for rev in &tested {
         for (index, pool) in context.pools.iter().enumerate() {
             trials.push(revision_trial(&context, rev, index, &pool.name));
         }
@@ -134,6 +145,29 @@ fn revision_trial(context: &Arc<Context>, rev: &str, pool: usize, db: &str) -> T
     Trial::test(name, move || {
         trial::run(&ctx, &rev, pool).map_err(|v| Failed::from(v.to_string()))
     })
+}
+
+fn lint_trial(context: &Arc<Context>, rev: &str) -> Option<Trial> {
+    context.settings.lint.as_ref()?;
+    let name = format!("lint::{rev}");
+    if let Some(reason) = context.settings.skip.get(rev) {
+        let reason = reason.clone();
+        return Some(Trial::ignorable_test(name, move || Ok(Completion::ignored_with(format!("skipped: {reason}")))));
+    }
+    let ctx = Arc::clone(context);
+    let rev = rev.to_string();
+    Some(Trial::test(name, move || {
+        let graph = &ctx.settings.project.graph;
+        let (Some(lint), Some(revision)) = (ctx.settings.lint.as_ref(), graph.get(&rev)) else {
+            return Ok(());
+        };
+        let errors = lint(revision, graph.is_merge(&rev));
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("\n").into())
+        }
+    }))
 }
 
 fn graph_trials(context: &Arc<Context>) -> Vec<Trial> {

@@ -248,6 +248,7 @@ impl Trial<'_, '_> {
         let options = SeedOptions {
             rows_per_table: self.ctx.settings.rows,
             seed: trial_seed(self.ctx.settings.seed, self.rev),
+            ..SeedOptions::default()
         };
         let seeds = match seed(schema, options) {
             Ok(s) => s,

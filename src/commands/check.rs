@@ -60,7 +60,11 @@ pub fn run(args: &CheckArgs, verbose: bool) -> Result<u8> {
     }
     report_problems(&project);
     let report = check(&project, &policy, &selection, dialect, args.strict);
-    report::print(&report, args.format).context("cannot write the report")?;
+    match report::print(&report, args.format) {
+        // `mrt check | head`: the reader has all it wanted; the verdict stands.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        other => other.context("cannot write the report")?,
+    }
     Ok(report.exit_code())
 }
 
@@ -83,28 +87,15 @@ fn check(
     strict: bool,
 ) -> Report {
     let graph = &project.graph;
-    let mut checked_revs = Vec::new();
-    let mut skipped = Vec::new();
-    for r in graph.ordered() {
-        match selection.verdict(Some(&r.id), &r.path) {
-            Verdict::Check => checked_revs.push(r),
-            Verdict::Skip(reason) => skipped.push(Skipped {
-                revision: r.id.clone(),
-                path: report::relative(&project.root, &r.path),
-                reason: reason.to_string(),
-            }),
-            Verdict::Out => {}
-        }
-    }
-    let opt_in: Vec<&str> = policy.opt_in.to_vec();
-    let mut findings = lint_all(&checked_revs, graph, dialect, &opt_in);
+    let (revisions, skipped) = select(project, selection);
+    let mut findings = lint_all(&revisions, graph, dialect, &policy.opt_in);
     findings.extend(mrt_lint::graph_findings(graph));
     findings.extend(
         mrt_lint::problem_findings(&project.file_problems)
             .into_iter()
             .filter(|f| selection.verdict(f.revision.as_deref(), &f.path) == Verdict::Check),
     );
-    let mut checked: Vec<Checked> = checked_revs
+    let mut checked: Vec<Checked> = revisions
         .iter()
         .map(|r| Checked {
             revision: Some(r.id.clone()),
@@ -120,6 +111,24 @@ fn check(
         strict,
         overrides: policy.overrides.clone(),
     }
+}
+
+/// The revisions to lint and the ones skipped by config, in graph order.
+fn select<'p>(project: &'p Project, selection: &Selection) -> (Vec<&'p Revision>, Vec<Skipped>) {
+    let mut revisions = Vec::new();
+    let mut skipped = Vec::new();
+    for r in project.graph.ordered() {
+        match selection.verdict(Some(&r.id), &r.path) {
+            Verdict::Check => revisions.push(r),
+            Verdict::Skip(reason) => skipped.push(Skipped {
+                revision: r.id.clone(),
+                path: report::relative(&project.root, &r.path),
+                reason: reason.to_string(),
+            }),
+            Verdict::Out => {}
+        }
+    }
+    (revisions, skipped)
 }
 
 /// Files with an MRT902 are not revisions in the graph but were checked all the same.

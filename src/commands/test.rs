@@ -3,7 +3,11 @@
 use crate::config::{self, Loaded};
 use crate::exit;
 use anyhow::{bail, Context, Result};
-use mrt_harness::Settings;
+use crate::commands::check::{lint_revision, Policy};
+use mrt_harness::{LintFn, Settings};
+use mrt_lint::Severity;
+use mrt_migrations::Revision;
+use std::sync::Arc;
 use mrt_migrations::exec::{can_import, find_python, provision, PythonChoice};
 use mrt_migrations::{Project, ProjectOptions};
 use std::collections::BTreeMap;
@@ -64,6 +68,7 @@ pub fn settings(args: &TestArgs) -> Result<Settings> {
     let c = &loaded.config;
     let project = open_project(args, &loaded)?;
     let skip = checked_skip(&project, &c.skip)?;
+    let project_url = project.alembic.sqlalchemy_url.clone();
     let databases = if args.databases.is_empty() {
         c.databases.clone().unwrap_or_else(|| vec!["sqlite".into()])
     } else {
@@ -111,12 +116,41 @@ pub fn settings(args: &TestArgs) -> Result<Settings> {
             .version_table
             .clone()
             .unwrap_or_else(|| "alembic_version".into()),
+        lint: Some(lint_fn(&loaded, &project_url)?),
         announce: !args.libtest.list,
     })
 }
 
+/// `lint::<rev>`: the revision's error findings under the same policy as `mrt check`.
+fn lint_fn(loaded: &Loaded, url: &Option<String>) -> Result<LintFn> {
+    let policy = Policy::new(loaded, None, &[], &[])?;
+    let dialect = policy.dialect_for(url.as_deref());
+    Ok(Arc::new(move |rev: &Revision, is_merge: bool| {
+        let findings = lint_revision(&rev.path, Some(&rev.id), is_merge, dialect, &policy.opt_in);
+        policy
+            .apply(findings)
+            .into_iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| {
+                format!(
+                    "{}:{}:{}: {} {} (`mrt explain {}`)",
+                    mrt_migrations::shown(&f.path),
+                    f.line,
+                    f.column,
+                    f.code,
+                    f.message,
+                    f.code
+                )
+            })
+            .collect()
+    }))
+}
+
 /// `skip` from config, every key a revision of this project (a typo must not silently test it).
-fn checked_skip(project: &Project, skip: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>> {
+fn checked_skip(
+    project: &Project,
+    skip: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for (rev, reason) in skip {
         let Some(found) = project.graph.get(rev) else {

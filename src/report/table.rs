@@ -44,7 +44,10 @@ fn write_group(items: &[&Item], paint: Paint, out: &mut dyn Write) -> io::Result
     let width = locations.iter().map(String::len).max().unwrap_or(0);
     for (item, location) in items.iter().zip(&locations) {
         let f = &item.finding;
-        let severity = paint.wrap(severity_color(f.severity), &format!("{:7}", f.severity));
+        let severity = paint.wrap(
+            severity_color(f.severity),
+            &format!("{:7}", f.severity.as_str()),
+        );
         writeln!(
             out,
             "{location:width$}  {}  {severity}  {}",

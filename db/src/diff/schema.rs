@@ -35,8 +35,11 @@ impl fmt::Display for SchemaDifference {
 }
 
 /// Everything that differs between `before` and `after`, in a deterministic order: tables by
-/// name (each with its columns, primary key, foreign keys, indexes, unique and check
-/// constraints), then views, then triggers.
+/// name (each with its columns, primary key, foreign keys, indexes, unique, check and exclusion
+/// constraints), then views, then triggers, then (PostgreSQL) enum types and sequences.
+///
+/// Enum types are compared by name and label list in order: a type that a downgrade left
+/// behind shows as "enum type x: not there before", one that gained a label as a changed list.
 ///
 /// Not reported, because it is not a semantic change:
 /// - column order: a correct downgrade that re-adds a dropped column with `ADD COLUMN` puts it
@@ -80,6 +83,25 @@ pub fn diff_schemas(before: &Schema, after: &Schema) -> Vec<SchemaDifference> {
         before.triggers.values().map(trigger),
         after.triggers.values().map(trigger),
         |name| format!("trigger {name}"),
+    );
+    let labels = |(name, values): (&String, &Vec<String>)| {
+        let quoted: Vec<String> = values
+            .iter()
+            .map(|v| format!("'{}'", v.replace('\'', "''")))
+            .collect();
+        (name.clone(), format!("({})", quoted.join(", ")))
+    };
+    diff_keyed(
+        &mut out,
+        before.enums.iter().map(labels),
+        after.enums.iter().map(labels),
+        |name| format!("enum type {name}"),
+    );
+    diff_keyed(
+        &mut out,
+        before.sequences.iter().map(|(k, v)| (k.clone(), v.clone())),
+        after.sequences.iter().map(|(k, v)| (k.clone(), v.clone())),
+        |name| format!("sequence {name}"),
     );
     out
 }
@@ -131,8 +153,16 @@ fn describe_column(c: &Column) -> String {
         s.push_str(" DEFAULT ");
         s.push_str(&collapse_whitespace(d));
     }
-    if c.autoincrement {
+    if let Some(identity) = &c.identity {
+        s.push_str(&format!(" GENERATED {identity} AS IDENTITY"));
+    } else if c.autoincrement {
         s.push_str(" AUTOINCREMENT");
+    }
+    if let Some(charset) = &c.charset {
+        s.push_str(&format!(" CHARACTER SET {charset}"));
+    }
+    if let Some(collation) = &c.collation {
+        s.push_str(&format!(" COLLATE {collation}"));
     }
     if let Some(values) = &c.enum_values {
         let quoted: Vec<String> = values
@@ -159,8 +189,12 @@ fn describe_fk(fk: &ForeignKey) -> String {
 
 fn describe_index(i: &Index) -> String {
     let mut s = format!(
-        "{}({})",
+        "{}{}({})",
         if i.unique { "UNIQUE " } else { "" },
+        i.method
+            .as_deref()
+            .map(|m| format!("USING {m} "))
+            .unwrap_or_default(),
         i.columns.join(", ")
     );
     if let Some(p) = &i.partial {
@@ -249,5 +283,15 @@ fn diff_table(b: &Table, a: &Table, out: &mut Vec<SchemaDifference>) {
             .iter()
             .map(|c| (c.expression.clone(), describe_name(&c.name))),
         |expr| format!("check constraint on {t} ({expr})"),
+    );
+    diff_keyed(
+        out,
+        b.exclusions
+            .iter()
+            .map(|c| (c.expression.clone(), describe_name(&c.name))),
+        a.exclusions
+            .iter()
+            .map(|c| (c.expression.clone(), describe_name(&c.name))),
+        |expr| format!("exclusion constraint on {t} ({expr})"),
     );
 }

@@ -49,8 +49,15 @@ fn indexes_by_table(master: &[MasterEntry]) -> HashMap<String, Vec<(String, Stri
 }
 
 fn table_key(entry: &MasterEntry, indexes: &HashMap<String, Vec<(String, String)>>) -> TableKey {
-    let own = indexes.get(&entry.name.to_ascii_lowercase()).cloned().unwrap_or_default();
-    (entry.name.clone(), entry.sql.clone().unwrap_or_default(), own)
+    let own = indexes
+        .get(&entry.name.to_ascii_lowercase())
+        .cloned()
+        .unwrap_or_default();
+    (
+        entry.name.clone(),
+        entry.sql.clone().unwrap_or_default(),
+        own,
+    )
 }
 
 fn introspect_error(db: &SqliteDb, object: String, message: String) -> DbError {
@@ -221,6 +228,7 @@ async fn introspect_table(
             numeric_scale: params.scale,
             enum_values: None,
             data_type,
+            ..Column::default()
         });
     }
     pk.sort();
@@ -312,6 +320,7 @@ async fn introspect_table(
                 } else {
                     None
                 },
+                method: None,
             }),
         }
     }
@@ -356,6 +365,7 @@ async fn introspect_table(
         indexes,
         uniques,
         checks,
+        exclusions: Vec::new(),
     })
 }
 

@@ -1,0 +1,85 @@
+//! PostgreSQL and MySQL/MariaDB backends against real servers named by `MRT_TEST_POSTGRES_URL`
+//! and `MRT_TEST_MYSQL_URL`. When a variable is unset, its tests are reported IGNORED with the
+//! reason (never silently passed); run with `--include-ignored` to see them fail for it.
+//!
+//! A harness of its own (libtest-mimic) so that "ignored because the server is not configured"
+//! is decided at run time.
+
+use std::future::Future;
+
+use libtest_mimic::{Arguments, Failed, Trial};
+
+#[path = "servers/mysql_cases.rs"]
+mod mysql_cases;
+#[path = "servers/pg_cases.rs"]
+mod pg_cases;
+
+/// Every database a test makes carries a run id unique to this process and test, so parallel
+/// tests, and other runs on the same server, never see each other's databases.
+pub fn run_id(test: &str) -> String {
+    format!("t{}_{test}", std::process::id())
+}
+
+/// Run an async test body on its own runtime.
+pub fn block_on<F: Future<Output = Result<(), Failed>>>(f: F) -> Result<(), Failed> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failed::from(format!("tokio runtime: {e}")))?
+        .block_on(f)
+}
+
+/// `Err` with a message unless `cond`; keeps test bodies readable with `?`.
+pub fn ensure(cond: bool, message: impl Into<String>) -> Result<(), Failed> {
+    if cond {
+        Ok(())
+    } else {
+        Err(message.into().into())
+    }
+}
+
+type Case = (&'static str, fn(String) -> Result<(), Failed>);
+
+fn trials(prefix: &str, var: &str, cases: &[Case], out: &mut Vec<Trial>) {
+    let url = std::env::var(var).ok().filter(|u| !u.trim().is_empty());
+    if url.is_none() {
+        eprintln!(
+            "note: {var} is not set: the {} {prefix} tests are ignored (set it to a server URL, \
+             e.g. as .ci/run does, to run them)",
+            cases.len()
+        );
+    }
+    for (name, case) in cases {
+        let name = format!("{prefix}::{name}");
+        let case = *case;
+        match &url {
+            Some(url) => {
+                let url = url.clone();
+                out.push(Trial::test(name, move || case(url)));
+            }
+            None => {
+                let var = var.to_string();
+                out.push(
+                    Trial::test(name, move || {
+                        Err(format!("{var} is not set: no server to test against").into())
+                    })
+                    .with_ignored_flag(true),
+                );
+            }
+        }
+    }
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let mut all = Vec::new();
+    trials(
+        "postgres",
+        "MRT_TEST_POSTGRES_URL",
+        pg_cases::CASES,
+        &mut all,
+    );
+    trials("mysql", "MRT_TEST_MYSQL_URL", mysql_cases::CASES, &mut all);
+    libtest_mimic::run(&args, all).exit();
+}

@@ -1,0 +1,370 @@
+//! Literal mining: the constants a revision compares columns with are the values its downgrade
+//! treats specially (`DELETE ... WHERE status = 'deleted'`, `UPDATE ... WHERE price > 100`), so
+//! seeding rows that hold them is what makes such a data loss visible. Reads Python with the
+//! rustpython lexer (never imports or runs it) and the SQL inside its strings with sqlparser.
+
+use crate::constraints::literal;
+use crate::strategy::like_example;
+use rustpython_parser::lexer::lex;
+use rustpython_parser::{Mode, Tok};
+use sqlparser::ast::{visit_expressions, BinaryOperator, Expr};
+use sqlparser::dialect::GenericDialect;
+use sqlparser::parser::Parser;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::ControlFlow;
+
+/// Values worth seeding, found in a revision's source.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Literals {
+    /// Column name (lower case, unqualified) → values it was compared with, as text.
+    pub columns: BTreeMap<String, BTreeSet<String>>,
+    /// Short string constants from the source, for text columns now and then.
+    pub strings: BTreeSet<String>,
+    /// Number constants from the source, as written (`42`, `3.5`).
+    pub numbers: BTreeSet<String>,
+}
+
+impl Literals {
+    /// Candidates for a column (case-insensitive name), empty when none were mined.
+    pub fn for_column(&self, name: &str) -> Vec<String> {
+        self.columns
+            .get(&name.to_ascii_lowercase())
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn add(&mut self, column: &str, value: String) {
+        let column = column.rsplit('.').next().unwrap_or(column);
+        let column = column
+            .trim_matches(['"', '`', '[', ']'])
+            .to_ascii_lowercase();
+        if column.is_empty() {
+            return;
+        }
+        self.columns.entry(column).or_default().insert(value);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.columns.is_empty() && self.strings.is_empty() && self.numbers.is_empty()
+    }
+}
+
+/// Longest string constant kept as a loose candidate: longer ones are docstrings and SQL.
+const LOOSE_MAX: usize = 64;
+
+/// Mines string and number constants from Python sources, column comparisons from the SQL in
+/// their strings (or from plain SQL sources), and Python comparisons such as
+/// `table.c.status == 'deleted'` or Django's `filter(status='deleted')`. Never fails: text that
+/// does not lex or parse simply yields less.
+pub fn mine_literals(sources: &[&str]) -> Literals {
+    let mut out = Literals::default();
+    for src in sources {
+        let mut tokens: Vec<Tok> = Vec::new();
+        let mut lexed_all = true;
+        for tok in lex(src, Mode::Module) {
+            match tok {
+                Ok((tok, _)) => tokens.push(tok),
+                Err(_) => {
+                    lexed_all = false;
+                    break;
+                }
+            }
+        }
+        if !lexed_all || looks_like_sql(src) {
+            // Perhaps a plain SQL migration (which often lexes as Python too).
+            mine_sql(src, &mut out);
+        }
+        python_tokens(&tokens, &mut out);
+    }
+    out
+}
+
+fn python_tokens(tokens: &[Tok], out: &mut Literals) {
+    for (i, tok) in tokens.iter().enumerate() {
+        match tok {
+            Tok::String { value, .. } => {
+                let value = unescape(value);
+                if looks_like_sql(&value) {
+                    mine_sql(&value, out);
+                } else if value.chars().count() <= LOOSE_MAX && !value.contains('\n') {
+                    out.strings.insert(value.clone());
+                }
+                python_comparison(tokens, i, &value, out);
+            }
+            Tok::Int { value } => {
+                let text = value.to_string();
+                python_comparison(tokens, i, &text, out);
+                out.numbers.insert(text);
+            }
+            Tok::Float { value } => {
+                let text = format!("{value:?}");
+                python_comparison(tokens, i, &text, out);
+                out.numbers.insert(text);
+            }
+            Tok::Lsqb | Tok::Lpar => in_call(tokens, i, out),
+            _ => {}
+        }
+    }
+}
+
+/// `x == 'v'`, `x > 5`, `x != 'v'` (and `column('x') == 'v'`) with the literal at `i`; also
+/// Django lookups `status='v'`, `amount__gt=5` inside a call.
+fn python_comparison(tokens: &[Tok], i: usize, value: &str, out: &mut Literals) {
+    let Some(op_index) = i.checked_sub(1) else {
+        return;
+    };
+    let op = &tokens[op_index];
+    let compares = matches!(
+        op,
+        Tok::EqEqual
+            | Tok::NotEqual
+            | Tok::Less
+            | Tok::LessEqual
+            | Tok::Greater
+            | Tok::GreaterEqual
+    );
+    let keyword = matches!(op, Tok::Equal) && inside_call(tokens, op_index);
+    let minus = matches!(op, Tok::Minus);
+    if minus {
+        // `x > -5`: treat as the comparison with a negative number.
+        if i >= 2 {
+            python_comparison(tokens, i - 1, &format!("-{value}"), out);
+        }
+        return;
+    }
+    if !(compares || keyword) {
+        return;
+    }
+    let Some(subject) = subject_before(tokens, op_index) else {
+        return;
+    };
+    let subject = if keyword {
+        // Django lookups: `status__in`, `email__endswith` name the column before `__`.
+        subject.split("__").next().unwrap_or(&subject).to_string()
+    } else {
+        subject
+    };
+    out.add(&subject, value.to_string());
+    if matches!(
+        op,
+        Tok::Less | Tok::LessEqual | Tok::Greater | Tok::GreaterEqual
+    ) {
+        for v in around(value) {
+            out.add(&subject, v);
+        }
+    }
+}
+
+/// The name a comparison's left side refers to: `status`, `users.c.status`, `column('status')`.
+fn subject_before(tokens: &[Tok], op_index: usize) -> Option<String> {
+    let prev = tokens.get(op_index.checked_sub(1)?)?;
+    match prev {
+        Tok::Name { name } => Some(name.to_string()),
+        Tok::Rpar => match (
+            tokens.get(op_index.checked_sub(2)?),
+            tokens.get(op_index.checked_sub(3)?),
+        ) {
+            (Some(Tok::String { value, .. }), Some(Tok::Lpar)) => Some(value.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Whether the token at `i` is inside an unclosed `(` on its line of tokens.
+fn inside_call(tokens: &[Tok], i: usize) -> bool {
+    let mut depth = 0i32;
+    for tok in tokens[..i].iter().rev() {
+        match tok {
+            Tok::Rpar | Tok::Rsqb => depth += 1,
+            Tok::Lpar if depth == 0 => return true,
+            Tok::Lpar | Tok::Lsqb => depth -= 1,
+            Tok::Newline => return false,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// `x.in_(['a', 'b'])`, `x.like('%@example.com')`, `status__in=['a', 'b']`: every literal in
+/// the list belongs to x (LIKE patterns turned into a matching value).
+fn in_call(tokens: &[Tok], i: usize, out: &mut Literals) {
+    let at = |k: usize| i.checked_sub(k).and_then(|j| tokens.get(j));
+    let method = match (at(1), at(2), at(3)) {
+        (Some(Tok::Name { name: method }), Some(Tok::Dot), Some(Tok::Name { name: column }))
+            if matches!(tokens[i], Tok::Lpar) =>
+        {
+            let method = method.to_string();
+            ["in_", "like", "ilike", "startswith", "endswith", "contains"]
+                .contains(&method.as_str())
+                .then(|| (column.to_string(), method))
+        }
+        (Some(Tok::Equal), Some(Tok::Name { name }), _) if name.ends_with("__in") => {
+            Some((name.trim_end_matches("__in").to_string(), "in_".to_string()))
+        }
+        _ => None,
+    };
+    let Some((column, method)) = method else {
+        return;
+    };
+    let close = match tokens[i] {
+        Tok::Lsqb => Tok::Rsqb,
+        _ => Tok::Rpar,
+    };
+    for tok in &tokens[i + 1..] {
+        match tok {
+            t if *t == close => break,
+            Tok::String { value, .. } => {
+                let value = unescape(value);
+                let value = match method.as_str() {
+                    "like" | "ilike" => like_example(&value),
+                    _ => value,
+                };
+                out.add(&column, value);
+            }
+            Tok::Int { value } => out.add(&column, value.to_string()),
+            Tok::Float { value } => out.add(&column, format!("{value:?}")),
+            Tok::Comma | Tok::Lsqb | Tok::Lpar => {}
+            _ => break,
+        }
+    }
+}
+
+/// For `x > 5`: 5 itself and its neighbours, so rows sit on both sides of the boundary.
+fn around(value: &str) -> Vec<String> {
+    if let Ok(n) = value.parse::<i64>() {
+        return [n.checked_sub(1), n.checked_add(1)]
+            .into_iter()
+            .flatten()
+            .map(|v| v.to_string())
+            .collect();
+    }
+    Vec::new()
+}
+
+/// The lexer keeps a string's escapes as written; undo the common ones.
+fn unescape(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+fn looks_like_sql(s: &str) -> bool {
+    let upper = s.trim_start().to_ascii_uppercase();
+    [
+        "SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "CREATE", "ALTER", "DROP", "MERGE",
+        "REPLACE",
+    ]
+    .iter()
+    .any(|k| upper.starts_with(k))
+        || upper.contains(" WHERE ")
+        || upper.contains(" = ")
+        || upper.contains(" IN (")
+        || upper.contains(" LIKE ")
+}
+
+/// Comparisons in SQL text: whole statements, or else a bare condition (`status = 'x'`, as in
+/// `sa.text(...)` or a `postgresql_where`).
+fn mine_sql(sql: &str, out: &mut Literals) {
+    let dialect = GenericDialect {};
+    let mut visit = |expr: &Expr| {
+        sql_comparison(expr, out);
+        ControlFlow::<()>::Continue(())
+    };
+    if let Ok(statements) = Parser::parse_sql(&dialect, sql) {
+        let _ = visit_expressions(&statements, &mut visit);
+        return;
+    }
+    let condition = Parser::new(&dialect)
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_expr());
+    if let Ok(expr) = condition {
+        let _ = visit_expressions(&expr, &mut visit);
+    }
+}
+
+fn name_of(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Identifier(i) => Some(i.value.clone()),
+        Expr::CompoundIdentifier(parts) => parts.last().map(|p| p.value.clone()),
+        Expr::Nested(inner) => name_of(inner),
+        Expr::Cast { expr, .. } => name_of(expr),
+        Expr::Function(f) => {
+            // lower(email) = 'x' still tells us about email.
+            let sqlparser::ast::FunctionArguments::List(list) = &f.args else {
+                return None;
+            };
+            match list.args.as_slice() {
+                [sqlparser::ast::FunctionArg::Unnamed(sqlparser::ast::FunctionArgExpr::Expr(e))] => {
+                    name_of(e)
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+fn sql_comparison(expr: &Expr, out: &mut Literals) {
+    match expr {
+        Expr::BinaryOp { left, op, right } => {
+            let ordered = matches!(
+                op,
+                BinaryOperator::Gt
+                    | BinaryOperator::GtEq
+                    | BinaryOperator::Lt
+                    | BinaryOperator::LtEq
+            );
+            if !(ordered || matches!(op, BinaryOperator::Eq | BinaryOperator::NotEq)) {
+                return;
+            }
+            let pair = match (name_of(left), literal(right), name_of(right), literal(left)) {
+                (Some(c), Some(v), _, _) => Some((c, v)),
+                (_, _, Some(c), Some(v)) => Some((c, v)),
+                _ => None,
+            };
+            if let Some((column, value)) = pair {
+                if ordered {
+                    for v in around(&value) {
+                        out.add(&column, v);
+                    }
+                }
+                out.add(&column, value);
+            }
+        }
+        Expr::InList { expr, list, .. } => {
+            if let Some(column) = name_of(expr) {
+                for v in list.iter().filter_map(literal) {
+                    out.add(&column, v);
+                }
+            }
+        }
+        Expr::Like { expr, pattern, .. } | Expr::ILike { expr, pattern, .. } => {
+            if let (Some(column), Some(p)) = (name_of(expr), literal(pattern)) {
+                out.add(&column, like_example(&p));
+            }
+        }
+        Expr::Between {
+            expr, low, high, ..
+        } => {
+            if let Some(column) = name_of(expr) {
+                for v in [literal(low), literal(high)].into_iter().flatten() {
+                    out.add(&column, v);
+                }
+            }
+        }
+        _ => {}
+    }
+}

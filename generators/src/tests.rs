@@ -1,0 +1,606 @@
+//! Seeded row sets must satisfy the schema's constraints; mined literals must show up; shrinking
+//! must keep foreign keys whole; custom seeds must convert or say exactly where they are wrong.
+
+use super::*;
+use mrt_db::{CheckConstraint, ForeignKey, UniqueConstraint};
+use proptest::prelude::*;
+use std::collections::HashSet;
+
+fn column(name: &str, data_type: &str, nullable: bool) -> Column {
+    Column {
+        name: name.into(),
+        data_type: data_type.into(),
+        nullable,
+        ..Column::default()
+    }
+}
+
+fn fk(columns: &[&str], ref_table: &str, ref_columns: &[&str]) -> ForeignKey {
+    ForeignKey {
+        name: None,
+        columns: columns.iter().map(|s| s.to_string()).collect(),
+        ref_table: ref_table.into(),
+        ref_columns: ref_columns.iter().map(|s| s.to_string()).collect(),
+        on_delete: None,
+        on_update: None,
+    }
+}
+
+fn table(name: &str, columns: Vec<Column>, pk: &[&str]) -> Table {
+    Table {
+        name: name.into(),
+        columns,
+        primary_key: pk.iter().map(|s| s.to_string()).collect(),
+        ..Table::default()
+    }
+}
+
+/// users ← posts (nullable FK) ← comments (NOT NULL FK, composite unique), categories with a
+/// self-reference, a CHECK range and a CHECK list.
+fn schema() -> Schema {
+    let mut users = table(
+        "users",
+        vec![
+            Column {
+                autoincrement: true,
+                ..column("id", "INTEGER", false)
+            },
+            column("email", "VARCHAR(40)", false),
+            column("status", "VARCHAR(10)", false),
+            column("nickname", "TEXT", true),
+            column("age", "SMALLINT", true),
+            column("balance", "NUMERIC(8, 3)", true),
+        ],
+        &["id"],
+    );
+    users.uniques.push(UniqueConstraint {
+        name: None,
+        columns: vec!["email".into()],
+    });
+    users.checks.push(CheckConstraint {
+        name: None,
+        expression: "age BETWEEN 0 AND 130".into(),
+    });
+    let mut posts = table(
+        "posts",
+        vec![
+            column("id", "bigint", false),
+            column("author_id", "INTEGER", true),
+            column("title", "character varying(5)", false),
+            column("kind", "text", false),
+            column("created_at", "timestamp without time zone", false),
+            column("updated_at", "timestamp without time zone", true),
+        ],
+        &["id"],
+    );
+    posts
+        .foreign_keys
+        .push(fk(&["author_id"], "users", &["id"]));
+    posts.checks.push(CheckConstraint {
+        name: None,
+        expression: "kind IN ('draft', 'live') AND length(title) >= 2".into(),
+    });
+    posts.checks.push(CheckConstraint {
+        name: None,
+        expression: "updated_at >= created_at".into(),
+    });
+    let mut comments = table(
+        "comments",
+        vec![
+            column("post_id", "bigint", false),
+            column("n", "int", false),
+            column("user_id", "int", false),
+            column("body", "text", true),
+            column("score", "int", false),
+        ],
+        &["post_id", "n"],
+    );
+    comments
+        .foreign_keys
+        .push(fk(&["post_id"], "posts", &["id"]));
+    comments
+        .foreign_keys
+        .push(fk(&["user_id"], "users", &["id"]));
+    comments.checks.push(CheckConstraint {
+        name: None,
+        expression: "(score > 0)".into(),
+    });
+    let mut categories = table(
+        "categories",
+        vec![
+            column("id", "int", false),
+            column("parent_id", "int", false),
+            column("name", "varchar(20)", true),
+        ],
+        &["id"],
+    );
+    categories
+        .foreign_keys
+        .push(fk(&["parent_id"], "categories", &["id"]));
+    let mut s = Schema::default();
+    for t in [users, posts, comments, categories] {
+        s.tables.insert(t.name.clone(), t);
+    }
+    s
+}
+
+fn options(rows: usize, seed: u64) -> SeedOptions {
+    SeedOptions {
+        rows_per_table: rows,
+        seed,
+        ..SeedOptions::default()
+    }
+}
+
+fn rows_of<'a>(seeds: &'a Seeds, name: &str) -> &'a [Vec<Value>] {
+    seeds
+        .tables
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, r)| r.as_slice())
+        .unwrap_or(&[])
+}
+
+/// Every constraint the schema states, checked on the rows.
+fn assert_constraints(schema: &Schema, seeds: &Seeds) -> Result<(), TestCaseError> {
+    for (name, rows) in &seeds.tables {
+        let t = &schema.tables[name];
+        let idx = |c: &str| t.columns.iter().position(|x| x.name == c).unwrap();
+        for set in std::iter::once(&t.primary_key).chain(t.uniques.iter().map(|u| &u.columns)) {
+            let keys: Vec<Vec<Value>> = rows
+                .iter()
+                .map(|r| set.iter().map(|c| r[idx(c)].clone()).collect::<Vec<_>>())
+                .filter(|k| !k.contains(&Value::Null))
+                .collect();
+            let distinct: HashSet<_> = keys.iter().collect();
+            prop_assert_eq!(distinct.len(), keys.len(), "{} {:?} repeats", name, set);
+        }
+        for f in &t.foreign_keys {
+            let parent = &schema.tables[&f.ref_table];
+            let pidx = |c: &str| parent.columns.iter().position(|x| x.name == c).unwrap();
+            let parent_keys: HashSet<Vec<Value>> = rows_of(seeds, &f.ref_table)
+                .iter()
+                .map(|r| f.ref_columns.iter().map(|c| r[pidx(c)].clone()).collect())
+                .collect();
+            for r in rows {
+                let key: Vec<Value> = f.columns.iter().map(|c| r[idx(c)].clone()).collect();
+                prop_assert!(
+                    key.contains(&Value::Null) || parent_keys.contains(&key),
+                    "{name}: {key:?} dangles"
+                );
+            }
+        }
+        for (c, col) in t.columns.iter().enumerate() {
+            if !col.nullable {
+                prop_assert!(
+                    rows.iter().all(|r| r[c] != Value::Null),
+                    "{name}.{} NULL",
+                    col.name
+                );
+            } else if rows.len() >= 2 && !seeded_later_parent(seeds, t, &col.name) {
+                prop_assert!(
+                    rows.iter().any(|r| r[c] != Value::Null),
+                    "{name}.{} all NULL",
+                    col.name
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether `column` is a foreign key to a table seeded after `t` (an FK cycle): always NULL.
+fn seeded_later_parent(seeds: &Seeds, t: &Table, column: &str) -> bool {
+    let pos = |n: &str| seeds.tables.iter().position(|(x, _)| x == n);
+    t.foreign_keys
+        .iter()
+        .any(|f| f.columns.iter().any(|c| c == column) && pos(&f.ref_table) > pos(&t.name))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn seeded_rows_satisfy_constraints(seed_value in any::<u64>(), rows in 2usize..12) {
+        let schema = schema();
+        let seeds = seed(&schema, options(rows, seed_value)).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(seeds.tables.len(), 4);
+        assert_constraints(&schema, &seeds)?;
+        for r in rows_of(&seeds, "users") {
+            prop_assert!(matches!(r[4], Value::Null) || matches!(r[4], Value::Int(a) if (0..=130).contains(&a)));
+        }
+        for r in rows_of(&seeds, "posts") {
+            prop_assert!(matches!(&r[3], Value::Text(k) if k == "draft" || k == "live"));
+            prop_assert!(matches!(&r[2], Value::Text(t) if (2..=5).contains(&t.chars().count())));
+            if let (Value::Text(c), Value::Text(u)) = (&r[4], &r[5]) {
+                prop_assert!(u >= c, "updated_at {} before created_at {}", u, c);
+            }
+        }
+        for r in rows_of(&seeds, "comments") {
+            prop_assert!(matches!(r[4], Value::Int(s) if s > 0));
+        }
+        // A NOT NULL self-reference: the first row points at itself, later ones at earlier rows.
+        let cats = rows_of(&seeds, "categories");
+        prop_assert_eq!(&cats[0][1], &cats[0][0]);
+    }
+}
+
+#[test]
+fn autoincrement_gets_explicit_distinct_values() {
+    let seeds = seed(&schema(), options(8, 1)).unwrap();
+    let ids: Vec<&Value> = rows_of(&seeds, "users").iter().map(|r| &r[0]).collect();
+    assert_eq!(
+        ids,
+        (1..=8)
+            .map(Value::Int)
+            .collect::<Vec<_>>()
+            .iter()
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn determinism() {
+    let a = seed(&schema(), options(8, 42)).unwrap();
+    let b = seed(&schema(), options(8, 42)).unwrap();
+    let c = seed(&schema(), options(8, 43)).unwrap();
+    assert_eq!(a, b);
+    assert_ne!(a.tables, c.tables);
+}
+
+#[test]
+fn uniqueness_failure_names_table_and_columns() {
+    let mut t = table("flags", vec![column("on", "boolean", false)], &[]);
+    t.uniques.push(UniqueConstraint {
+        name: None,
+        columns: vec!["on".into()],
+    });
+    let mut s = Schema::default();
+    s.tables.insert("flags".into(), t);
+    let err = seed(&s, options(3, 0)).unwrap_err();
+    assert!(
+        matches!(&err, SeedError::Uniqueness { table, columns, .. } if table == "flags" && columns == "on"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("custom seed"));
+}
+
+#[test]
+fn fk_cycle_uses_null_or_names_the_blocking_column() {
+    let mut a = table(
+        "a",
+        vec![column("id", "int", false), column("b_id", "int", true)],
+        &["id"],
+    );
+    a.foreign_keys.push(fk(&["b_id"], "b", &["id"]));
+    let mut b = table(
+        "b",
+        vec![column("id", "int", false), column("a_id", "int", false)],
+        &["id"],
+    );
+    b.foreign_keys.push(fk(&["a_id"], "a", &["id"]));
+    let mut s = Schema::default();
+    s.tables.insert("a".into(), a.clone());
+    s.tables.insert("b".into(), b.clone());
+    // a comes first (name order): its nullable b_id must be NULL; b then references a's rows.
+    let seeds = seed(&s, options(4, 7)).unwrap();
+    assert!(rows_of(&seeds, "a").iter().all(|r| r[1] == Value::Null));
+    assert_constraints(&s, &seeds).unwrap();
+    // Make a.b_id NOT NULL: a cannot be seeded, and the error says which column blocks it.
+    a.columns[1].nullable = false;
+    s.tables.insert("a".into(), a);
+    let err = seed(&s, options(4, 7)).unwrap_err();
+    assert_eq!(
+        err,
+        SeedError::NoParentRows {
+            table: "a".into(),
+            column: "b_id".into(),
+            ref_table: "b".into()
+        }
+    );
+    assert!(err.to_string().contains("custom seed"));
+}
+
+#[test]
+fn composite_foreign_keys_take_one_parent_row() {
+    let mut p = table(
+        "p",
+        vec![column("a", "int", false), column("b", "int", false)],
+        &["a", "b"],
+    );
+    p.uniques.clear();
+    let mut c = table(
+        "c",
+        vec![
+            column("id", "int", false),
+            column("pa", "int", false),
+            column("pb", "int", false),
+        ],
+        &["id"],
+    );
+    c.foreign_keys.push(fk(&["pa", "pb"], "p", &["a", "b"]));
+    let mut s = Schema::default();
+    s.tables.insert("p".into(), p);
+    s.tables.insert("c".into(), c);
+    for seed_value in 0..20 {
+        let seeds = seed(&s, options(6, seed_value)).unwrap();
+        assert_constraints(&s, &seeds).unwrap();
+    }
+}
+
+const DOWNGRADE: &str = r#"
+revision = "abc123"
+
+def upgrade():
+    op.add_column("users", sa.Column("nickname", sa.Text(), nullable=True))
+
+def downgrade():
+    op.execute("DELETE FROM users WHERE status = 'deleted'")
+    op.execute("UPDATE users SET age = 0 WHERE email LIKE '%@example.com' AND age > 120")
+    op.execute(users.update().where(users.c.nickname.in_(["bob", "eve"])))
+    op.drop_column("users", "nickname")
+    limit = 3.5
+"#;
+
+#[test]
+fn mining_finds_comparisons_in_sql_and_python() {
+    let lit = mine_literals(&[DOWNGRADE]);
+    assert_eq!(lit.for_column("status"), ["deleted"]);
+    assert_eq!(lit.for_column("email"), ["a@example.com"]);
+    assert_eq!(lit.for_column("age"), ["119", "120", "121"]);
+    assert_eq!(lit.for_column("nickname"), ["bob", "eve"]);
+    assert!(lit.strings.contains("abc123") && lit.strings.contains("nickname"));
+    assert!(lit.numbers.contains("3.5"));
+    // IN lists, qualified names and Django lookups.
+    let more = mine_literals(&[
+        "op.execute(\"DELETE FROM t WHERE t.kind IN ('a', 'b') OR n BETWEEN 1 AND 5\")",
+        "Model.objects.filter(role='admin', score__gt=10).delete()",
+    ]);
+    assert_eq!(more.for_column("kind"), ["a", "b"]);
+    assert_eq!(more.for_column("n"), ["1", "5"]);
+    assert_eq!(more.for_column("role"), ["admin"]);
+    assert_eq!(more.for_column("score"), ["10"]);
+    // Bad SQL and bad Python never panic.
+    let junk = mine_literals(&[
+        "op.execute(\"DELETE FROM WHERE = = (\")",
+        "def (:\n  'x",
+        "SELECT * FROM t WHERE a = 'q'",
+    ]);
+    assert_eq!(junk.for_column("a"), ["q"]);
+}
+
+#[test]
+fn mined_values_are_seeded() {
+    let lit = mine_literals(&[DOWNGRADE]);
+    let schema = schema();
+    for seed_value in 0..10 {
+        let opts = SeedOptions {
+            literals: lit.clone(),
+            ..options(8, seed_value)
+        };
+        let seeds = seed(&schema, opts).unwrap();
+        let users = rows_of(&seeds, "users");
+        let has = |c: usize, v: &str| users.iter().any(|r| r[c] == Value::Text(v.into()));
+        assert!(has(2, "deleted"), "seed {seed_value}: no deleted status");
+        assert!(has(1, "a@example.com"));
+        assert!(users
+            .iter()
+            .any(|r| r[4] == Value::Int(121) || r[4] == Value::Int(120)));
+        // And rows that do not match, so a delete of only those rows is told apart.
+        assert!(
+            users.iter().any(|r| r[2] != Value::Text("deleted".into())),
+            "{users:?}"
+        );
+        assert_constraints(&schema, &seeds).unwrap();
+    }
+}
+
+#[test]
+fn shrinking_keeps_foreign_keys_and_gets_smaller() {
+    let schema = schema();
+    let seeds = seed(&schema, options(8, 3)).unwrap();
+    let total = |s: &Seeds| s.tables.iter().map(|(_, r)| r.len()).sum::<usize>();
+    let candidates = shrink_candidates(&seeds);
+    assert!(!candidates.is_empty() && candidates.len() <= MAX_SHRINK_CANDIDATES);
+    // The first candidate halves the first table; the third halves users and drops the
+    // comments left dangling (their user_id is NOT NULL).
+    assert_eq!(seeds.tables[0].0, "categories");
+    assert_eq!(candidates[0].tables[0].1.len(), 4);
+    let halved = &candidates[2];
+    assert_eq!(rows_of(halved, "users").len(), 4);
+    assert!(rows_of(halved, "comments").len() < 8);
+    assert!(total(halved) < total(&seeds));
+    let mut simpler_values = 0;
+    for c in &candidates {
+        assert_constraints(&schema, c)
+            .or_else(|e| {
+                // Nulling a nullable column may leave it all NULL; that is the point.
+                if e.to_string().contains("all NULL") {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })
+            .unwrap();
+        if total(c) == total(&seeds) {
+            simpler_values += 1;
+            assert_ne!(c, &seeds);
+        } else {
+            assert!(total(c) < total(&seeds));
+        }
+    }
+    assert!(simpler_values > 0);
+    // NULL for a nullable column and halved text are among them; keys never become NULL.
+    assert!(candidates
+        .iter()
+        .any(|c| rows_of(c, "users").iter().all(|r| r[3] == Value::Null)));
+    assert!(candidates
+        .iter()
+        .all(|c| rows_of(c, "users").iter().all(|r| r[0] != Value::Null)));
+    // Repeated shrinking reaches a single row and stops offering row removals past empty.
+    let mut current = seeds.clone();
+    for _ in 0..10 {
+        match shrink_candidates(&current).into_iter().next() {
+            Some(next) => current = next,
+            None => break,
+        }
+    }
+    assert!(total(&current) < 4);
+}
+
+fn users_table() -> Table {
+    schema().tables["users"].clone()
+}
+
+#[test]
+fn custom_rows_from_inline_toml() {
+    let spec: CustomSeed = toml::from_str(
+        r#"
+        mode = "extend"
+        rows = [
+            { email = "a@b.c", status = "deleted", balance = "12.5", age = 40 },
+            { id = 10, email = "x@y.z", status = "live", nickname = "Zed" },
+        ]
+        "#,
+    )
+    .unwrap();
+    assert_eq!(spec.mode, CustomMode::Extend);
+    let rows = custom_rows(&users_table(), &spec).unwrap();
+    assert_eq!(
+        rows[0],
+        vec![
+            Value::Int(11),
+            Value::Text("a@b.c".into()),
+            Value::Text("deleted".into()),
+            Value::Null,
+            Value::Int(40),
+            Value::Text("12.5".into()),
+        ]
+    );
+    assert_eq!(rows[1][0], Value::Int(10));
+    // In seed(): extend keeps them and adds generated rows whose ids do not clash.
+    let mut s = Schema::default();
+    s.tables.insert("users".into(), users_table());
+    let mut custom = BTreeMap::new();
+    custom.insert("users".to_string(), spec.clone());
+    let seeds = seed(
+        &s,
+        SeedOptions {
+            custom,
+            ..options(3, 0)
+        },
+    )
+    .unwrap();
+    let users = rows_of(&seeds, "users");
+    assert_eq!(users.len(), 5);
+    assert_eq!(users[..2], rows[..]);
+    assert_constraints(&s, &seeds).unwrap();
+    // Replace (default) keeps only them; children then draw from them.
+    let mut replace = spec;
+    replace.mode = CustomMode::Replace;
+    let mut custom = BTreeMap::new();
+    custom.insert("users".to_string(), replace);
+    let seeds = seed(
+        &schema(),
+        SeedOptions {
+            custom,
+            ..options(4, 0)
+        },
+    )
+    .unwrap();
+    assert_eq!(rows_of(&seeds, "users").len(), 2);
+    assert!(rows_of(&seeds, "comments")
+        .iter()
+        .all(|r| r[2] == Value::Int(10) || r[2] == Value::Int(11)));
+}
+
+#[test]
+fn custom_errors_name_row_and_column() {
+    let parse = |s: &str| toml::from_str::<CustomSeed>(s).unwrap();
+    let err = custom_rows(&users_table(), &parse(r#"rows = [{ email = "a", status = "s" }, { email = "b", status = "this is too long" }]"#)).unwrap_err();
+    assert!(
+        matches!(&err, CustomSeedError::Value { row: 2, column, .. } if column == "status"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("row 2, column status"), "{err}");
+    let err = custom_rows(
+        &users_table(),
+        &parse(r#"rows = [{ email = "a", status = "s", colour = "red" }]"#),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, CustomSeedError::UnknownColumn { row: 1, column, .. } if column == "colour")
+    );
+    let err = custom_rows(&users_table(), &parse(r#"rows = [{ email = "a" }]"#)).unwrap_err();
+    assert!(matches!(&err, CustomSeedError::Missing { row: 1, column, .. } if column == "status"));
+    let err = custom_rows(
+        &users_table(),
+        &parse(r#"rows = [{ email = "a", status = "s", age = 70000 }]"#),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("row 1, column age"), "{err}");
+    assert!(
+        toml::from_str::<CustomSeed>("rowz = []").is_err(),
+        "unknown keys are refused"
+    );
+}
+
+#[test]
+fn custom_rows_from_json_and_csv_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("users.json");
+    std::fs::write(
+        &json,
+        r#"[{"id": 1, "email": "j@x", "status": "ok", "balance": 1.25, "nickname": null}]"#,
+    )
+    .unwrap();
+    let spec = CustomSeed {
+        file: Some(json.clone()),
+        ..CustomSeed::default()
+    };
+    let rows = custom_rows(&users_table(), &spec).unwrap();
+    assert_eq!(rows[0][5], Value::Text("1.25".into()));
+    assert_eq!(rows[0][3], Value::Null);
+
+    let csv = dir.path().join("users.csv");
+    std::fs::write(
+        &csv,
+        "id,email,status,age,nickname\n1,c@x,ok,30,\n2,d@x,ok,,Dee\n",
+    )
+    .unwrap();
+    let spec = CustomSeed {
+        file: Some(csv.clone()),
+        ..CustomSeed::default()
+    };
+    let rows = custom_rows(&users_table(), &spec).unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0][4], Value::Int(30));
+    assert_eq!(rows[0][3], Value::Null);
+    assert_eq!(rows[1][4], Value::Null);
+    assert_eq!(rows[1][3], Value::Text("Dee".into()));
+
+    std::fs::write(&csv, "id,email,status\n1,c@x,ok\n2,,ok\n").unwrap();
+    let err = custom_rows(&users_table(), &spec).unwrap_err();
+    assert!(
+        matches!(&err, CustomSeedError::Value { row: 2, column, .. } if column == "email"),
+        "{err}"
+    );
+    std::fs::write(&csv, "id,email,status\nx,c@x,ok\n").unwrap();
+    let err = custom_rows(&users_table(), &spec).unwrap_err();
+    assert!(err.to_string().contains("row 1, column id"), "{err}");
+    std::fs::write(&json, r#"[{"email": "j@x", "status": 5, "age": "old"}]"#).unwrap();
+    let spec = CustomSeed {
+        file: Some(json),
+        ..CustomSeed::default()
+    };
+    let err = custom_rows(&users_table(), &spec).unwrap_err();
+    assert!(err.to_string().contains("row 1, column age"), "{err}");
+    let missing = CustomSeed {
+        file: Some(dir.path().join("nope.csv")),
+        ..CustomSeed::default()
+    };
+    assert!(matches!(
+        custom_rows(&users_table(), &missing),
+        Err(CustomSeedError::File { .. })
+    ));
+}

@@ -1,7 +1,10 @@
 //! Dynamic fixture verdicts: every project under `fixtures/trials/` states in `expect.toml` which
 //! revisions must pass and which must fail (with the section title and words the failure must
-//! contain). Each fixture runs `mrt test` end to end on SQLite and checks every verdict, and that
-//! nothing is left in the temporary directory afterwards.
+//! contain), for every database unless `[per_db.<db>]` says otherwise. Each fixture runs
+//! `mrt test` end to end on SQLite, PostgreSQL (`MRT_TEST_POSTGRES_URL`) and MySQL/MariaDB
+//! (`MRT_TEST_MYSQL_URL`) — one test per fixture and database, ignored with the reason when the
+//! server's variable is unset — and checks every verdict, that nothing is left in the temporary
+//! directory, and that no `mrt_` database is left on the server.
 
 mod common;
 
@@ -20,6 +23,18 @@ struct Expect {
     /// Every `lint::<rev>` test must pass (a false-positive check).
     #[serde(default)]
     lint_all_pass: bool,
+    /// Verdicts that differ on one database: `[per_db.mysql] n02 = "pass"`.
+    #[serde(default)]
+    per_db: BTreeMap<String, BTreeMap<String, Verdict>>,
+}
+
+/// The databases every fixture runs on: name, `--db` value (None: server variable unset).
+fn databases() -> Vec<(&'static str, Option<String>, &'static str)> {
+    vec![
+        ("sqlite", Some("sqlite".to_string()), ""),
+        ("postgres", std::env::var("MRT_TEST_POSTGRES_URL").ok(), "MRT_TEST_POSTGRES_URL"),
+        ("mysql", std::env::var("MRT_TEST_MYSQL_URL").ok(), "MRT_TEST_MYSQL_URL"),
+    ]
 }
 
 #[derive(Debug, Deserialize)]
@@ -32,13 +47,27 @@ enum Verdict {
 fn main() {
     let args = Arguments::from_args();
     let have_alembic = common::python_has("alembic") && common::python_has("sqlalchemy");
-    let trials = common::fixture_dirs("trials")
-        .into_iter()
-        .map(|dir| {
+    let mut missing = Vec::new();
+    let mut list = Vec::new();
+    for (db, url, var) in databases() {
+        if url.is_none() {
+            missing.push(var);
+        }
+        for dir in common::fixture_dirs("trials") {
             let name = dir.file_name().unwrap().to_string_lossy().to_string();
-            Trial::test(format!("trials::{name}"), move || check(&dir))
-                .with_ignored_flag(!have_alembic)
-        })
+            let url = url.clone();
+            let ignored = !have_alembic || url.is_none();
+            list.push(
+                Trial::test(format!("trials::{name}::{db}"), move || check(&dir, db, url.as_deref().unwrap_or("")))
+                    .with_ignored_flag(ignored),
+            );
+        }
+    }
+    if !missing.is_empty() {
+        eprintln!("note: trials on servers ignored: {} not set (.ci/run sets them)", missing.join(", "));
+    }
+    let trials = list
+        .into_iter()
         .chain([
             Trial::test("cli::list_exact_json", list_exact_json).with_ignored_flag(!have_alembic)
         ])
@@ -59,15 +88,19 @@ struct Outcome {
     message: String,
 }
 
-fn check(dir: &PathBuf) -> Result<(), Failed> {
+fn check(dir: &PathBuf, db: &str, url: &str) -> Result<(), Failed> {
     let text = std::fs::read_to_string(dir.join("expect.toml")).map_err(|e| e.to_string())?;
     let expect: Expect = toml::from_str(&text).map_err(|e| format!("expect.toml: {e}"))?;
     let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let out = run_mrt(dir, tmp.path())?;
+    let out = run_mrt(dir, tmp.path(), url)?;
     let outcomes = parse(&out);
     let mut problems = Vec::new();
-    for (rev, verdict) in &expect.verdicts {
-        let name = format!("sqlite::{rev}");
+    let mut verdicts: BTreeMap<&String, &Verdict> = expect.verdicts.iter().collect();
+    if let Some(overrides) = expect.per_db.get(db) {
+        verdicts.extend(overrides.iter());
+    }
+    for (rev, verdict) in verdicts {
+        let name = format!("{db}::{rev}");
         let Some(got) = outcomes.get(&name) else {
             problems.push(format!("{name}: not run"));
             continue;
@@ -92,11 +125,10 @@ fn check(dir: &PathBuf) -> Result<(), Failed> {
             }
         }
     }
+    let prefix = format!("{db}::");
     let extra: Vec<&String> = outcomes
         .keys()
-        .filter(|k| {
-            k.starts_with("sqlite::") && !expect.verdicts.contains_key(&k["sqlite::".len()..])
-        })
+        .filter(|k| k.starts_with(&prefix) && !expect.verdicts.contains_key(&k[prefix.len()..]))
         .collect();
     if !extra.is_empty() {
         problems.push(format!("tests without an expected verdict: {extra:?}"));
@@ -146,11 +178,11 @@ fn judge(name: &str, want: &Verdict, got: &Outcome) -> Option<String> {
     }
 }
 
-fn run_mrt(dir: &Path, tmp: &Path) -> Result<String, Failed> {
+fn run_mrt(dir: &Path, tmp: &Path, db: &str) -> Result<String, Failed> {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_mrt"))
         .args(["test", "--project"])
         .arg(dir)
-        .args(["--seed", "42", "--test-threads", "2"])
+        .args(["--db", db, "--seed", "42", "--test-threads", "2"])
         .env("TMPDIR", tmp)
         .env("MRT_PYTHON", common::python())
         .env("NO_COLOR", "1")

@@ -12,8 +12,8 @@ use sqlparser::ast::{
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
 
-/// A set of columns that must not repeat, as column indexes plus per-column case folding
-/// (`lower(email)` in a unique index).
+/// A set of columns that must not repeat, as column indexes (an index on `lower(email)` counts
+/// as one on `email`; the text comparison in [`UniqueSet::key`] already ignores case).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct UniqueSet {
     pub columns: Vec<usize>,

@@ -2,6 +2,7 @@
 //! trial and reports verdicts through libtest-mimic. Kept apart so the CLI and a Rust project's
 //! `harness = false` test share one runner.
 
+mod cleanup;
 mod plan;
 mod pool;
 mod report;
@@ -16,8 +17,10 @@ use libtest_mimic::{Arguments, Conclusion};
 /// Runs the planned tests with libtest's arguments (filter, `--exact`, `--list`, threads, ...).
 pub fn run(settings: Settings, args: &Arguments) -> Result<Conclusion, HarnessError> {
     let planned = plan(settings)?;
+    cleanup::install_signal_handler();
     let conclusion = libtest_mimic::run(args, planned.trials);
     planned.context.finish();
+    cleanup::forget_all();
     Ok(conclusion)
 }
 

@@ -5,7 +5,7 @@ use crate::trial;
 use crate::workers::Workers;
 use crate::HarnessError;
 use libtest_mimic::{Completion, Failed, Trial};
-use mrt_db::SqliteServer;
+use mrt_db::Server;
 use mrt_migrations::exec::{PythonChoice, WorkerSpec};
 use mrt_migrations::{Project, Revision};
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,7 +22,8 @@ pub struct Settings {
     pub python: PythonChoice,
     /// Environment variable env.py may read the database URL from.
     pub url_env: String,
-    /// Database names; only `sqlite` (the embedded default) exists today.
+    /// Databases: `sqlite` (the embedded default) or a server URL (`postgres://...`,
+    /// `mysql://...`) on which mrt creates its own databases.
     pub databases: Vec<String>,
     pub seed: u64,
     pub rows: usize,
@@ -86,10 +87,17 @@ pub fn plan(settings: Settings) -> Result<Planned, HarnessError> {
         .enable_all()
         .build()
         .map_err(HarnessError::Runtime)?;
-    let run_id = format!("{:x}", std::process::id());
+    let run_id = run_id();
     let mut pools = Vec::new();
-    for name in &settings.databases {
-        pools.push(Pool::new(name, SqliteServer::new(&run_id)?));
+    for (name, spec) in database_names(&settings.databases) {
+        let server = if spec == "sqlite" {
+            Server::sqlite(&run_id)?
+        } else {
+            runtime.block_on(Server::connect(&spec, &run_id))?
+        };
+        let server = Arc::new(server);
+        crate::cleanup::register(Arc::clone(&server));
+        pools.push(Pool::new(&name, server));
     }
     let context = Arc::new(Context {
         settings,
@@ -109,6 +117,37 @@ pub fn plan(settings: Settings) -> Result<Planned, HarnessError> {
         }
     }
     Ok(Planned { trials, context })
+}
+
+/// A run id unique enough for database names `mrt_<run>_<n>` on a shared server.
+fn run_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{:x}{:05x}", std::process::id(), nanos & 0xfffff)
+}
+
+/// Test-name prefixes: the dialect (`sqlite`, `postgres`, `mysql`), numbered when repeated.
+fn database_names(specs: &[String]) -> Vec<(String, String)> {
+    let mut seen: BTreeMap<&'static str, usize> = BTreeMap::new();
+    specs
+        .iter()
+        .map(|spec| {
+            let lower = spec.to_ascii_lowercase();
+            let base = if lower.starts_with("postgres") {
+                "postgres"
+            } else if lower.starts_with("mysql") || lower.starts_with("mariadb") {
+                "mysql"
+            } else {
+                "sqlite"
+            };
+            let n = seen.entry(base).or_insert(0);
+            *n += 1;
+            let name = if *n == 1 { base.to_string() } else { format!("{base}{n}") };
+            (name, spec.clone())
+        })
+        .collect()
 }
 
 /// Revisions in graph order, from `minimum_revision` on when set.

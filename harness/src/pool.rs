@@ -2,7 +2,8 @@
 //! one whose applied set is the largest subset of it, so the next revision of a chain is usually
 //! one upgrade away instead of a replay from base.
 
-use mrt_db::{DbError, SqliteServer, TempDb};
+use mrt_db::{DbError, Server, TempDb};
+use std::sync::Arc;
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 
@@ -15,12 +16,12 @@ pub struct Pooled {
 pub struct Pool {
     /// The name in test ids: `sqlite`, `postgres`, `mysql` or a configured name.
     pub name: String,
-    server: SqliteServer,
+    pub server: Arc<Server>,
     idle: Mutex<Vec<Pooled>>,
 }
 
 impl Pool {
-    pub fn new(name: &str, server: SqliteServer) -> Self {
+    pub fn new(name: &str, server: Arc<Server>) -> Self {
         Pool {
             name: name.to_string(),
             server,
@@ -70,6 +71,6 @@ impl Pool {
         for p in idle {
             self.discard(p).await;
         }
-        let _ = self.server.cleanup();
+        let _ = self.server.cleanup().await;
     }
 }

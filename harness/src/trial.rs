@@ -116,7 +116,13 @@ impl Trial<'_, '_> {
         let pre_seed = self.read_all(db, &scope)?;
         self.seed(db, &scope)?;
         let d0 = self.read_all(db, &scope)?;
-        let up = self.step(db, Step::Upgrade(self.rev.to_string()), "upgrade fails with existing data")?;
+        let up = match self.step(db, Step::Upgrade(self.rev.to_string()), "upgrade fails with existing data") {
+            Ok(up) => up,
+            Err(stop) => {
+                self.report_residue(db, &s0);
+                return Err(stop);
+            }
+        };
         let s1 = self.introspect(db, "after the upgrade")?;
         let target = self.downgrade_target();
         let down = self.step(db, Step::Downgrade(target), "downgrade fails")?;
@@ -266,6 +272,21 @@ impl Trial<'_, '_> {
             }
         }
         Ok(())
+    }
+
+    /// After a failed upgrade the database should be as before (transactional DDL); MySQL commits
+    /// each DDL statement, so a failure midway leaves part of the migration applied. Say so.
+    fn report_residue(&mut self, db: &TempDb, s0: &Schema) {
+        let ignore = [self.ctx.settings.version_table.as_str()];
+        if let Ok(after) = self.block(db.introspect(&ignore)) {
+            let diffs = diff_schemas(s0, &after);
+            if !diffs.is_empty() {
+                self.verdict.add(
+                    "the failed upgrade was not rolled back (the database keeps part of it)",
+                    diffs.iter().map(|d| d.to_string()).collect(),
+                );
+            }
+        }
     }
 
     fn compare_schema(&mut self, expected: &Schema, actual: &Schema, title: &str) {

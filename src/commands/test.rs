@@ -27,7 +27,9 @@ pub struct TestArgs {
     /// The alembic.ini to use (overrides `alembic_config`).
     #[arg(long, short = 'c', value_name = "ALEMBIC_INI")]
     pub config: Option<PathBuf>,
-    /// Database to test on (repeatable); `sqlite` is the embedded default.
+    /// Database to test on (repeatable): `sqlite` (the embedded default) or a server URL such as
+    /// postgres://user@host/postgres or mysql://root@host/mysql; mrt creates, and always drops,
+    /// its own `mrt_<run>_<n>` databases there.
     #[arg(long = "db", value_name = "DB")]
     pub databases: Vec<String>,
     /// Run seed for generated rows (else MRT_SEED, else `seed`, else random; always printed).
@@ -75,8 +77,10 @@ pub fn settings(args: &TestArgs) -> Result<Settings> {
         args.databases.clone()
     };
     for db in &databases {
-        if db != "sqlite" {
-            bail!("database '{db}' is not supported yet; only the embedded `sqlite` is");
+        let lower = db.to_ascii_lowercase();
+        let known = ["sqlite", "postgres://", "postgresql://", "mysql://", "mariadb://"];
+        if !known.iter().any(|k| lower == *k || (k.ends_with("://") && lower.starts_with(k))) {
+            bail!("database '{db}': expected `sqlite` or a postgres://, postgresql://, mysql:// or mariadb:// server URL");
         }
     }
     let step_timeout = args

@@ -84,8 +84,39 @@ def _capture(conn, cursor, statement, parameters, context, executemany):
         _statements.append(statement)
 
 
+# SQLAlchemy needs a driver in the URL; mrt's URLs name none, so take the first one installed.
+_DRIVERS = {
+    "postgresql": [("psycopg", "postgresql+psycopg"), ("psycopg2", "postgresql+psycopg2")],
+    "postgres": [("psycopg", "postgresql+psycopg"), ("psycopg2", "postgresql+psycopg2")],
+    "mysql": [("pymysql", "mysql+pymysql"), ("MySQLdb", "mysql+mysqldb")],
+    "mariadb": [("pymysql", "mysql+pymysql"), ("MySQLdb", "mysql+mysqldb")],
+}
+_chosen = {}
+
+
+def with_driver(url):
+    scheme, sep, rest = url.partition("://")
+    if not sep or "+" in scheme or scheme not in _DRIVERS:
+        return url
+    if scheme not in _chosen:
+        for module, full in _DRIVERS[scheme]:
+            try:
+                __import__(module)
+            except ImportError:
+                continue
+            _chosen[scheme] = full
+            break
+        else:
+            names = " or ".join(m for m, _ in _DRIVERS[scheme])
+            raise RuntimeError(f"no SQLAlchemy driver for {scheme}: install {names} into {sys.executable}")
+    full = _chosen[scheme]
+    if full.startswith("mysql") and "charset=" not in rest:
+        rest += ("&" if "?" in rest else "?") + "charset=utf8mb4"
+    return f"{full}://{rest}"
+
+
 def run(req, cfg, sa, command, MigrationContext, url_env):
-    url = req["url"]
+    url = with_driver(req["url"])
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     os.environ[url_env] = url
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)

@@ -32,6 +32,8 @@ pub enum Command {
     },
     /// Run the dynamic rollback trials: per revision and database, seed, upgrade, downgrade, compare.
     Test(Box<commands::test::TestArgs>),
+    /// Drop the databases crashed or killed runs left on a server (names `mrt_<run>_<n>` only).
+    Clean(commands::clean::CleanArgs),
     /// Check every revision file against the static rollback-safety rules (no database).
     Check(Box<commands::check::CheckArgs>),
     /// Show a rule's documentation, or lint one revision file and explain each finding.
@@ -60,6 +62,7 @@ pub fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Graph { project, format } => commands::graph::run(project, *format, cli.verbose),
         Command::Test(args) => commands::test::run(args),
+        Command::Clean(args) => commands::clean::run(args),
         Command::Check(args) => commands::check::run(args, cli.verbose),
         Command::Explain(args) => commands::explain::run(args, cli.verbose),
         Command::Rules { format } => commands::rules::run(*format),

@@ -47,7 +47,7 @@ fn main() {
 fn demo() -> Result<(tempfile::TempDir, PathBuf), Failed> {
     let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
     let dest = tmp.path().join("demo");
-    copy_dir(&common::repo().join("fixtures/rust_harness"), &dest).map_err(|e| e.to_string())?;
+    common::copy_dir(&common::repo().join("fixtures/rust_harness"), &dest).map_err(|e| e.to_string())?;
     let template =
         std::fs::read_to_string(dest.join("Cargo.toml.in")).map_err(|e| e.to_string())?;
     let manifest = template.replace("@MRT_PATH@", &common::repo().display().to_string());
@@ -55,20 +55,6 @@ fn demo() -> Result<(tempfile::TempDir, PathBuf), Failed> {
     std::fs::copy(common::repo().join("Cargo.lock"), dest.join("Cargo.lock"))
         .map_err(|e| e.to_string())?;
     Ok((tmp, dest))
-}
-
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), target)?;
-        }
-    }
-    Ok(())
 }
 
 fn cargo(dir: &Path, args: &[&str]) -> Result<String, Failed> {

@@ -6,6 +6,12 @@ use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
 static SERVERS: Mutex<Vec<Arc<Server>>> = Mutex::new(Vec::new());
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Set once a signal arrived: no new database may be created after the clean-up started.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
+}
 static INSTALL: Once = Once::new();
 /// How long a signal handler may spend dropping databases before it exits anyway.
 const SIGNAL_CLEANUP: Duration = Duration::from_secs(20);
@@ -26,6 +32,7 @@ pub fn forget_all() {
 pub fn install_signal_handler() {
     INSTALL.call_once(|| {
         let result = ctrlc::set_handler(|| {
+            INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
             eprintln!("\nmrt: interrupted; dropping the databases this run created ...");
             let servers: Vec<Arc<Server>> = SERVERS.lock().map(|s| s.clone()).unwrap_or_default();
             for server in servers {
@@ -35,6 +42,8 @@ pub fn install_signal_handler() {
                     eprintln!("mrt: could not drop {} on {}: run `mrt clean`", left.join(", "), server.label());
                 }
             }
+            // Workers last: killing one first would let its trial go on and create databases.
+            mrt_migrations::exec::kill_all_workers();
             std::process::exit(130);
         });
         if let Err(e) = result {

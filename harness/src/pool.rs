@@ -42,6 +42,11 @@ impl Pool {
         });
         match found {
             Some(p) => Ok(p),
+            None if crate::cleanup::interrupted() => Err(DbError::Invalid {
+                dialect: self.server.dialect().as_str(),
+                db: self.name.clone(),
+                message: "interrupted: no new databases".into(),
+            }),
             None => Ok(Pooled {
                 db: self.server.create().await?,
                 state: BTreeSet::new(),

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod check;
+pub mod clean;
 pub mod explain;
 pub mod graph;
 pub mod rules;

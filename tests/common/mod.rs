@@ -45,3 +45,18 @@ pub fn python_has(module: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success())
 }
+
+/// Copies a fixture directory recursively (tests run on private copies).
+pub fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}

@@ -10,6 +10,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const DRIVER: &str = include_str!("alembic_worker.py");
+
+/// Process ids of live workers, so an interrupted run can kill them (a worker stuck in a
+/// migration step would otherwise outlive mrt).
+static LIVE: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
+/// Kills every live worker process; for signal handlers, where destructors do not run.
+pub fn kill_all_workers() {
+    let pids: Vec<u32> = LIVE.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default();
+    for pid in pids {
+        let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+    }
+}
 /// Lines of the worker's stderr kept to explain a crash.
 const STDERR_TAIL: usize = 40;
 /// Importing alembic and parsing a large script directory can take seconds on a cold cache.
@@ -111,6 +123,9 @@ impl Worker {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| unavailable(format!("cannot start it: {e}")))?;
+        if let Ok(mut live) = LIVE.lock() {
+            live.push(child.id());
+        }
         let (stdin, lines, stderr_tail) = wire(&mut child).map_err(unavailable)?;
         let mut worker = Worker {
             spec: spec.clone(),
@@ -202,6 +217,10 @@ impl Worker {
     fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let pid = self.child.id();
+        if let Ok(mut live) = LIVE.lock() {
+            live.retain(|p| *p != pid);
+        }
     }
 
     fn stderr_text(&self) -> String {

@@ -1,0 +1,55 @@
+//! `mrt clean --db URL`: drop the `mrt_<run>_<n>` databases that crashed or killed runs left on a
+//! server. Only names of exactly that shape are touched; nothing else on the server is.
+
+use anyhow::{Context, Result};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct CleanArgs {
+    /// Server URL (postgres://..., mysql://...), repeatable.
+    #[arg(long = "db", value_name = "URL", required = true)]
+    pub databases: Vec<String>,
+    /// Only runs whose id starts with this (as printed in the database names `mrt_<run>_<n>`).
+    #[arg(long, value_name = "RUN", default_value = "")]
+    pub run: String,
+}
+
+pub fn run(args: &CleanArgs) -> Result<u8> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    for url in &args.databases {
+        let dropped = runtime.block_on(mrt_db::drop_leftovers(url, &args.run))?;
+        let server = mask(url);
+        if dropped.is_empty() {
+            println!("{server}: no mrt databases left behind");
+        } else {
+            println!("{server}: dropped {} database(s): {}", dropped.len(), dropped.join(", "));
+        }
+    }
+    Ok(crate::exit::OK)
+}
+
+/// The URL without its password, for output.
+fn mask(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            let masked = if userinfo.contains(':') { format!("{user}:***") } else { user.to_string() };
+            format!("{}{masked}{}", &url[..scheme_end + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask;
+
+    #[test]
+    fn password_is_masked() {
+        assert_eq!(mask("postgres://bob:s3cret@db:5432/postgres"), "postgres://bob:***@db:5432/postgres");
+        assert_eq!(mask("mysql://root@127.0.0.1/mysql"), "mysql://root@127.0.0.1/mysql");
+    }
+}

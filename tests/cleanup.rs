@@ -1,0 +1,102 @@
+//! Nothing left behind on a server: after a normal run, and after a run interrupted with SIGINT
+//! in the middle of a migration step, no `mrt_<run>_<n>` database remains (checked with
+//! `mrt clean`, which must find nothing to drop). One test per server, ignored with the reason
+//! when its URL variable is unset.
+
+mod common;
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn main() {
+    let args = Arguments::from_args();
+    let have_python = common::python_has("alembic") && common::python_has("sqlalchemy");
+    let mut trials = Vec::new();
+    for (db, var) in [("postgres", "MRT_TEST_POSTGRES_URL"), ("mysql", "MRT_TEST_MYSQL_URL")] {
+        let url = std::env::var(var).ok();
+        if url.is_none() {
+            eprintln!("note: cleanup::{db} ignored: {var} is not set (.ci/run sets it)");
+        }
+        let ignored = url.is_none() || !have_python;
+        let url = url.unwrap_or_default();
+        trials.push(Trial::test(format!("cleanup::{db}"), move || nothing_left(&url)).with_ignored_flag(ignored));
+    }
+    libtest_mimic::run(&args, trials).exit();
+}
+
+fn nothing_left(url: &str) -> Result<(), Failed> {
+    let project = common::fixtures("trials").join("trap_crash");
+    let out = Command::new(env!("CARGO_BIN_EXE_mrt"))
+        .args(["test", "--project"])
+        .arg(&project)
+        .args(["--db", url, "--seed", "1", "-q"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.code() != Some(101) {
+        return Err(format!("normal run: expected exit 101 (k02 fails), got {:?}", out.status.code()).into());
+    }
+    expect_clean(url, "after a normal run")?;
+    interrupted_run(url)?;
+    expect_clean(url, "after SIGINT")
+}
+
+/// Starts a run whose second revision sleeps, interrupts it mid-step and waits for it to exit.
+fn interrupted_run(url: &str) -> Result<(), Failed> {
+    // A private copy, so the worker processes of this run can be told apart by their arguments.
+    let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let project = tmp.path().join("trap_hang");
+    common::copy_dir(&common::fixtures("trials").join("trap_hang"), &project).map_err(|e| e.to_string())?;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mrt"))
+        .args(["test", "--project"])
+        .arg(&project)
+        .args(["--db", url, "--step-timeout", "120", "--test-threads", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    std::thread::sleep(Duration::from_secs(6));
+    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().map_err(|e| e.to_string())?;
+    if !kill.success() {
+        return Err("kill -INT failed".into());
+    }
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            if status.code() != Some(130) {
+                return Err(format!("interrupted run exited {status:?}, expected 130").into());
+            }
+            return no_worker_left(&project);
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            return Err("interrupted run did not exit within 60 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The Python worker stuck in the sleeping step must not outlive mrt.
+fn no_worker_left(project: &std::path::Path) -> Result<(), Failed> {
+    std::thread::sleep(Duration::from_millis(300));
+    let out = Command::new("pgrep").arg("-f").arg(project).output().map_err(|e| e.to_string())?;
+    let pids = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if pids.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("worker processes left running after SIGINT: {pids}").into())
+    }
+}
+
+fn expect_clean(url: &str, when: &str) -> Result<(), Failed> {
+    let out = Command::new(env!("CARGO_BIN_EXE_mrt"))
+        .args(["clean", "--db", url])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if out.status.success() && text.contains("no mrt databases left behind") {
+        Ok(())
+    } else {
+        Err(format!("{when}: `mrt clean` found leftovers or failed:\n{text}{}", String::from_utf8_lossy(&out.stderr)).into())
+    }
+}

@@ -53,6 +53,10 @@ pub struct Config {
     pub url_env: Option<String>,
     /// `mrt test`: Alembic's version table (when env.py sets `version_table`).
     pub version_table: Option<String>,
+    /// `mrt test`: custom rows per table (`rows` inline, or a `file` .json/.csv; `mode` replace or
+    /// extend), used instead of or besides generated ones.
+    #[serde(default)]
+    pub seeds: BTreeMap<String, mrt_generators::CustomSeed>,
 }
 
 /// A loaded config and the file it came from (none when the project has no config).

@@ -398,6 +398,11 @@ impl<'a> TablePlan<'a> {
         if planted {
             return candidates[(index / 2) % candidates.len()].clone();
         }
+        if index == BOUNDARY_ROW && attempt == 0 {
+            if let Some(v) = self.boundary(c) {
+                return v;
+            }
+        }
         if column.nullable && index > 0 && chance(runner, 4) {
             return Value::Null;
         }
@@ -411,6 +416,18 @@ impl<'a> TablePlan<'a> {
             return loose[pick_index(runner, loose.len())].clone();
         }
         draw(&self.strategies[c], runner).unwrap_or(Value::Null)
+    }
+
+    /// The longest value a bounded text column takes (a multi-byte character last), so a downgrade
+    /// that truncates or narrows it always meets one, not only by chance.
+    fn boundary(&self, c: usize) -> Option<Value> {
+        let max = self.specs[c].text_max()? as usize;
+        if max == 0 || self.specs[c].ty != (SqlType::Text { max_chars: Some(max as u32) }) {
+            return None;
+        }
+        let mut s: String = "boundary ".chars().cycle().take(max.saturating_sub(1).min(4095)).collect();
+        s.push('é');
+        Some(Value::Text(s))
     }
 
     /// Fills a foreign key's columns from one parent row (all columns from the same row, so
@@ -538,6 +555,9 @@ impl<'a> TablePlan<'a> {
             .collect()
     }
 }
+
+/// The row that holds boundary values (see `boundary`): not the first, which stays ordinary.
+const BOUNDARY_ROW: usize = 2;
 
 fn position(table: &Table, name: &str) -> Option<usize> {
     table.columns.iter().position(|c| c.name == name)

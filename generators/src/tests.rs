@@ -604,3 +604,29 @@ fn custom_rows_from_json_and_csv_files() {
         Err(CustomSeedError::File { .. })
     ));
 }
+
+#[test]
+fn every_bounded_text_column_meets_its_maximum_length() {
+    for seed in 0..20 {
+        let t = table(
+            "notes",
+            vec![column("id", "INTEGER", false), column("title", "VARCHAR(30)", true)],
+            &["id"],
+        );
+        let mut s = Schema::default();
+        s.tables.insert(t.name.clone(), t);
+        let seeds = seed_schema(&s, seed);
+        let longest = rows_of(&seeds, "notes")
+            .iter()
+            .filter_map(|r| match &r[1] {
+                Value::Text(v) => Some(v.chars().count()),
+                _ => None,
+            })
+            .max();
+        assert_eq!(longest, Some(30), "seed {seed}");
+    }
+}
+
+fn seed_schema(s: &Schema, seed: u64) -> Seeds {
+    super::seed(s, options(8, seed)).expect("seedable")
+}

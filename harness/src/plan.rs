@@ -34,6 +34,8 @@ pub struct Settings {
     pub minimum_revision: Option<String>,
     /// Alembic's version table, left out of seeding and comparison.
     pub version_table: String,
+    /// Rows for tables given by the user (`seeds` in config), replacing or extending generated ones.
+    pub custom_seeds: BTreeMap<String, mrt_generators::CustomSeed>,
     /// `lint::<rev>` tests; none when `None`.
     pub lint: Option<LintFn>,
     /// Start a worker before the trials and say which Python, Alembic and seed the run uses;

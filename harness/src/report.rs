@@ -40,6 +40,11 @@ impl Verdict {
         });
     }
 
+    /// Whether a section with this title was recorded.
+    pub fn has(&self, title: &str) -> bool {
+        self.sections.iter().any(|s| s.title == title)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.sections.is_empty()
     }

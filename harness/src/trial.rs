@@ -6,7 +6,7 @@ use crate::pool::Pooled;
 use crate::report::Verdict;
 use crate::workers::Slot;
 use mrt_db::{diff_rows, diff_schemas, Row, Schema, Table, TempDb};
-use mrt_generators::{seed, SeedOptions};
+use mrt_generators::{mine_literals, seed, shrink_candidates, Literals, SeedOptions, Seeds};
 use mrt_migrations::exec::{Step, StepOk};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -16,45 +16,115 @@ use std::future::Future;
 ///
 /// The first attempt seeds and compares the tables the revision's file mentions (with their
 /// foreign-key relatives). If the SQL the steps executed touched any other table, the attempt is
-/// thrown away and the trial runs again over every table, so narrowing never hides a loss.
+/// thrown away and the trial runs again over every table, so narrowing never hides a loss. A
+/// failure on data is then shrunk: the trial is re-run on smaller row sets while it still fails,
+/// and the smallest failing rows are shown.
 pub fn run(ctx: &Context, rev: &str, pool_index: usize) -> Result<(), Verdict> {
-    let mentioned = mentioned_tables(ctx, rev);
-    match attempt(ctx, rev, pool_index, mentioned) {
-        Attempt::Rescope => match attempt(ctx, rev, pool_index, None) {
-            Attempt::Rescope => Ok(()),
-            Attempt::Done(result) => result,
-        },
-        Attempt::Done(result) => result,
+    let source = revision_source(ctx, rev);
+    let mut input = Input {
+        mentioned: source.as_deref().and_then(mrt_migrations::alembic::mentioned_words),
+        literals: mine_literals(&[source.as_deref().unwrap_or("")]),
+        explicit: None,
+    };
+    let mut outcome = attempt(ctx, rev, pool_index, &input);
+    if outcome.rescope {
+        input.mentioned = None;
+        outcome = attempt(ctx, rev, pool_index, &input);
+    }
+    match outcome.result {
+        Ok(()) => Ok(()),
+        Err(verdict) if verdict.has(DATA_LOSS) => Err(shrink(ctx, rev, pool_index, input, verdict, outcome.seeds)),
+        Err(verdict) => Err(verdict),
     }
 }
 
-/// Words in the revision's string literals; `None` (meaning every table) when the file cannot be
-/// read or tokenized.
-fn mentioned_tables(ctx: &Context, rev: &str) -> Option<BTreeSet<String>> {
+/// The section title of a data comparison failure (the kind of failure shrinking is for).
+const DATA_LOSS: &str = "downgrade did not restore the data";
+/// Re-runs spent on shrinking one failure, at most.
+const SHRINK_BUDGET: usize = 16;
+
+/// Re-runs the trial on ever smaller seeds ([`shrink_candidates`]) while it still fails on data,
+/// within [`SHRINK_BUDGET`] runs, and returns the smallest failure with its rows.
+fn shrink(ctx: &Context, rev: &str, pool_index: usize, mut input: Input, verdict: Verdict, seeds: Option<Seeds>) -> Verdict {
+    let Some(mut smallest) = seeds else { return verdict };
+    let mut best = verdict;
+    let mut runs = 0;
+    let mut steps = 0;
+    'rounds: loop {
+        for candidate in shrink_candidates(&smallest) {
+            if runs == SHRINK_BUDGET {
+                break 'rounds;
+            }
+            runs += 1;
+            input.explicit = Some(candidate.clone());
+            let outcome = attempt(ctx, rev, pool_index, &input);
+            if let Err(v) = outcome.result {
+                if v.has(DATA_LOSS) {
+                    smallest = candidate;
+                    best = v;
+                    steps += 1;
+                    continue 'rounds;
+                }
+            }
+        }
+        break;
+    }
+    let rows = seed_lines(&smallest);
+    let title = format!("smallest failing rows ({steps} shrink steps in {runs} re-runs; the seed reproduces them)");
+    best.add(title, rows);
+    best
+}
+
+fn seed_lines(seeds: &Seeds) -> Vec<String> {
+    seeds
+        .tables
+        .iter()
+        .flat_map(|(table, rows)| {
+            rows.iter().map(move |row| {
+                let values: Vec<String> = row.iter().map(|v| v.to_string()).collect();
+                format!("{table}: ({})", values.join(", "))
+            })
+        })
+        .collect()
+}
+
+fn revision_source(ctx: &Context, rev: &str) -> Option<String> {
     let path = &ctx.settings.project.graph.get(rev)?.path;
-    let source = std::fs::read_to_string(path).ok()?;
-    mrt_migrations::alembic::mentioned_words(&source)
+    std::fs::read_to_string(path).ok()
 }
 
-enum Attempt {
-    Done(Result<(), Verdict>),
+/// What one attempt seeds with.
+struct Input {
+    /// Words the revision mentions; `None` means seed and compare every table.
+    mentioned: Option<BTreeSet<String>>,
+    /// Constants of the revision's code, offered to the generator as candidate values.
+    literals: Literals,
+    /// Rows to seed instead of generating them (shrinking).
+    explicit: Option<Seeds>,
+}
+
+struct Outcome {
+    result: Result<(), Verdict>,
     /// The steps touched tables outside the seeded scope: run again over all tables.
-    Rescope,
+    rescope: bool,
+    /// The rows this attempt seeded.
+    seeds: Option<Seeds>,
 }
 
-fn attempt(ctx: &Context, rev: &str, pool_index: usize, mentioned: Option<BTreeSet<String>>) -> Attempt {
+fn attempt(ctx: &Context, rev: &str, pool_index: usize, input: &Input) -> Outcome {
     let pool = &ctx.pools[pool_index];
     let graph = &ctx.settings.project.graph;
     let message = graph.get(rev).and_then(|r| r.message.as_deref());
     let mut verdict = Verdict::new(&pool.name, rev, message, ctx.settings.seed);
     let before: BTreeSet<&str> = graph.ancestors(rev).unwrap_or_default();
+    let done = |result| Outcome { result, rescope: false, seeds: None };
     let mut slot = match ctx.workers.checkout() {
         Ok(slot) => slot,
-        Err(e) => return Attempt::Done(fail(verdict, "cannot start a Python worker", e.to_string())),
+        Err(e) => return done(fail(verdict, "cannot start a Python worker", e.to_string())),
     };
     let mut pooled = match ctx.runtime.block_on(pool.take(&before)) {
         Ok(p) => p,
-        Err(e) => return Attempt::Done(fail(verdict, "cannot create a database", e.to_string())),
+        Err(e) => return done(fail(verdict, "cannot create a database", e.to_string())),
     };
     let mut trial = Trial {
         ctx,
@@ -62,22 +132,19 @@ fn attempt(ctx: &Context, rev: &str, pool_index: usize, mentioned: Option<BTreeS
         rev,
         before: &before,
         verdict: &mut verdict,
-        mentioned,
+        input,
         rescope: false,
+        seeded: None,
     };
     let passed = trial.run(&mut pooled);
-    let rescope = trial.rescope;
+    let (rescope, seeds) = (trial.rescope, trial.seeded.take());
     if passed && !rescope {
         pooled.state = before.iter().map(|s| s.to_string()).chain([rev.to_string()]).collect();
         pool.give_back(pooled);
-        return Attempt::Done(Ok(()));
+        return Outcome { result: Ok(()), rescope, seeds };
     }
     ctx.runtime.block_on(pool.discard(pooled));
-    if rescope {
-        Attempt::Rescope
-    } else {
-        Attempt::Done(Err(verdict))
-    }
+    Outcome { result: Err(verdict), rescope, seeds }
 }
 
 fn fail(mut verdict: Verdict, title: &str, detail: String) -> Result<(), Verdict> {
@@ -91,10 +158,11 @@ struct Trial<'a, 's> {
     rev: &'a str,
     before: &'a BTreeSet<&'a str>,
     verdict: &'a mut Verdict,
-    /// Words the revision mentions; `None` means seed and compare every table.
-    mentioned: Option<BTreeSet<String>>,
+    input: &'a Input,
     /// Set when the steps touched a table outside the scope (see [`run`]).
     rescope: bool,
+    /// The rows seeded, kept for shrinking.
+    seeded: Option<Seeds>,
 }
 
 /// A stage that went wrong: recorded in the verdict, ends the trial.
@@ -112,7 +180,7 @@ impl Trial<'_, '_> {
         self.reach_before(pooled)?;
         let db = &pooled.db;
         let s0 = self.introspect(db, "before the upgrade")?;
-        let scope = scope_of(&s0, self.mentioned.as_ref());
+        let scope = scope_of(&s0, self.input.mentioned.as_ref());
         let pre_seed = self.read_all(db, &scope)?;
         self.seed(db, &scope)?;
         let d0 = self.read_all(db, &scope)?;
@@ -254,12 +322,17 @@ impl Trial<'_, '_> {
         let options = SeedOptions {
             rows_per_table: self.ctx.settings.rows,
             seed: trial_seed(self.ctx.settings.seed, self.rev),
-            ..SeedOptions::default()
+            literals: self.input.literals.clone(),
+            custom: self.ctx.settings.custom_seeds.clone(),
         };
-        let seeds = match seed(schema, options) {
-            Ok(s) => s,
-            Err(e) => return Err(self.stop("cannot seed the database", e.to_string())),
+        let seeds = match &self.input.explicit {
+            Some(explicit) => explicit.clone(),
+            None => match seed(schema, options) {
+                Ok(s) => s,
+                Err(e) => return Err(self.stop("cannot seed the database", e.to_string())),
+            },
         };
+        self.seeded = Some(seeds.clone());
         for (name, rows) in &seeds.tables {
             let Some(table) = schema.tables.get(name) else {
                 continue;

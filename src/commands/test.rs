@@ -120,6 +120,7 @@ pub fn settings(args: &TestArgs) -> Result<Settings> {
             .version_table
             .clone()
             .unwrap_or_else(|| "alembic_version".into()),
+        custom_seeds: custom_seeds(&loaded),
         lint: Some(lint_fn(&loaded, &project_url)?),
         announce: !args.libtest.list,
     })
@@ -148,6 +149,17 @@ fn lint_fn(loaded: &Loaded, url: &Option<String>) -> Result<LintFn> {
             })
             .collect()
     }))
+}
+
+/// `seeds` from config with their files made relative to the config file.
+fn custom_seeds(loaded: &Loaded) -> BTreeMap<String, mrt_generators::CustomSeed> {
+    let mut seeds = loaded.config.seeds.clone();
+    for spec in seeds.values_mut() {
+        if let Some(file) = spec.file.take() {
+            spec.file = Some(loaded.resolve(&file));
+        }
+    }
+    seeds
 }
 
 /// `skip` from config, every key a revision of this project (a typo must not silently test it).

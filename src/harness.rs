@@ -8,7 +8,7 @@
 //!
 //! and in `tests/migrations.rs`:
 //!
-//! ```no_run
+//! ```text
 //! fn main() {
 //!     mrt::harness::main()
 //! }

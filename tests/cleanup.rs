@@ -13,14 +13,20 @@ fn main() {
     let args = Arguments::from_args();
     let have_python = common::python_has("alembic") && common::python_has("sqlalchemy");
     let mut trials = Vec::new();
-    for (db, var) in [("postgres", "MRT_TEST_POSTGRES_URL"), ("mysql", "MRT_TEST_MYSQL_URL")] {
+    for (db, var) in [
+        ("postgres", "MRT_TEST_POSTGRES_URL"),
+        ("mysql", "MRT_TEST_MYSQL_URL"),
+    ] {
         let url = std::env::var(var).ok();
         if url.is_none() {
             eprintln!("note: cleanup::{db} ignored: {var} is not set (.ci/run sets it)");
         }
         let ignored = url.is_none() || !have_python;
         let url = url.unwrap_or_default();
-        trials.push(Trial::test(format!("cleanup::{db}"), move || nothing_left(&url)).with_ignored_flag(ignored));
+        trials.push(
+            Trial::test(format!("cleanup::{db}"), move || nothing_left(&url))
+                .with_ignored_flag(ignored),
+        );
     }
     libtest_mimic::run(&args, trials).exit();
 }
@@ -34,7 +40,11 @@ fn nothing_left(url: &str) -> Result<(), Failed> {
         .output()
         .map_err(|e| e.to_string())?;
     if out.status.code() != Some(101) {
-        return Err(format!("normal run: expected exit 101 (k02 fails), got {:?}", out.status.code()).into());
+        return Err(format!(
+            "normal run: expected exit 101 (k02 fails), got {:?}",
+            out.status.code()
+        )
+        .into());
     }
     expect_clean(url, "after a normal run")?;
     interrupted_run(url)?;
@@ -46,7 +56,8 @@ fn interrupted_run(url: &str) -> Result<(), Failed> {
     // A private copy, so the worker processes of this run can be told apart by their arguments.
     let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
     let project = tmp.path().join("trap_hang");
-    common::copy_dir(&common::fixtures("trials").join("trap_hang"), &project).map_err(|e| e.to_string())?;
+    common::copy_dir(&common::fixtures("trials").join("trap_hang"), &project)
+        .map_err(|e| e.to_string())?;
     let mut child = Command::new(env!("CARGO_BIN_EXE_mrt"))
         .args(["test", "--project"])
         .arg(&project)
@@ -56,7 +67,10 @@ fn interrupted_run(url: &str) -> Result<(), Failed> {
         .spawn()
         .map_err(|e| e.to_string())?;
     std::thread::sleep(Duration::from_secs(6));
-    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().map_err(|e| e.to_string())?;
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .map_err(|e| e.to_string())?;
     if !kill.success() {
         return Err("kill -INT failed".into());
     }
@@ -79,7 +93,11 @@ fn interrupted_run(url: &str) -> Result<(), Failed> {
 /// The Python worker stuck in the sleeping step must not outlive mrt.
 fn no_worker_left(project: &std::path::Path) -> Result<(), Failed> {
     std::thread::sleep(Duration::from_millis(300));
-    let out = Command::new("pgrep").arg("-f").arg(project).output().map_err(|e| e.to_string())?;
+    let out = Command::new("pgrep")
+        .arg("-f")
+        .arg(project)
+        .output()
+        .map_err(|e| e.to_string())?;
     let pids = String::from_utf8_lossy(&out.stdout).trim().to_string();
     if pids.is_empty() {
         Ok(())
@@ -97,6 +115,10 @@ fn expect_clean(url: &str, when: &str) -> Result<(), Failed> {
     if out.status.success() && text.contains("no mrt databases left behind") {
         Ok(())
     } else {
-        Err(format!("{when}: `mrt clean` found leftovers or failed:\n{text}{}", String::from_utf8_lossy(&out.stderr)).into())
+        Err(format!(
+            "{when}: `mrt clean` found leftovers or failed:\n{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into())
     }
 }

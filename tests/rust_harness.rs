@@ -47,7 +47,8 @@ fn main() {
 fn demo() -> Result<(tempfile::TempDir, PathBuf), Failed> {
     let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
     let dest = tmp.path().join("demo");
-    common::copy_dir(&common::repo().join("fixtures/rust_harness"), &dest).map_err(|e| e.to_string())?;
+    common::copy_dir(&common::repo().join("fixtures/rust_harness"), &dest)
+        .map_err(|e| e.to_string())?;
     let template =
         std::fs::read_to_string(dest.join("Cargo.toml.in")).map_err(|e| e.to_string())?;
     let manifest = template.replace("@MRT_PATH@", &common::repo().display().to_string());

@@ -11,7 +11,7 @@ mod common;
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,8 +32,16 @@ struct Expect {
 fn databases() -> Vec<(&'static str, Option<String>, &'static str)> {
     vec![
         ("sqlite", Some("sqlite".to_string()), ""),
-        ("postgres", std::env::var("MRT_TEST_POSTGRES_URL").ok(), "MRT_TEST_POSTGRES_URL"),
-        ("mysql", std::env::var("MRT_TEST_MYSQL_URL").ok(), "MRT_TEST_MYSQL_URL"),
+        (
+            "postgres",
+            std::env::var("MRT_TEST_POSTGRES_URL").ok(),
+            "MRT_TEST_POSTGRES_URL",
+        ),
+        (
+            "mysql",
+            std::env::var("MRT_TEST_MYSQL_URL").ok(),
+            "MRT_TEST_MYSQL_URL",
+        ),
     ]
 }
 
@@ -58,20 +66,24 @@ fn main() {
             let url = url.clone();
             let ignored = !have_alembic || url.is_none();
             list.push(
-                Trial::test(format!("trials::{name}::{db}"), move || check(&dir, db, url.as_deref().unwrap_or("")))
-                    .with_ignored_flag(ignored),
+                Trial::test(format!("trials::{name}::{db}"), move || {
+                    check(&dir, db, url.as_deref().unwrap_or(""))
+                })
+                .with_ignored_flag(ignored),
             );
         }
     }
     if !missing.is_empty() {
-        eprintln!("note: trials on servers ignored: {} not set (.ci/run sets them)", missing.join(", "));
+        eprintln!(
+            "note: trials on servers ignored: {} not set (.ci/run sets them)",
+            missing.join(", ")
+        );
     }
-    let trials = list
-        .into_iter()
-        .chain([
-            Trial::test("cli::list_exact_json", list_exact_json).with_ignored_flag(!have_alembic)
-        ])
-        .collect();
+    let trials =
+        list.into_iter()
+            .chain([Trial::test("cli::list_exact_json", list_exact_json)
+                .with_ignored_flag(!have_alembic)])
+            .collect();
     if !have_alembic {
         eprintln!(
             "note: trials ignored: `{} -c 'import alembic, sqlalchemy'` failed (set MRT_PYTHON or pip install -r tests/requirements.txt)",
@@ -88,7 +100,7 @@ struct Outcome {
     message: String,
 }
 
-fn check(dir: &PathBuf, db: &str, url: &str) -> Result<(), Failed> {
+fn check(dir: &Path, db: &str, url: &str) -> Result<(), Failed> {
     let text = std::fs::read_to_string(dir.join("expect.toml")).map_err(|e| e.to_string())?;
     let expect: Expect = toml::from_str(&text).map_err(|e| format!("expect.toml: {e}"))?;
     let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
@@ -115,13 +127,19 @@ fn check(dir: &PathBuf, db: &str, url: &str) -> Result<(), Failed> {
         }
     }
     if expect.lint_all_pass {
-        let lint_tests: Vec<(&String, &Outcome)> = outcomes.iter().filter(|(k, _)| k.starts_with("lint::")).collect();
+        let lint_tests: Vec<(&String, &Outcome)> = outcomes
+            .iter()
+            .filter(|(k, _)| k.starts_with("lint::"))
+            .collect();
         if lint_tests.is_empty() {
             problems.push("no lint:: tests ran".into());
         }
         for (name, got) in lint_tests {
             if got.status != "ok" {
-                problems.push(format!("{name}: expected pass, got {}:\n{}", got.status, got.message));
+                problems.push(format!(
+                    "{name}: expected pass, got {}:\n{}",
+                    got.status, got.message
+                ));
             }
         }
     }

@@ -422,10 +422,19 @@ impl<'a> TablePlan<'a> {
     /// that truncates or narrows it always meets one, not only by chance.
     fn boundary(&self, c: usize) -> Option<Value> {
         let max = self.specs[c].text_max()? as usize;
-        if max == 0 || self.specs[c].ty != (SqlType::Text { max_chars: Some(max as u32) }) {
+        if max == 0
+            || self.specs[c].ty
+                != (SqlType::Text {
+                    max_chars: Some(max as u32),
+                })
+        {
             return None;
         }
-        let mut s: String = "boundary ".chars().cycle().take(max.saturating_sub(1).min(4095)).collect();
+        let mut s: String = "boundary "
+            .chars()
+            .cycle()
+            .take(max.saturating_sub(1).min(4095))
+            .collect();
         s.push('é');
         Some(Value::Text(s))
     }

@@ -610,7 +610,10 @@ fn every_bounded_text_column_meets_its_maximum_length() {
     for seed in 0..20 {
         let t = table(
             "notes",
-            vec![column("id", "INTEGER", false), column("title", "VARCHAR(30)", true)],
+            vec![
+                column("id", "INTEGER", false),
+                column("title", "VARCHAR(30)", true),
+            ],
             &["id"],
         );
         let mut s = Schema::default();

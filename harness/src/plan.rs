@@ -146,7 +146,11 @@ fn database_names(specs: &[String]) -> Vec<(String, String)> {
             };
             let n = seen.entry(base).or_insert(0);
             *n += 1;
-            let name = if *n == 1 { base.to_string() } else { format!("{base}{n}") };
+            let name = if *n == 1 {
+                base.to_string()
+            } else {
+                format!("{base}{n}")
+            };
             (name, spec.clone())
         })
         .collect()
@@ -193,7 +197,9 @@ fn lint_trial(context: &Arc<Context>, rev: &str) -> Option<Trial> {
     let name = format!("lint::{rev}");
     if let Some(reason) = context.settings.skip.get(rev) {
         let reason = reason.clone();
-        return Some(Trial::ignorable_test(name, move || Ok(Completion::ignored_with(format!("skipped: {reason}")))));
+        return Some(Trial::ignorable_test(name, move || {
+            Ok(Completion::ignored_with(format!("skipped: {reason}")))
+        }));
     }
     let ctx = Arc::clone(context);
     let rev = rev.to_string();

@@ -3,8 +3,8 @@
 //! one upgrade away instead of a replay from base.
 
 use mrt_db::{DbError, Server, TempDb};
-use std::sync::Arc;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::sync::Mutex;
 
 /// A database and the revisions applied to it (closed under ancestry).

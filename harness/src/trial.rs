@@ -22,7 +22,9 @@ use std::future::Future;
 pub fn run(ctx: &Context, rev: &str, pool_index: usize) -> Result<(), Verdict> {
     let source = revision_source(ctx, rev);
     let mut input = Input {
-        mentioned: source.as_deref().and_then(mrt_migrations::alembic::mentioned_words),
+        mentioned: source
+            .as_deref()
+            .and_then(mrt_migrations::alembic::mentioned_words),
         literals: mine_literals(&[source.as_deref().unwrap_or("")]),
         explicit: None,
     };
@@ -33,7 +35,9 @@ pub fn run(ctx: &Context, rev: &str, pool_index: usize) -> Result<(), Verdict> {
     }
     match outcome.result {
         Ok(()) => Ok(()),
-        Err(verdict) if verdict.has(DATA_LOSS) => Err(shrink(ctx, rev, pool_index, input, verdict, outcome.seeds)),
+        Err(verdict) if verdict.has(DATA_LOSS) => {
+            Err(shrink(ctx, rev, pool_index, input, verdict, outcome.seeds))
+        }
         Err(verdict) => Err(verdict),
     }
 }
@@ -45,8 +49,17 @@ const SHRINK_BUDGET: usize = 16;
 
 /// Re-runs the trial on ever smaller seeds ([`shrink_candidates`]) while it still fails on data,
 /// within [`SHRINK_BUDGET`] runs, and returns the smallest failure with its rows.
-fn shrink(ctx: &Context, rev: &str, pool_index: usize, mut input: Input, verdict: Verdict, seeds: Option<Seeds>) -> Verdict {
-    let Some(mut smallest) = seeds else { return verdict };
+fn shrink(
+    ctx: &Context,
+    rev: &str,
+    pool_index: usize,
+    mut input: Input,
+    verdict: Verdict,
+    seeds: Option<Seeds>,
+) -> Verdict {
+    let Some(mut smallest) = seeds else {
+        return verdict;
+    };
     let mut best = verdict;
     let mut runs = 0;
     let mut steps = 0;
@@ -70,7 +83,9 @@ fn shrink(ctx: &Context, rev: &str, pool_index: usize, mut input: Input, verdict
         break;
     }
     let rows = seed_lines(&smallest);
-    let title = format!("smallest failing rows ({steps} shrink steps in {runs} re-runs; the seed reproduces them)");
+    let title = format!(
+        "smallest failing rows ({steps} shrink steps in {runs} re-runs; the seed reproduces them)"
+    );
     best.add(title, rows);
     best
 }
@@ -117,7 +132,11 @@ fn attempt(ctx: &Context, rev: &str, pool_index: usize, input: &Input) -> Outcom
     let message = graph.get(rev).and_then(|r| r.message.as_deref());
     let mut verdict = Verdict::new(&pool.name, rev, message, ctx.settings.seed);
     let before: BTreeSet<&str> = graph.ancestors(rev).unwrap_or_default();
-    let done = |result| Outcome { result, rescope: false, seeds: None };
+    let done = |result| Outcome {
+        result,
+        rescope: false,
+        seeds: None,
+    };
     let mut slot = match ctx.workers.checkout() {
         Ok(slot) => slot,
         Err(e) => return done(fail(verdict, "cannot start a Python worker", e.to_string())),
@@ -139,12 +158,24 @@ fn attempt(ctx: &Context, rev: &str, pool_index: usize, input: &Input) -> Outcom
     let passed = trial.run(&mut pooled);
     let (rescope, seeds) = (trial.rescope, trial.seeded.take());
     if passed && !rescope {
-        pooled.state = before.iter().map(|s| s.to_string()).chain([rev.to_string()]).collect();
+        pooled.state = before
+            .iter()
+            .map(|s| s.to_string())
+            .chain([rev.to_string()])
+            .collect();
         pool.give_back(pooled);
-        return Outcome { result: Ok(()), rescope, seeds };
+        return Outcome {
+            result: Ok(()),
+            rescope,
+            seeds,
+        };
     }
     ctx.runtime.block_on(pool.discard(pooled));
-    Outcome { result: Err(verdict), rescope, seeds }
+    Outcome {
+        result: Err(verdict),
+        rescope,
+        seeds,
+    }
 }
 
 fn fail(mut verdict: Verdict, title: &str, detail: String) -> Result<(), Verdict> {
@@ -184,7 +215,11 @@ impl Trial<'_, '_> {
         let pre_seed = self.read_all(db, &scope)?;
         self.seed(db, &scope)?;
         let d0 = self.read_all(db, &scope)?;
-        let up = match self.step(db, Step::Upgrade(self.rev.to_string()), "upgrade fails with existing data") {
+        let up = match self.step(
+            db,
+            Step::Upgrade(self.rev.to_string()),
+            "upgrade fails with existing data",
+        ) {
             Ok(up) => up,
             Err(stop) => {
                 self.report_residue(db, &s0);
@@ -205,7 +240,11 @@ impl Trial<'_, '_> {
         if self.verdict.is_empty() {
             self.restore_rows(db, &scope, &pre_seed)?;
         }
-        self.step(db, Step::Upgrade(self.rev.to_string()), "upgrade fails after the downgrade")?;
+        self.step(
+            db,
+            Step::Upgrade(self.rev.to_string()),
+            "upgrade fails after the downgrade",
+        )?;
         let s3 = self.introspect(db, "after the second upgrade")?;
         self.compare_schema(&s1, &s3, "second upgrade differs from the first");
         Ok(())
@@ -442,7 +481,11 @@ fn scope_of(s0: &Schema, mentioned: Option<&BTreeSet<String>>) -> Schema {
     let Some(words) = mentioned else {
         return s0.clone();
     };
-    let start = s0.tables.keys().filter(|t| words.contains(&t.to_lowercase())).cloned();
+    let start = s0
+        .tables
+        .keys()
+        .filter(|t| words.contains(&t.to_lowercase()))
+        .cloned();
     let names = fk_closure(s0, start);
     let mut scope = s0.clone();
     scope.tables.retain(|name, _| names.contains(name));
@@ -457,7 +500,9 @@ fn fk_closure(s0: &Schema, start: impl Iterator<Item = String>) -> BTreeSet<Stri
         if !seen.insert(name.clone()) {
             continue;
         }
-        let Some(table) = s0.tables.get(&name) else { continue };
+        let Some(table) = s0.tables.get(&name) else {
+            continue;
+        };
         stack.extend(table.foreign_keys.iter().map(|fk| fk.ref_table.clone()));
         stack.extend(
             s0.tables
@@ -471,7 +516,11 @@ fn fk_closure(s0: &Schema, start: impl Iterator<Item = String>) -> BTreeSet<Stri
 
 /// Whether every table of `s0` that the executed SQL names is inside `scope`. A statement list
 /// that was cut short counts as touching everything.
-fn touched_within<'a>(s0: &Schema, scope: &Schema, steps: impl IntoIterator<Item = &'a StepOk>) -> bool {
+fn touched_within<'a>(
+    s0: &Schema,
+    scope: &Schema,
+    steps: impl IntoIterator<Item = &'a StepOk>,
+) -> bool {
     if scope.tables.len() == s0.tables.len() {
         return true;
     }

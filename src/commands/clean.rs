@@ -24,7 +24,11 @@ pub fn run(args: &CleanArgs) -> Result<u8> {
         if dropped.is_empty() {
             println!("{server}: no mrt databases left behind");
         } else {
-            println!("{server}: dropped {} database(s): {}", dropped.len(), dropped.join(", "));
+            println!(
+                "{server}: dropped {} database(s): {}",
+                dropped.len(),
+                dropped.join(", ")
+            );
         }
     }
     Ok(crate::exit::OK)
@@ -36,7 +40,11 @@ fn mask(url: &str) -> String {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let userinfo = &url[scheme_end + 3..at];
             let user = userinfo.split(':').next().unwrap_or("");
-            let masked = if userinfo.contains(':') { format!("{user}:***") } else { user.to_string() };
+            let masked = if userinfo.contains(':') {
+                format!("{user}:***")
+            } else {
+                user.to_string()
+            };
             format!("{}{masked}{}", &url[..scheme_end + 3], &url[at..])
         }
         _ => url.to_string(),
@@ -49,7 +57,13 @@ mod tests {
 
     #[test]
     fn password_is_masked() {
-        assert_eq!(mask("postgres://bob:s3cret@db:5432/postgres"), "postgres://bob:***@db:5432/postgres");
-        assert_eq!(mask("mysql://root@127.0.0.1/mysql"), "mysql://root@127.0.0.1/mysql");
+        assert_eq!(
+            mask("postgres://bob:s3cret@db:5432/postgres"),
+            "postgres://bob:***@db:5432/postgres"
+        );
+        assert_eq!(
+            mask("mysql://root@127.0.0.1/mysql"),
+            "mysql://root@127.0.0.1/mysql"
+        );
     }
 }

@@ -1,17 +1,17 @@
 //! `mrt test`: the dynamic trials, as a libtest-compatible harness.
 
+use crate::commands::check::{lint_revision, Policy};
 use crate::config::{self, Loaded};
 use crate::exit;
 use anyhow::{bail, Context, Result};
-use crate::commands::check::{lint_revision, Policy};
 use mrt_harness::{LintFn, Settings};
 use mrt_lint::Severity;
-use mrt_migrations::Revision;
-use std::sync::Arc;
 use mrt_migrations::exec::{can_import, find_python, provision, PythonChoice};
+use mrt_migrations::Revision;
 use mrt_migrations::{Project, ProjectOptions};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// libtest's exit code for a failed run, which `cargo test` users expect.
@@ -78,8 +78,17 @@ pub fn settings(args: &TestArgs) -> Result<Settings> {
     };
     for db in &databases {
         let lower = db.to_ascii_lowercase();
-        let known = ["sqlite", "postgres://", "postgresql://", "mysql://", "mariadb://"];
-        if !known.iter().any(|k| lower == *k || (k.ends_with("://") && lower.starts_with(k))) {
+        let known = [
+            "sqlite",
+            "postgres://",
+            "postgresql://",
+            "mysql://",
+            "mariadb://",
+        ];
+        if !known
+            .iter()
+            .any(|k| lower == *k || (k.ends_with("://") && lower.starts_with(k)))
+        {
             bail!("database '{db}': expected `sqlite` or a postgres://, postgresql://, mysql:// or mariadb:// server URL");
         }
     }

@@ -108,21 +108,40 @@ pub fn provision(base: &Path, packages: &[&str]) -> Result<PathBuf, ProvisionErr
         dir: dir.clone(),
         message,
     };
-    eprintln!("mrt: provisioning {} into {} (once) ...", packages.join(", "), dir.display());
-    run(std::process::Command::new(base).arg("-m").arg("venv").arg(&dir)).map_err(err)?;
+    eprintln!(
+        "mrt: provisioning {} into {} (once) ...",
+        packages.join(", "),
+        dir.display()
+    );
+    run(std::process::Command::new(base)
+        .arg("-m")
+        .arg("venv")
+        .arg(&dir))
+    .map_err(err)?;
     run(std::process::Command::new(&python)
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
         .args(packages))
     .map_err(err)?;
     Ok(python)
 }
 
 fn run(cmd: &mut std::process::Command) -> Result<(), String> {
-    let out = cmd.output().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(format!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr).trim()))
+        Err(format!(
+            "{cmd:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
     }
 }
 

@@ -17,9 +17,14 @@ static LIVE: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
 
 /// Kills every live worker process; for signal handlers, where destructors do not run.
 pub fn kill_all_workers() {
-    let pids: Vec<u32> = LIVE.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default();
+    let pids: Vec<u32> = LIVE
+        .lock()
+        .map(|mut v| std::mem::take(&mut *v))
+        .unwrap_or_default();
     for pid in pids {
-        let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
     }
 }
 /// Lines of the worker's stderr kept to explain a crash.
@@ -205,7 +210,10 @@ impl Worker {
                     .wait()
                     .map(|s| s.to_string())
                     .unwrap_or_else(|e| format!("unknown status ({e})"));
-                Err(StepError::Crashed(format!("{status}; {}", self.stderr_text())))
+                Err(StepError::Crashed(format!(
+                    "{status}; {}",
+                    self.stderr_text()
+                )))
             }
         }
     }
@@ -237,7 +245,11 @@ impl Worker {
 
 fn strings(v: &serde_json::Value) -> Vec<String> {
     v.as_array()
-        .map(|a| a.iter().filter_map(|h| h.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|h| h.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 

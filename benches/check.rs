@@ -5,9 +5,13 @@
 //! project, `mrt graph` (everything but the lint), because absolute times on these machines are
 //! noisy. Target: under 0.3 s for 1,000 files. Run: `cargo bench --bench check`.
 
+mod common;
+
+use common::{median, ms};
+
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const REVISIONS: usize = 1_000;
 const RUNS: usize = 7;
@@ -58,22 +62,6 @@ fn mrt(dir: &Path, args: &[&str]) -> std::process::Output {
         .env("NO_COLOR", "1")
         .output()
         .expect("run mrt")
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn median(runs: usize, mut f: impl FnMut()) -> Duration {
-    let mut times: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[runs / 2]
 }
 
 /// Every 10th revision drops a column (MRT201); every 25th runs an UPDATE it does not undo

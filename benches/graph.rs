@@ -4,9 +4,13 @@
 //! Alembic loading the same chain (`ScriptDirectory.walk_revisions()`) measured in this same run,
 //! because absolute times on these machines are noisy. Run: `cargo bench --bench graph`.
 
+mod common;
+
+use common::{median, ms};
+
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const REVISIONS: usize = 1_000;
 const RUNS: usize = 7;
@@ -43,22 +47,6 @@ fn main() {
         ),
         None => println!("graph: alembic baseline skipped (no python with alembic; set MRT_PYTHON)"),
     }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn median(runs: usize, mut f: impl FnMut()) -> Duration {
-    let mut times: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[runs / 2]
 }
 
 /// Alembic's in-process load time of the same chain, timed inside Python (import excluded).

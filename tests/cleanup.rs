@@ -46,13 +46,28 @@ fn nothing_left(url: &str) -> Result<(), Failed> {
         )
         .into());
     }
-    expect_clean(url, "after a normal run")?;
-    interrupted_run(url)?;
-    expect_clean(url, "after SIGINT")
+    let run = run_id(&String::from_utf8_lossy(&out.stderr))?;
+    expect_clean(url, &run, "after a normal run")?;
+    let run = interrupted_run(url)?;
+    expect_clean(url, &run, "after SIGINT")
 }
 
-/// Starts a run whose second revision sleeps, interrupts it mid-step and waits for it to exit.
-fn interrupted_run(url: &str) -> Result<(), Failed> {
+/// The run id mrt announces (`...; run 1a2b3c`), so only this run's databases are looked for
+/// and a concurrent mrt run on the same server cannot disturb the check.
+fn run_id(stderr: &str) -> Result<String, Failed> {
+    stderr
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("mrt: ")
+                .and_then(|l| l.rsplit_once("; run "))
+                .map(|(_, id)| id.trim().to_string())
+        })
+        .ok_or_else(|| format!("no run id announced on stderr:\n{stderr}").into())
+}
+
+/// Starts a run whose second revision sleeps, interrupts it mid-step and waits for it to exit;
+/// returns its run id.
+fn interrupted_run(url: &str) -> Result<String, Failed> {
     // A private copy, so the worker processes of this run can be told apart by their arguments.
     let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
     let project = tmp.path().join("trap_hang");
@@ -80,7 +95,12 @@ fn interrupted_run(url: &str) -> Result<(), Failed> {
             if status.code() != Some(130) {
                 return Err(format!("interrupted run exited {status:?}, expected 130").into());
             }
-            return no_worker_left(&project);
+            let mut stderr = String::new();
+            if let Some(mut pipe) = child.stderr.take() {
+                std::io::Read::read_to_string(&mut pipe, &mut stderr).map_err(|e| e.to_string())?;
+            }
+            no_worker_left(&project)?;
+            return run_id(&stderr);
         }
         if start.elapsed() > Duration::from_secs(60) {
             let _ = child.kill();
@@ -106,9 +126,9 @@ fn no_worker_left(project: &std::path::Path) -> Result<(), Failed> {
     }
 }
 
-fn expect_clean(url: &str, when: &str) -> Result<(), Failed> {
+fn expect_clean(url: &str, run: &str, when: &str) -> Result<(), Failed> {
     let out = Command::new(env!("CARGO_BIN_EXE_mrt"))
-        .args(["clean", "--db", url])
+        .args(["clean", "--db", url, "--run", run])
         .output()
         .map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();

@@ -77,10 +77,11 @@ pub fn plan(settings: Settings) -> Result<Planned, HarnessError> {
         version_table: settings.version_table.clone(),
     };
     let workers = Workers::new(spec, settings.step_timeout);
+    let run_id = run_id();
     if settings.announce {
         let banner = workers.preflight()?;
         eprintln!(
-            "mrt: {banner}; seed {} (MRT_SEED={} reproduces this run)",
+            "mrt: {banner}; seed {} (MRT_SEED={} reproduces this run); run {run_id}",
             settings.seed, settings.seed
         );
     }
@@ -89,7 +90,6 @@ pub fn plan(settings: Settings) -> Result<Planned, HarnessError> {
         .enable_all()
         .build()
         .map_err(HarnessError::Runtime)?;
-    let run_id = run_id();
     let mut pools = Vec::new();
     for (name, spec) in database_names(&settings.databases) {
         let server = if spec == "sqlite" {

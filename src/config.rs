@@ -45,6 +45,8 @@ pub struct Config {
     pub seed: Option<u64>,
     /// `mrt test`: rows generated per table.
     pub rows: Option<usize>,
+    /// `mrt test`: generated cases per trial (each passing trial runs again with new rows).
+    pub cases: Option<u64>,
     /// `mrt test`: hard timeout of one migration step, in seconds.
     pub step_timeout: Option<f64>,
     /// `mrt test`: the Python interpreter that runs Alembic.

@@ -30,6 +30,7 @@ pub fn main() -> ! {
         databases: Vec::new(),
         seed: None,
         rows: None,
+        cases: None,
         step_timeout: None,
         python: None,
         url_env: None,

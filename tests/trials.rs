@@ -79,11 +79,13 @@ fn main() {
             missing.join(", ")
         );
     }
-    let trials =
-        list.into_iter()
-            .chain([Trial::test("cli::list_exact_json", list_exact_json)
-                .with_ignored_flag(!have_alembic)])
-            .collect();
+    let trials = list
+        .into_iter()
+        .chain([
+            Trial::test("cli::list_exact_json", list_exact_json).with_ignored_flag(!have_alembic),
+            Trial::test("cli::cases", cases).with_ignored_flag(!have_alembic),
+        ])
+        .collect();
     if !have_alembic {
         eprintln!(
             "note: trials ignored: `{} -c 'import alembic, sqlalchemy'` failed (set MRT_PYTHON or pip install -r tests/requirements.txt)",
@@ -295,6 +297,48 @@ fn list_exact_json() -> Result<(), Failed> {
             run.status.code()
         )
         .into());
+    }
+    Ok(())
+}
+
+/// `--cases N` runs each passing trial again with new rows; a failure names its case.
+fn cases() -> Result<(), Failed> {
+    let passing = common::fixtures("trials").join("passing");
+    let run = common::mrt(
+        &[
+            "test",
+            "--project",
+            ".",
+            "--cases",
+            "3",
+            "--seed",
+            "9",
+            "-q",
+        ],
+        &passing,
+    );
+    let out = String::from_utf8_lossy(&run.stdout).into_owned();
+    if run.status.code() != Some(0) || !out.contains("test result: ok.") {
+        return Err(format!("passing fixture with --cases 3 did not pass:\n{out}").into());
+    }
+    let traps = common::fixtures("trials").join("traps");
+    let run = common::mrt(
+        &[
+            "test",
+            "--project",
+            ".",
+            "--cases",
+            "3",
+            "--seed",
+            "9",
+            "--exact",
+            "sqlite::t02",
+        ],
+        &traps,
+    );
+    let out = String::from_utf8_lossy(&run.stdout).into_owned();
+    if run.status.code() != Some(101) || !out.contains("case 1 of 3 failed") {
+        return Err(format!("t02 with --cases 3 should fail on case 1:\n{out}").into());
     }
     Ok(())
 }

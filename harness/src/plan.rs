@@ -27,6 +27,8 @@ pub struct Settings {
     pub databases: Vec<String>,
     pub seed: u64,
     pub rows: usize,
+    /// Generated cases per trial: a passing trial is run again with new rows this many times.
+    pub cases: u64,
     pub step_timeout: Duration,
     /// Revisions not to test, with the reason shown for each.
     pub skip: BTreeMap<String, String>,

@@ -20,6 +20,23 @@ use std::future::Future;
 /// failure on data is then shrunk: the trial is re-run on smaller row sets while it still fails,
 /// and the smallest failing rows are shown.
 pub fn run(ctx: &Context, rev: &str, pool_index: usize) -> Result<(), Verdict> {
+    let cases = ctx.settings.cases.max(1);
+    for case in 0..cases {
+        run_case(ctx, rev, pool_index, case).map_err(|mut verdict| {
+            if cases > 1 {
+                verdict.add(
+                    "generated case",
+                    vec![format!("case {} of {cases} failed", case + 1)],
+                );
+            }
+            verdict
+        })?;
+    }
+    Ok(())
+}
+
+/// One generated case: its own rows, derived from the run seed, the revision and `case`.
+fn run_case(ctx: &Context, rev: &str, pool_index: usize, case: u64) -> Result<(), Verdict> {
     let source = revision_source(ctx, rev);
     let mut input = Input {
         mentioned: source
@@ -27,6 +44,7 @@ pub fn run(ctx: &Context, rev: &str, pool_index: usize) -> Result<(), Verdict> {
             .and_then(mrt_migrations::alembic::mentioned_words),
         literals: mine_literals(&[source.as_deref().unwrap_or("")]),
         explicit: None,
+        case,
     };
     let mut outcome = attempt(ctx, rev, pool_index, &input);
     if outcome.rescope {
@@ -116,6 +134,8 @@ struct Input {
     literals: Literals,
     /// Rows to seed instead of generating them (shrinking).
     explicit: Option<Seeds>,
+    /// Which generated case (0 first); each has its own seed.
+    case: u64,
 }
 
 struct Outcome {
@@ -360,7 +380,8 @@ impl Trial<'_, '_> {
     fn seed(&mut self, db: &TempDb, schema: &Schema) -> Stage<()> {
         let options = SeedOptions {
             rows_per_table: self.ctx.settings.rows,
-            seed: trial_seed(self.ctx.settings.seed, self.rev),
+            seed: trial_seed(self.ctx.settings.seed, self.rev)
+                .wrapping_add(self.input.case.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
             literals: self.input.literals.clone(),
             custom: self.ctx.settings.custom_seeds.clone(),
         };

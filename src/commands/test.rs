@@ -38,6 +38,9 @@ pub struct TestArgs {
     /// Rows generated per table.
     #[arg(long)]
     pub rows: Option<usize>,
+    /// Generated cases per trial (default 1): each passing trial runs again with new rows.
+    #[arg(long)]
+    pub cases: Option<u64>,
     /// Hard timeout of one migration step, in seconds.
     #[arg(long, value_name = "SECONDS")]
     pub step_timeout: Option<f64>,
@@ -122,6 +125,7 @@ pub fn settings(args: &TestArgs) -> Result<Settings> {
         databases,
         seed: run_seed(args.seed, c.seed)?,
         rows: args.rows.or(c.rows).unwrap_or(DEFAULT_ROWS),
+        cases: args.cases.or(c.cases).unwrap_or(1),
         step_timeout: Duration::from_secs_f64(step_timeout),
         skip,
         minimum_revision: c.minimum_revision.clone(),

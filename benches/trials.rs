@@ -43,6 +43,11 @@ fn main() {
         }
         mrt_times.push((n, mrt));
     }
+    if let Ok(url) = std::env::var("MRT_TEST_POSTGRES_URL") {
+        postgres(&python, &url);
+    } else {
+        println!("trials/postgres: skipped (set MRT_TEST_POSTGRES_URL)");
+    }
     for pair in mrt_times.windows(2) {
         let ((a, ta), (b, tb)) = (pair[0], pair[1]);
         println!(
@@ -51,6 +56,37 @@ fn main() {
             b as f64 / a as f64
         );
     }
+}
+
+/// The 100-revision chain on PostgreSQL against its own floor (a scratch database made and dropped
+/// by the floor script with psycopg).
+fn postgres(python: &str, url: &str) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    generate_chain(dir.path(), 100);
+    let admin = url.replacen("postgres://", "postgresql://", 1);
+    let scratch = match admin.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/mrt_bench_floor").replacen(
+            "postgresql://",
+            "postgresql+psycopg://",
+            1,
+        ),
+        None => return,
+    };
+    let code = format!(
+        "import psycopg\nfrom alembic.config import Config\nfrom alembic import command\nadmin = {admin:?}\nwith psycopg.connect(admin, autocommit=True) as c:\n    c.execute('DROP DATABASE IF EXISTS mrt_bench_floor'); c.execute('CREATE DATABASE mrt_bench_floor')\ncfg = Config('alembic.ini')\ncfg.set_main_option('sqlalchemy.url', {scratch:?})\ncommand.upgrade(cfg, 'head')\ncommand.downgrade(cfg, 'base')\nwith psycopg.connect(admin, autocommit=True) as c:\n    c.execute('DROP DATABASE mrt_bench_floor')\n"
+    );
+    if !python_has(python, "psycopg") {
+        println!("trials/postgres: skipped (psycopg not importable)");
+        return;
+    }
+    let floor = time(|| run_python(python, &code, dir.path()));
+    let mrt = time(|| run_mrt_on(dir.path(), url));
+    println!(
+        "trials/postgres/100: floor {:.2} s, mrt test {:.2} s, ratio mrt/floor = {:.2}",
+        secs(floor),
+        secs(mrt),
+        ratio(mrt, floor)
+    );
 }
 
 const FLOOR: &str = "from alembic.config import Config\nfrom alembic import command\ncfg = Config('alembic.ini')\ncfg.set_main_option('sqlalchemy.url', 'sqlite:///floor.db')\ncommand.upgrade(cfg, 'head')\ncommand.downgrade(cfg, 'base')\n";
@@ -92,10 +128,14 @@ fn python_has(python: &str, module: &str) -> bool {
 }
 
 fn run_mrt(dir: &Path) {
+    run_mrt_on(dir, "sqlite")
+}
+
+fn run_mrt_on(dir: &Path, db: &str) {
     let out = Command::new(env!("CARGO_BIN_EXE_mrt"))
         .args(["test", "--project"])
         .arg(dir)
-        .args(["--seed", "1", "-q"])
+        .args(["--db", db, "--seed", "1", "-q"])
         .output()
         .expect("run mrt");
     assert!(

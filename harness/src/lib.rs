@@ -6,6 +6,7 @@ mod cleanup;
 mod plan;
 mod pool;
 mod report;
+mod timing;
 mod trial;
 mod workers;
 
@@ -21,6 +22,7 @@ pub fn run(settings: Settings, args: &Arguments) -> Result<Conclusion, HarnessEr
     let conclusion = libtest_mimic::run(args, planned.trials);
     planned.context.finish();
     cleanup::forget_all();
+    timing::report();
     Ok(conclusion)
 }
 

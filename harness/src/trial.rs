@@ -271,7 +271,10 @@ impl Trial<'_, '_> {
     }
 
     fn block<T>(&self, f: impl Future<Output = T>) -> T {
-        self.ctx.runtime.block_on(f)
+        let start = std::time::Instant::now();
+        let out = self.ctx.runtime.block_on(f);
+        crate::timing::add(crate::timing::Kind::Database, start.elapsed());
+        out
     }
 
     fn stop(&mut self, title: impl Into<String>, detail: impl Into<String>) -> Stop {
@@ -286,7 +289,10 @@ impl Trial<'_, '_> {
         if !reached {
             for head in graph.heads_of(self.before) {
                 let step = Step::Upgrade(head.to_string());
-                if let Err(e) = self.slot.step(&step, &pooled.db.sqlalchemy_url()) {
+                let start = std::time::Instant::now();
+                let result = self.slot.step(&step, &pooled.db.sqlalchemy_url());
+                crate::timing::add(crate::timing::Kind::Migration, start.elapsed());
+                if let Err(e) = result {
                     let title =
                         format!("cannot reach the state before {}: {step} failed", self.rev);
                     return Err(self.stop(title, e.to_string()));
@@ -305,7 +311,10 @@ impl Trial<'_, '_> {
     }
 
     fn step(&mut self, db: &TempDb, step: Step, title: &str) -> Stage<StepOk> {
-        match self.slot.step(&step, &db.sqlalchemy_url()) {
+        let start = std::time::Instant::now();
+        let result = self.slot.step(&step, &db.sqlalchemy_url());
+        crate::timing::add(crate::timing::Kind::Migration, start.elapsed());
+        match result {
             Ok(ok) => Ok(ok),
             Err(e) => {
                 let detail = match &e {

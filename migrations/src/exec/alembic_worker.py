@@ -119,7 +119,7 @@ def run(req, cfg, sa, command, MigrationContext, url_env):
     url = with_driver(req["url"])
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     os.environ[url_env] = url
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    engine = _engine(sa, url)
     try:
         # env.py files that honour config.attributes["connection"] use this one; the others build
         # their own engine from sqlalchemy.url or the URL environment variable.
@@ -140,7 +140,24 @@ def run(req, cfg, sa, command, MigrationContext, url_env):
             return sorted(MigrationContext.configure(conn, opts=opts).get_current_heads()), statements
     finally:
         cfg.attributes.pop("connection", None)
-        engine.dispose()
+
+
+# Engines are kept per database URL: a new engine costs a new connection plus SQLAlchemy's
+# dialect initialisation (several round trips on PostgreSQL and MySQL) on every step. A few are
+# kept, the oldest disposed; pre-ping replaces connections a server ended (e.g. for a clone).
+_engines = {}
+_MAX_ENGINES = 4
+
+
+def _engine(sa, url):
+    engine = _engines.pop(url, None)
+    if engine is None:
+        engine = sa.create_engine(url, pool_size=1, max_overflow=4, pool_pre_ping=True)
+    _engines[url] = engine
+    while len(_engines) > _MAX_ENGINES:
+        oldest = next(iter(_engines))
+        _engines.pop(oldest).dispose()
+    return engine
 
 
 if __name__ == "__main__":

@@ -231,7 +231,9 @@ impl Trial<'_, '_> {
         self.reach_before(pooled)?;
         let db = &pooled.db;
         let s0 = self.introspect(db, "before the upgrade")?;
+        let start = std::time::Instant::now();
         let scope = scope_of(&s0, self.input.mentioned.as_ref());
+        crate::timing::add(crate::timing::Kind::Compare, start.elapsed());
         let pre_seed = self.read_all(db, &scope)?;
         self.seed(db, &scope)?;
         let d0 = self.read_all(db, &scope)?;
@@ -271,9 +273,13 @@ impl Trial<'_, '_> {
     }
 
     fn block<T>(&self, f: impl Future<Output = T>) -> T {
+        self.timed(crate::timing::Kind::Database, f)
+    }
+
+    fn timed<T>(&self, kind: crate::timing::Kind, f: impl Future<Output = T>) -> T {
         let start = std::time::Instant::now();
         let out = self.ctx.runtime.block_on(f);
-        crate::timing::add(crate::timing::Kind::Database, start.elapsed());
+        crate::timing::add(kind, start.elapsed());
         out
     }
 
@@ -363,7 +369,7 @@ impl Trial<'_, '_> {
 
     fn introspect(&mut self, db: &TempDb, when: &str) -> Stage<Schema> {
         let ignore = [self.ctx.settings.version_table.as_str()];
-        match self.block(db.introspect(&ignore)) {
+        match self.timed(crate::timing::Kind::Introspection, db.introspect(&ignore)) {
             Ok(s) => Ok(s),
             Err(e) => Err(self.stop(format!("cannot read the schema {when}"), e.to_string())),
         }
@@ -432,6 +438,12 @@ impl Trial<'_, '_> {
     }
 
     fn compare_schema(&mut self, expected: &Schema, actual: &Schema, title: &str) {
+        let start = std::time::Instant::now();
+        self.compare_schema_untimed(expected, actual, title);
+        crate::timing::add(crate::timing::Kind::Compare, start.elapsed());
+    }
+
+    fn compare_schema_untimed(&mut self, expected: &Schema, actual: &Schema, title: &str) {
         let diffs = diff_schemas(expected, actual);
         if !diffs.is_empty() {
             self.verdict

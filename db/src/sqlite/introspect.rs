@@ -29,18 +29,23 @@ struct MasterEntry {
 /// almost every table is unchanged, which would otherwise make a run quadratic in pragma queries.
 type TableKey = (String, String, Vec<(String, String)>);
 
-fn table_cache() -> &'static Mutex<HashMap<TableKey, Table>> {
-    static CACHE: OnceLock<Mutex<HashMap<TableKey, Table>>> = OnceLock::new();
+/// Keyed by a hash of the key; the full key is stored and compared, so a collision can only
+/// cost a cache miss, never a wrong table.
+type Cache = HashMap<u64, (TableKey, Table)>;
+
+fn table_cache() -> &'static Mutex<Cache> {
+    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
     CACHE.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
-/// Each table's indexes as (name, sql), grouped once per introspection.
-fn indexes_by_table(master: &[MasterEntry]) -> HashMap<String, Vec<(String, String)>> {
-    let mut map: HashMap<String, Vec<(String, String)>> = HashMap::new();
+/// Each table's indexes as (name, sql), grouped once per introspection, borrowed (no copies:
+/// this runs four times per trial over every table of the schema).
+fn indexes_by_table(master: &[MasterEntry]) -> HashMap<String, Vec<(&str, &str)>> {
+    let mut map: HashMap<String, Vec<(&str, &str)>> = HashMap::new();
     for e in master.iter().filter(|e| e.kind == "index") {
         map.entry(e.tbl_name.to_ascii_lowercase())
             .or_default()
-            .push((e.name.clone(), e.sql.clone().unwrap_or_default()));
+            .push((e.name.as_str(), e.sql.as_deref().unwrap_or_default()));
     }
     for list in map.values_mut() {
         list.sort();
@@ -48,16 +53,80 @@ fn indexes_by_table(master: &[MasterEntry]) -> HashMap<String, Vec<(String, Stri
     map
 }
 
-fn table_key(entry: &MasterEntry, indexes: &HashMap<String, Vec<(String, String)>>) -> TableKey {
-    let own = indexes
-        .get(&entry.name.to_ascii_lowercase())
-        .cloned()
-        .unwrap_or_default();
-    (
-        entry.name.clone(),
-        entry.sql.clone().unwrap_or_default(),
-        own,
+/// The borrowed parts of a table's cache key.
+struct KeyRef<'a> {
+    name: &'a str,
+    sql: &'a str,
+    indexes: &'a [(&'a str, &'a str)],
+}
+
+impl KeyRef<'_> {
+    fn hash(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (self.name, self.sql, self.indexes).hash(&mut h);
+        h.finish()
+    }
+
+    fn matches(&self, key: &TableKey) -> bool {
+        key.0 == self.name
+            && key.1 == self.sql
+            && key.2.len() == self.indexes.len()
+            && key
+                .2
+                .iter()
+                .zip(self.indexes)
+                .all(|((a, b), (c, d))| a == c && b == d)
+    }
+
+    fn owned(&self) -> TableKey {
+        let indexes = self
+            .indexes
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        (self.name.to_string(), self.sql.to_string(), indexes)
+    }
+}
+
+fn cached_table(key: &KeyRef) -> Option<Table> {
+    let cache = table_cache().lock().ok()?;
+    let (stored, table) = cache.get(&key.hash())?;
+    key.matches(stored).then(|| table.clone())
+}
+
+fn cache_table(key: &KeyRef, table: &Table) {
+    if let Ok(mut cache) = table_cache().lock() {
+        cache.insert(key.hash(), (key.owned(), table.clone()));
+    }
+}
+
+/// All of `sqlite_master` (but SQLite's own objects) in one row: a JSON array built by SQLite.
+/// Fetching it row by row cost more than everything else in a long chain's introspection.
+async fn read_master(
+    db: &SqliteDb,
+    conn: &mut sqlx::SqliteConnection,
+) -> Result<Vec<MasterEntry>, DbError> {
+    let json: String = sqlx::query_scalar(
+        "SELECT json_group_array(json_array(type, name, tbl_name, sql)) FROM sqlite_master \
+         WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
     )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| db.query_error("reading sqlite_master", e))?;
+    let rows: Vec<(String, String, String, Option<String>)> = serde_json::from_str(&json)
+        .map_err(|e| introspect_error(db, "sqlite_master".into(), e.to_string()))?;
+    let mut master: Vec<MasterEntry> = rows
+        .into_iter()
+        .map(|(kind, name, tbl_name, sql)| MasterEntry {
+            kind,
+            name,
+            tbl_name,
+            sql,
+        })
+        .collect();
+    master.sort_by(|a, b| (&a.kind, &a.name).cmp(&(&b.kind, &b.name)));
+    Ok(master)
 }
 
 fn introspect_error(db: &SqliteDb, object: String, message: String) -> DbError {
@@ -90,24 +159,7 @@ pub(crate) async fn introspect(db: &SqliteDb, ignore_tables: &[&str]) -> Result<
         .acquire()
         .await
         .map_err(|e| db.query_error("introspecting schema", e))?;
-    let master: Vec<MasterEntry> = sqlx::query(
-        "SELECT type, name, tbl_name, sql FROM sqlite_master \
-         WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY type, name",
-    )
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(|e| db.query_error("reading sqlite_master", e))?
-    .iter()
-    .map(|r| -> Result<MasterEntry, sqlx::Error> {
-        Ok(MasterEntry {
-            kind: r.try_get(0)?,
-            name: r.try_get(1)?,
-            tbl_name: r.try_get(2)?,
-            sql: r.try_get(3)?,
-        })
-    })
-    .collect::<Result<_, _>>()
-    .map_err(|e| db.query_error("reading sqlite_master", e))?;
+    let master = read_master(db, &mut conn).await?;
 
     let ignored = |t: &str| ignore_tables.iter().any(|i| same_name(i, t));
     let index_sql: BTreeMap<&str, &str> = master
@@ -122,15 +174,19 @@ pub(crate) async fn introspect(db: &SqliteDb, ignore_tables: &[&str]) -> Result<
     for entry in &master {
         match entry.kind.as_str() {
             "table" if !ignored(&entry.name) => {
-                let key = table_key(entry, &grouped_indexes);
-                let cached = table_cache().lock().ok().and_then(|c| c.get(&key).cloned());
-                let table = match cached {
+                let no_indexes: Vec<(&str, &str)> = Vec::new();
+                let key = KeyRef {
+                    name: &entry.name,
+                    sql: entry.sql.as_deref().unwrap_or_default(),
+                    indexes: grouped_indexes
+                        .get(&entry.name.to_ascii_lowercase())
+                        .unwrap_or(&no_indexes),
+                };
+                let table = match cached_table(&key) {
                     Some(t) => t,
                     None => {
                         let t = introspect_table(db, &mut conn, entry, &index_sql).await?;
-                        if let Ok(mut cache) = table_cache().lock() {
-                            cache.insert(key, t.clone());
-                        }
+                        cache_table(&key, &t);
                         t
                     }
                 };

@@ -13,6 +13,7 @@
 
 mod diff;
 mod error;
+mod lazy_pool;
 mod model;
 mod mysql;
 pub mod normalize;

@@ -2,12 +2,13 @@
 //! definitions and rows (MySQL has no template databases), and drops every one it made, and
 //! nothing else.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOptions};
 use sqlx::{ConnectOptions, Connection, Row as _};
 
+use crate::lazy_pool::LazyPool;
 use crate::registry::{is_leftover_name, run_blocking, validate_run_id, Registry};
 use crate::server_url::ServerUrl;
 use crate::{quote_ident, DbError, Dialect, TempDb};
@@ -25,10 +26,9 @@ pub(crate) struct MysqlDb {
     pub(crate) name: String,
     /// MariaDB reports defaults differently from MySQL (see `introspect`).
     pub(crate) mariadb: bool,
-    options: MySqlConnectOptions,
     sqlalchemy_url: String,
     display_url: String,
-    pool: Mutex<Option<MySqlPool>>,
+    pool: LazyPool<sqlx::MySql>,
 }
 
 /// Connect options hold the password: show only the name and the masked URL.
@@ -43,27 +43,11 @@ impl std::fmt::Debug for MysqlDb {
 
 impl MysqlDb {
     pub(crate) fn pool(&self) -> MySqlPool {
-        let mut guard = self.pool.lock().unwrap_or_else(|e| e.into_inner());
-        match guard.as_ref() {
-            Some(pool) if !pool.is_closed() => pool.clone(),
-            _ => {
-                let pool = MySqlPoolOptions::new()
-                    .max_connections(2)
-                    .min_connections(0)
-                    .acquire_timeout(Duration::from_secs(30))
-                    .idle_timeout(Duration::from_secs(60))
-                    .connect_lazy_with(self.options.clone());
-                *guard = Some(pool.clone());
-                pool
-            }
-        }
+        self.pool.get()
     }
 
     pub(crate) async fn close(&self) {
-        let pool = self.pool.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(pool) = pool {
-            pool.close().await;
-        }
+        self.pool.close().await;
     }
 
     pub(crate) fn sqlalchemy_url(&self) -> &str {
@@ -250,8 +234,7 @@ impl MysqlServer {
             display_url: self.url.sqlalchemy_url(&name, true),
             name,
             mariadb: self.mariadb,
-            options,
-            pool: Mutex::new(None),
+            pool: LazyPool::new(options),
         }))
     }
 

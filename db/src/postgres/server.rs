@@ -2,12 +2,13 @@
 //! them with `CREATE DATABASE ... TEMPLATE` (a file-level copy, far cheaper than re-running
 //! migrations) and drops every one it made, and nothing else.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, Row as _};
 
+use crate::lazy_pool::LazyPool;
 use crate::registry::{is_leftover_name, run_blocking, validate_run_id, Registry};
 use crate::server_url::ServerUrl;
 use crate::{quote_ident, DbError, Dialect, TempDb};
@@ -24,12 +25,11 @@ fn q(name: &str) -> String {
 /// One PostgreSQL database mrt created, with a lazily (re)opened pool.
 pub(crate) struct PgDb {
     pub(crate) name: String,
-    options: PgConnectOptions,
     sqlalchemy_url: String,
     display_url: String,
     /// `None` after `close()`; reopened on next use (a template source must have no
     /// connections while it is cloned, but the handle stays usable afterwards).
-    pool: Mutex<Option<PgPool>>,
+    pool: LazyPool<sqlx::Postgres>,
 }
 
 /// Connect options hold the password: show only the name and the masked URL.
@@ -44,27 +44,11 @@ impl std::fmt::Debug for PgDb {
 
 impl PgDb {
     pub(crate) fn pool(&self) -> PgPool {
-        let mut guard = self.pool.lock().unwrap_or_else(|e| e.into_inner());
-        match guard.as_ref() {
-            Some(pool) if !pool.is_closed() => pool.clone(),
-            _ => {
-                let pool = PgPoolOptions::new()
-                    .max_connections(2)
-                    .min_connections(0)
-                    .acquire_timeout(Duration::from_secs(30))
-                    .idle_timeout(Duration::from_secs(60))
-                    .connect_lazy_with(self.options.clone());
-                *guard = Some(pool.clone());
-                pool
-            }
-        }
+        self.pool.get()
     }
 
     pub(crate) async fn close(&self) {
-        let pool = self.pool.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(pool) = pool {
-            pool.close().await;
-        }
+        self.pool.close().await;
     }
 
     pub(crate) fn sqlalchemy_url(&self) -> &str {
@@ -242,8 +226,7 @@ impl PgServer {
             sqlalchemy_url: self.url.sqlalchemy_url(&name, false),
             display_url: self.url.sqlalchemy_url(&name, true),
             name,
-            options,
-            pool: Mutex::new(None),
+            pool: LazyPool::new(options),
         }))
     }
 

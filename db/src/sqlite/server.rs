@@ -7,9 +7,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool};
 use tempfile::TempDir;
 
+use crate::lazy_pool::LazyPool;
 use crate::{DbError, TempDb};
 
 pub(crate) const DIALECT: &str = "sqlite";
@@ -19,23 +20,19 @@ pub(crate) const DIALECT: &str = "sqlite";
 pub(crate) struct SqliteDb {
     pub(crate) name: String,
     pub(crate) path: PathBuf,
-    /// `None` after `close()`; reopened on next use, so closing to copy or hand the file to the
-    /// Python worker never makes the handle unusable.
-    pool: Mutex<Option<SqlitePool>>,
+    /// Closed to copy the file or hand it to the Python worker, reopened on next use.
+    pool: LazyPool<sqlx::Sqlite>,
 }
 
 impl SqliteDb {
     fn new(name: String, path: PathBuf) -> Self {
-        SqliteDb {
-            name,
-            path,
-            pool: Mutex::new(None),
-        }
+        let pool = LazyPool::new(Self::options(&path));
+        SqliteDb { name, path, pool }
     }
 
-    fn options(&self) -> SqliteConnectOptions {
+    fn options(path: &Path) -> SqliteConnectOptions {
         SqliteConnectOptions::new()
-            .filename(&self.path)
+            .filename(path)
             .create_if_missing(true)
             .foreign_keys(true)
             // A rollback journal keeps everything in the one file, which the Python worker and
@@ -46,26 +43,11 @@ impl SqliteDb {
     }
 
     pub(crate) fn pool(&self) -> SqlitePool {
-        let mut guard = self.pool.lock().unwrap_or_else(|e| e.into_inner());
-        match guard.as_ref() {
-            Some(pool) if !pool.is_closed() => pool.clone(),
-            _ => {
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(2)
-                    .min_connections(0)
-                    .idle_timeout(Duration::from_secs(60))
-                    .connect_lazy_with(self.options());
-                *guard = Some(pool.clone());
-                pool
-            }
-        }
+        self.pool.get()
     }
 
     pub(crate) async fn close(&self) {
-        let pool = self.pool.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(pool) = pool {
-            pool.close().await;
-        }
+        self.pool.close().await;
     }
 
     pub(crate) fn sqlalchemy_url(&self) -> String {

@@ -12,14 +12,16 @@ type Options<DB> = <<DB as Database>::Connection as Connection>::Options;
 
 pub(crate) struct LazyPool<DB: Database> {
     options: Options<DB>,
+    max_connections: u32,
     /// `None` until first use and after `close()`.
     pool: Mutex<Option<Pool<DB>>>,
 }
 
 impl<DB: Database> LazyPool<DB> {
-    pub(crate) fn new(options: Options<DB>) -> Self {
+    pub(crate) fn new(options: Options<DB>, max_connections: u32) -> Self {
         LazyPool {
             options,
+            max_connections,
             pool: Mutex::new(None),
         }
     }
@@ -31,7 +33,7 @@ impl<DB: Database> LazyPool<DB> {
             Some(pool) if !pool.is_closed() => pool.clone(),
             _ => {
                 let pool = PoolOptions::<DB>::new()
-                    .max_connections(2)
+                    .max_connections(self.max_connections)
                     .min_connections(0)
                     .acquire_timeout(Duration::from_secs(30))
                     .idle_timeout(Duration::from_secs(60))

@@ -2,13 +2,16 @@
 //! the row generators never need to know which database they came from.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::Serialize;
 
 /// Everything mrt compares between "before upgrade" and "after downgrade".
 #[derive(Serialize, Clone, PartialEq, Debug, Default)]
 pub struct Schema {
-    pub tables: BTreeMap<String, Table>,
+    /// Shared: an unchanged table's model is the same allocation in every introspection of a
+    /// trial (SQLite's cache), so a schema copies and compares in time proportional to what changed.
+    pub tables: BTreeMap<String, Arc<Table>>,
     pub views: BTreeMap<String, View>,
     pub triggers: BTreeMap<String, Trigger>,
     /// PostgreSQL enum types (`CREATE TYPE ... AS ENUM`): name -> labels in sort order. A
@@ -167,7 +170,7 @@ impl Schema {
         }
         order
             .into_iter()
-            .filter_map(|n| self.tables.get(n))
+            .filter_map(|n| self.tables.get(n).map(|t| &**t))
             .collect()
     }
 }
@@ -266,7 +269,7 @@ mod tests {
             table("c2", &["c1"]),
             table("b_free", &[]),
         ] {
-            s.tables.insert(t.name.clone(), t);
+            s.tables.insert(t.name.clone(), Arc::new(t));
         }
         let names: Vec<&str> = s
             .user_tables_parent_first()

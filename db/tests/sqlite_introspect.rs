@@ -92,7 +92,7 @@ async fn rich_schema_model() {
         checks: vec![],
         exclusions: vec![],
     };
-    assert_eq!(schema.tables["orgs"], orgs);
+    assert_eq!(*schema.tables["orgs"], orgs);
 
     let users = Table {
         name: "users".into(),
@@ -168,7 +168,7 @@ async fn rich_schema_model() {
         ],
         exclusions: vec![],
     };
-    assert_eq!(schema.tables["users"], users);
+    assert_eq!(*schema.tables["users"], users);
 
     let memberships = Table {
         name: "memberships".into(),
@@ -201,7 +201,7 @@ async fn rich_schema_model() {
         checks: vec![],
         exclusions: vec![],
     };
-    assert_eq!(schema.tables["memberships"], memberships);
+    assert_eq!(*schema.tables["memberships"], memberships);
 
     assert_eq!(
         schema.views.values().collect::<Vec<_>>(),

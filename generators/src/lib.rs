@@ -187,7 +187,7 @@ impl<'a> TablePlan<'a> {
                 let parent = if self_ref {
                     Some(table)
                 } else {
-                    schema.tables.get(&fk.ref_table)
+                    schema.tables.get(&fk.ref_table).map(|t| &**t)
                 };
                 let ref_columns: Option<Vec<usize>> = match parent {
                     Some(p) => fk.ref_columns.iter().map(|c| position(p, c)).collect(),

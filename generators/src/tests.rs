@@ -119,7 +119,7 @@ fn schema() -> Schema {
         .push(fk(&["parent_id"], "categories", &["id"]));
     let mut s = Schema::default();
     for t in [users, posts, comments, categories] {
-        s.tables.insert(t.name.clone(), t);
+        s.tables.insert(t.name.clone(), std::sync::Arc::new(t));
     }
     s
 }
@@ -256,7 +256,7 @@ fn uniqueness_failure_names_table_and_columns() {
         columns: vec!["on".into()],
     });
     let mut s = Schema::default();
-    s.tables.insert("flags".into(), t);
+    s.tables.insert("flags".into(), std::sync::Arc::new(t));
     let err = seed(&s, options(3, 0)).unwrap_err();
     assert!(
         matches!(&err, SeedError::Uniqueness { table, columns, .. } if table == "flags" && columns == "on"),
@@ -280,15 +280,15 @@ fn fk_cycle_uses_null_or_names_the_blocking_column() {
     );
     b.foreign_keys.push(fk(&["a_id"], "a", &["id"]));
     let mut s = Schema::default();
-    s.tables.insert("a".into(), a.clone());
-    s.tables.insert("b".into(), b.clone());
+    s.tables.insert("a".into(), std::sync::Arc::new(a.clone()));
+    s.tables.insert("b".into(), std::sync::Arc::new(b.clone()));
     // a comes first (name order): its nullable b_id must be NULL; b then references a's rows.
     let seeds = seed(&s, options(4, 7)).unwrap();
     assert!(rows_of(&seeds, "a").iter().all(|r| r[1] == Value::Null));
     assert_constraints(&s, &seeds).unwrap();
     // Make a.b_id NOT NULL: a cannot be seeded, and the error says which column blocks it.
     a.columns[1].nullable = false;
-    s.tables.insert("a".into(), a);
+    s.tables.insert("a".into(), std::sync::Arc::new(a));
     let err = seed(&s, options(4, 7)).unwrap_err();
     assert_eq!(
         err,
@@ -320,8 +320,8 @@ fn composite_foreign_keys_take_one_parent_row() {
     );
     c.foreign_keys.push(fk(&["pa", "pb"], "p", &["a", "b"]));
     let mut s = Schema::default();
-    s.tables.insert("p".into(), p);
-    s.tables.insert("c".into(), c);
+    s.tables.insert("p".into(), std::sync::Arc::new(p));
+    s.tables.insert("c".into(), std::sync::Arc::new(c));
     for seed_value in 0..20 {
         let seeds = seed(&s, options(6, seed_value)).unwrap();
         assert_constraints(&s, &seeds).unwrap();
@@ -449,7 +449,7 @@ fn shrinking_keeps_foreign_keys_and_gets_smaller() {
 }
 
 fn users_table() -> Table {
-    schema().tables["users"].clone()
+    (*schema().tables["users"]).clone()
 }
 
 #[test]
@@ -480,7 +480,8 @@ fn custom_rows_from_inline_toml() {
     assert_eq!(rows[1][0], Value::Int(10));
     // In seed(): extend keeps them and adds generated rows whose ids do not clash.
     let mut s = Schema::default();
-    s.tables.insert("users".into(), users_table());
+    s.tables
+        .insert("users".into(), std::sync::Arc::new(users_table()));
     let mut custom = BTreeMap::new();
     custom.insert("users".to_string(), spec.clone());
     let seeds = seed(
@@ -617,7 +618,7 @@ fn every_bounded_text_column_meets_its_maximum_length() {
             &["id"],
         );
         let mut s = Schema::default();
-        s.tables.insert(t.name.clone(), t);
+        s.tables.insert(t.name.clone(), std::sync::Arc::new(t));
         let seeds = seed_schema(&s, seed);
         let longest = rows_of(&seeds, "notes")
             .iter()

@@ -16,31 +16,38 @@ pub enum Kind {
     Compare,
 }
 
-static MIGRATION_NS: AtomicU64 = AtomicU64::new(0);
-static DATABASE_NS: AtomicU64 = AtomicU64::new(0);
-static INTROSPECTION_NS: AtomicU64 = AtomicU64::new(0);
-static COMPARE_NS: AtomicU64 = AtomicU64::new(0);
+/// Nanoseconds and number of operations of one kind.
+struct Counter(AtomicU64, AtomicU64);
+
+static MIGRATION: Counter = Counter(AtomicU64::new(0), AtomicU64::new(0));
+static DATABASE: Counter = Counter(AtomicU64::new(0), AtomicU64::new(0));
+static INTROSPECTION: Counter = Counter(AtomicU64::new(0), AtomicU64::new(0));
+static COMPARE: Counter = Counter(AtomicU64::new(0), AtomicU64::new(0));
 
 pub fn add(kind: Kind, d: Duration) {
     let counter = match kind {
-        Kind::Migration => &MIGRATION_NS,
-        Kind::Database => &DATABASE_NS,
-        Kind::Introspection => &INTROSPECTION_NS,
-        Kind::Compare => &COMPARE_NS,
+        Kind::Migration => &MIGRATION,
+        Kind::Database => &DATABASE,
+        Kind::Introspection => &INTROSPECTION,
+        Kind::Compare => &COMPARE,
     };
-    counter.fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
+    counter.0.fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
+    counter.1.fetch_add(1, Ordering::Relaxed);
 }
 
 pub fn report() {
     if std::env::var_os("MRT_TRACE").is_none() {
         return;
     }
-    let secs = |c: &AtomicU64| c.load(Ordering::Relaxed) as f64 / 1e9;
+    let show = |c: &Counter| {
+        let secs = c.0.load(Ordering::Relaxed) as f64 / 1e9;
+        format!("{secs:.2} s ({}x)", c.1.load(Ordering::Relaxed))
+    };
     eprintln!(
-        "mrt: time summed over trials: migration steps {:.2} s, introspection {:.2} s, rows {:.2} s, comparison {:.2} s",
-        secs(&MIGRATION_NS),
-        secs(&INTROSPECTION_NS),
-        secs(&DATABASE_NS),
-        secs(&COMPARE_NS)
+        "mrt: time summed over trials: migration steps {}, introspection {}, rows {}, comparison {}",
+        show(&MIGRATION),
+        show(&INTROSPECTION),
+        show(&DATABASE),
+        show(&COMPARE)
     );
 }

@@ -157,13 +157,16 @@ fn attempt(ctx: &Context, rev: &str, pool_index: usize, input: &Input) -> Outcom
         rescope: false,
         seeds: None,
     };
-    let mut slot = match ctx.workers.checkout() {
-        Ok(slot) => slot,
-        Err(e) => return done(fail(verdict, "cannot start a Python worker", e.to_string())),
-    };
     let mut pooled = match ctx.runtime.block_on(pool.take(&before)) {
         Ok(p) => p,
         Err(e) => return done(fail(verdict, "cannot create a database", e.to_string())),
+    };
+    let mut slot = match ctx.workers.checkout(&pooled.db.sqlalchemy_url()) {
+        Ok(slot) => slot,
+        Err(e) => {
+            pool.give_back(pooled);
+            return done(fail(verdict, "cannot start a Python worker", e.to_string()));
+        }
     };
     let mut trial = Trial {
         ctx,
@@ -237,11 +240,7 @@ impl Trial<'_, '_> {
         let pre_seed = self.read_all(db, &scope)?;
         self.seed(db, &scope)?;
         let d0 = self.read_all(db, &scope)?;
-        let up = match self.step(
-            db,
-            Step::Upgrade(self.rev.to_string()),
-            "upgrade fails with existing data",
-        ) {
+        let up = match self.step(db, self.single(true), "upgrade fails with existing data") {
             Ok(up) => up,
             Err(stop) => {
                 self.report_residue(db, &s0);
@@ -249,8 +248,7 @@ impl Trial<'_, '_> {
             }
         };
         let s1 = self.introspect(db, "after the upgrade")?;
-        let target = self.downgrade_target();
-        let down = self.step(db, Step::Downgrade(target), "downgrade fails")?;
+        let down = self.step(db, self.single(false), "downgrade fails")?;
         self.check_heads(&down.heads);
         let s2 = self.introspect(db, "after the downgrade")?;
         self.compare_schema(&s0, &s2, "downgrade did not restore the schema");
@@ -262,11 +260,7 @@ impl Trial<'_, '_> {
         if self.verdict.is_empty() {
             self.restore_rows(db, &scope, &pre_seed)?;
         }
-        self.step(
-            db,
-            Step::Upgrade(self.rev.to_string()),
-            "upgrade fails after the downgrade",
-        )?;
+        self.step(db, self.single(true), "upgrade fails after the downgrade")?;
         let s3 = self.introspect(db, "after the second upgrade")?;
         self.compare_schema(&s1, &s3, "second upgrade differs from the first");
         Ok(())
@@ -288,13 +282,38 @@ impl Trial<'_, '_> {
         Stop
     }
 
-    /// Brings a pooled database forward to `before(rev)` by upgrading to each head of that state.
+    /// Brings a pooled database forward to `before(rev)`: for each head of that state, one step
+    /// that applies exactly the revisions it still lacks, parents first.
     fn reach_before(&mut self, pooled: &mut Pooled) -> Stage<()> {
         let graph = &self.ctx.settings.project.graph;
-        let reached = pooled.state.len() == self.before.len();
-        if !reached {
+        let mut applied: BTreeSet<&str> = self
+            .before
+            .iter()
+            .copied()
+            .filter(|r| pooled.state.contains(*r))
+            .collect();
+        if applied.len() < self.before.len() {
             for head in graph.heads_of(self.before) {
-                let step = Step::Upgrade(head.to_string());
+                let mut wanted = graph.ancestors(head).unwrap_or_default();
+                wanted.insert(head);
+                let missing: Vec<&str> = graph
+                    .ordered()
+                    .map(|r| r.id.as_str())
+                    .filter(|id| wanted.contains(id) && !applied.contains(id))
+                    .collect();
+                if missing.is_empty() {
+                    continue;
+                }
+                let step = Step::Exact {
+                    up: true,
+                    revisions: missing.iter().map(|s| s.to_string()).collect(),
+                    target: head.to_string(),
+                    from: graph
+                        .heads_of(&applied)
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect(),
+                };
                 let start = std::time::Instant::now();
                 let result = self.slot.step(&step, &pooled.db.sqlalchemy_url());
                 crate::timing::add(crate::timing::Kind::Migration, start.elapsed());
@@ -303,17 +322,38 @@ impl Trial<'_, '_> {
                         format!("cannot reach the state before {}: {step} failed", self.rev);
                     return Err(self.stop(title, e.to_string()));
                 }
+                applied.extend(missing.iter().copied());
             }
         }
         pooled.state = self.before.iter().map(|s| s.to_string()).collect();
         Ok(())
     }
 
-    fn downgrade_target(&self) -> String {
+    /// The trial's own steps: the revision alone, upgraded from the heads of `before(rev)` or
+    /// downgraded from those of `before(rev) + rev` back to them.
+    fn single(&self, up: bool) -> Step {
         let graph = &self.ctx.settings.project.graph;
-        graph
-            .downgrade_target(self.rev)
-            .unwrap_or_else(|| format!("{}@base", self.rev))
+        let mut state = self.before.clone();
+        if !up {
+            state.insert(self.rev);
+        }
+        let target = if up {
+            self.rev.to_string()
+        } else {
+            graph
+                .downgrade_target(self.rev)
+                .unwrap_or_else(|| format!("{}@base", self.rev))
+        };
+        Step::Exact {
+            up,
+            revisions: vec![self.rev.to_string()],
+            target,
+            from: graph
+                .heads_of(&state)
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        }
     }
 
     fn step(&mut self, db: &TempDb, step: Step, title: &str) -> Stage<StepOk> {

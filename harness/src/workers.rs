@@ -31,9 +31,15 @@ impl Workers {
         Ok(banner)
     }
 
-    /// A worker for one trial; it goes back to the idle list when dropped, if still alive.
-    pub fn checkout(&self) -> Result<Slot<'_>, StepError> {
-        let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
+    /// A worker for one trial on the database at `url`; it goes back to the idle list when
+    /// dropped, if still alive. The worker that last ran a step there is preferred: its
+    /// connection is still open, and a SQLite connection whose schema another one changed must
+    /// re-parse the whole schema (O(tables)) before its next statement.
+    pub fn checkout(&self, url: &str) -> Result<Slot<'_>, StepError> {
+        let idle = self.idle.lock().ok().and_then(|mut v| {
+            let same = v.iter().rposition(|w| w.last_url() == Some(url));
+            same.map(|i| v.remove(i)).or_else(|| v.pop())
+        });
         let worker = match idle {
             Some(w) => w,
             None => Worker::start(&self.spec)?,

@@ -269,6 +269,8 @@ impl RevisionGraph {
     /// The heads of a set of revisions closed under ancestry: members no other member builds on.
     /// Upgrading to each of them reaches exactly that set.
     pub fn heads_of<'a>(&self, set: &BTreeSet<&'a str>) -> Vec<&'a str> {
+        // By index: a trial asks this several times of a set as long as the chain.
+        let members: HashSet<usize> = set.iter().filter_map(|id| self.index_of(id)).collect();
         set.iter()
             .copied()
             .filter(|id| {
@@ -278,7 +280,7 @@ impl RevisionGraph {
                 !self.children[i]
                     .iter()
                     .chain(&self.dependents[i])
-                    .any(|&c| set.contains(self.revisions[c].id.as_str()))
+                    .any(|c| members.contains(c))
             })
             .collect()
     }

@@ -6,6 +6,7 @@
 //! [`Index`]; both spellings of a migration then compare equal, as they are on the server.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use sqlparser::dialect::MySqlDialect;
 use sqlx::mysql::MySqlRow;
@@ -137,10 +138,10 @@ pub(crate) async fn introspect(db: &MysqlDb, ignore_tables: &[&str]) -> Result<S
         if !ignored(&name) {
             schema.tables.insert(
                 name.clone(),
-                Table {
+                Arc::new(Table {
                     name,
                     ..Table::default()
-                },
+                }),
             );
         }
     }
@@ -156,7 +157,7 @@ pub(crate) async fn introspect(db: &MysqlDb, ignore_tables: &[&str]) -> Result<S
     ) {
         let e = |e| err("columns", e);
         let table = text_req(&r, 0).map_err(e)?;
-        let Some(t) = schema.tables.get_mut(&table) else {
+        let Some(t) = schema.tables.get_mut(&table).map(Arc::make_mut) else {
             continue;
         };
         let name = text_req(&r, 1).map_err(e)?;
@@ -218,7 +219,7 @@ pub(crate) async fn introspect(db: &MysqlDb, ignore_tables: &[&str]) -> Result<S
             .push(key);
     }
     for ((table, index), (unique, method, columns)) in index_cols {
-        let Some(t) = schema.tables.get_mut(&table) else {
+        let Some(t) = schema.tables.get_mut(&table).map(Arc::make_mut) else {
             continue;
         };
         if index == "PRIMARY" {
@@ -281,7 +282,7 @@ pub(crate) async fn introspect(db: &MysqlDb, ignore_tables: &[&str]) -> Result<S
         fk.ref_columns.push(ref_column);
     }
     for ((table, _), fk) in fks {
-        if let Some(t) = schema.tables.get_mut(&table) {
+        if let Some(t) = schema.tables.get_mut(&table).map(Arc::make_mut) {
             t.foreign_keys.push(fk);
         }
     }
@@ -305,7 +306,7 @@ pub(crate) async fn introspect(db: &MysqlDb, ignore_tables: &[&str]) -> Result<S
         let table = text_req(&r, 0).map_err(e)?;
         let name = text_req(&r, 1).map_err(e)?;
         let clause = text_req(&r, 2).map_err(e)?;
-        if let Some(t) = schema.tables.get_mut(&table) {
+        if let Some(t) = schema.tables.get_mut(&table).map(Arc::make_mut) {
             t.checks.push(CheckConstraint {
                 name: Some(name),
                 expression: normalize_expr(&dialect, &clause),
@@ -368,7 +369,7 @@ pub(crate) async fn introspect(db: &MysqlDb, ignore_tables: &[&str]) -> Result<S
         );
     }
 
-    for t in schema.tables.values_mut() {
+    for t in schema.tables.values_mut().map(Arc::make_mut) {
         t.uniques.sort_by(|a, b| a.columns.cmp(&b.columns));
         t.foreign_keys
             .sort_by(|a, b| (&a.columns, &a.ref_table).cmp(&(&b.columns, &b.ref_table)));

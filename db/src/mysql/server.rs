@@ -234,7 +234,7 @@ impl MysqlServer {
             display_url: self.url.sqlalchemy_url(&name, true),
             name,
             mariadb: self.mariadb,
-            pool: LazyPool::new(options),
+            pool: LazyPool::new(options, 2),
         }))
     }
 

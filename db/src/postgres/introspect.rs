@@ -8,6 +8,7 @@
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlx::postgres::PgRow;
 use sqlx::Row as _;
+use std::sync::Arc;
 
 use super::server::PgDb;
 use crate::model::type_params;
@@ -128,10 +129,10 @@ pub(crate) async fn introspect(db: &PgDb, ignore_tables: &[&str]) -> Result<Sche
         let name: String = r.try_get(0).map_err(|e| get_err("tables", e))?;
         schema.tables.insert(
             name.clone(),
-            Table {
+            Arc::new(Table {
                 name,
                 ..Table::default()
-            },
+            }),
         );
     }
 
@@ -183,7 +184,7 @@ pub(crate) async fn introspect(db: &PgDb, ignore_tables: &[&str]) -> Result<Sche
             charset: None,
             data_type,
         };
-        if let Some(t) = schema.tables.get_mut(&table) {
+        if let Some(t) = schema.tables.get_mut(&table).map(Arc::make_mut) {
             t.columns.push(column);
         }
     }
@@ -215,7 +216,7 @@ pub(crate) async fn introspect(db: &PgDb, ignore_tables: &[&str]) -> Result<Sche
         let on_delete: String = r.try_get(6).map_err(e)?;
         let on_update: String = r.try_get(7).map_err(e)?;
         let def: String = r.try_get(8).map_err(e)?;
-        let Some(t) = schema.tables.get_mut(&table) else {
+        let Some(t) = schema.tables.get_mut(&table).map(Arc::make_mut) else {
             continue;
         };
         match kind.as_str() {
@@ -306,7 +307,7 @@ pub(crate) async fn introspect(db: &PgDb, ignore_tables: &[&str]) -> Result<Sche
                 text
             })
             .collect();
-        if let Some(t) = schema.tables.get_mut(&table) {
+        if let Some(t) = schema.tables.get_mut(&table).map(Arc::make_mut) {
             t.indexes.push(Index {
                 name,
                 columns,
@@ -409,7 +410,7 @@ pub(crate) async fn introspect(db: &PgDb, ignore_tables: &[&str]) -> Result<Sche
         }
     }
 
-    for t in schema.tables.values_mut() {
+    for t in schema.tables.values_mut().map(Arc::make_mut) {
         t.uniques.sort_by(|a, b| a.columns.cmp(&b.columns));
         t.foreign_keys
             .sort_by(|a, b| (&a.columns, &a.ref_table).cmp(&(&b.columns, &b.ref_table)));

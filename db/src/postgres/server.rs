@@ -226,7 +226,7 @@ impl PgServer {
             sqlalchemy_url: self.url.sqlalchemy_url(&name, false),
             display_url: self.url.sqlalchemy_url(&name, true),
             name,
-            pool: LazyPool::new(options),
+            pool: LazyPool::new(options, 2),
         }))
     }
 

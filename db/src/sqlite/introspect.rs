@@ -2,13 +2,13 @@
 //! `CREATE ...` text (parsed in `parse`) gives what pragmas hide: CHECKs and constraint names.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use sqlparser::dialect::SQLiteDialect;
 use sqlx::Row as _;
 
 use super::parse::{parse_create_index, parse_create_table, ParsedTable};
-use super::server::{SqliteDb, DIALECT};
+use super::server::{SchemaMemo, SqliteDb, DIALECT};
 use crate::model::type_params;
 use crate::normalize::{canonical_type, collapse_whitespace, normalize_expr, normalize_sql};
 use crate::{
@@ -31,7 +31,7 @@ type TableKey = (String, String, Vec<(String, String)>);
 
 /// Keyed by a hash of the key; the full key is stored and compared, so a collision can only
 /// cost a cache miss, never a wrong table.
-type Cache = HashMap<u64, (TableKey, Table)>;
+type Cache = HashMap<u64, (TableKey, Arc<Table>)>;
 
 fn table_cache() -> &'static Mutex<Cache> {
     static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
@@ -89,15 +89,15 @@ impl KeyRef<'_> {
     }
 }
 
-fn cached_table(key: &KeyRef) -> Option<Table> {
+fn cached_table(key: &KeyRef) -> Option<Arc<Table>> {
     let cache = table_cache().lock().ok()?;
     let (stored, table) = cache.get(&key.hash())?;
-    key.matches(stored).then(|| table.clone())
+    key.matches(stored).then(|| Arc::clone(table))
 }
 
-fn cache_table(key: &KeyRef, table: &Table) {
+fn cache_table(key: &KeyRef, table: &Arc<Table>) {
     if let Ok(mut cache) = table_cache().lock() {
-        cache.insert(key.hash(), (key.owned(), table.clone()));
+        cache.insert(key.hash(), (key.owned(), Arc::clone(table)));
     }
 }
 
@@ -153,13 +153,41 @@ fn action(a: String) -> Option<String> {
     (a != "NO ACTION" && !a.is_empty()).then_some(a)
 }
 
+/// The schema, or the one read last if SQLite's schema cookie has not moved since: a database
+/// handed from one trial to the next is read again without any change in between.
 pub(crate) async fn introspect(db: &SqliteDb, ignore_tables: &[&str]) -> Result<Schema, DbError> {
     let pool = db.pool();
     let mut conn = pool
         .acquire()
         .await
         .map_err(|e| db.query_error("introspecting schema", e))?;
-    let master = read_master(db, &mut conn).await?;
+    let cookie: i64 = sqlx::query_scalar("PRAGMA schema_version")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| db.query_error("reading the schema version", e))?;
+    let ignored: Vec<String> = ignore_tables.iter().map(|t| t.to_string()).collect();
+    let memo = || db.last_schema.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(m) = memo()
+        .as_ref()
+        .filter(|m| m.cookie == cookie && m.ignored == ignored)
+    {
+        return Ok(m.schema.clone());
+    }
+    let schema = read_schema(db, &mut conn, ignore_tables).await?;
+    *memo() = Some(SchemaMemo {
+        cookie,
+        ignored,
+        schema: schema.clone(),
+    });
+    Ok(schema)
+}
+
+async fn read_schema(
+    db: &SqliteDb,
+    conn: &mut sqlx::SqliteConnection,
+    ignore_tables: &[&str],
+) -> Result<Schema, DbError> {
+    let master = read_master(db, &mut *conn).await?;
 
     let ignored = |t: &str| ignore_tables.iter().any(|i| same_name(i, t));
     let index_sql: BTreeMap<&str, &str> = master
@@ -185,7 +213,8 @@ pub(crate) async fn introspect(db: &SqliteDb, ignore_tables: &[&str]) -> Result<
                 let table = match cached_table(&key) {
                     Some(t) => t,
                     None => {
-                        let t = introspect_table(db, &mut conn, entry, &index_sql).await?;
+                        let t =
+                            Arc::new(introspect_table(db, &mut *conn, entry, &index_sql).await?);
                         cache_table(&key, &t);
                         t
                     }

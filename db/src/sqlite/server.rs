@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
 use tempfile::TempDir;
 
 use crate::lazy_pool::LazyPool;
@@ -22,12 +22,30 @@ pub(crate) struct SqliteDb {
     pub(crate) path: PathBuf,
     /// Closed to copy the file or hand it to the Python worker, reopened on next use.
     pool: LazyPool<sqlx::Sqlite>,
+    /// The last schema read, with the schema cookie it was read at (see `introspect`).
+    pub(crate) last_schema: Mutex<Option<SchemaMemo>>,
+}
+
+/// A schema as read at one value of SQLite's schema cookie (`PRAGMA schema_version`, which every
+/// schema change by any connection increments), with the tables it was told to ignore.
+#[derive(Debug)]
+pub(crate) struct SchemaMemo {
+    pub(crate) cookie: i64,
+    pub(crate) ignored: Vec<String>,
+    pub(crate) schema: crate::Schema,
 }
 
 impl SqliteDb {
     fn new(name: String, path: PathBuf) -> Self {
-        let pool = LazyPool::new(Self::options(&path));
-        SqliteDb { name, path, pool }
+        // One connection: each SQLite connection re-parses the whole schema after another one
+        // changed it, so a second connection would double that (O(tables)) cost per step.
+        let pool = LazyPool::new(Self::options(&path), 1);
+        SqliteDb {
+            name,
+            path,
+            pool,
+            last_schema: Mutex::new(None),
+        }
     }
 
     fn options(path: &Path) -> SqliteConnectOptions {
@@ -35,9 +53,12 @@ impl SqliteDb {
             .filename(path)
             .create_if_missing(true)
             .foreign_keys(true)
-            // A rollback journal keeps everything in the one file, which the Python worker and
-            // file copies can rely on; WAL would leave committed data in a side file.
-            .journal_mode(SqliteJournalMode::Delete)
+            // The rollback journal in memory: everything stays in the one file, which the Python
+            // worker and file copies rely on (WAL would leave committed data in a side file), and
+            // no journal file is created and deleted per transaction. Throwaway files: a crash
+            // mid-transaction needs no recovery, and a sync per commit buys nothing.
+            .journal_mode(SqliteJournalMode::Memory)
+            .synchronous(SqliteSynchronous::Off)
             // The Python worker may hold the write lock briefly while we read.
             .busy_timeout(Duration::from_secs(30))
     }

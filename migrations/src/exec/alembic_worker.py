@@ -5,10 +5,15 @@ once and the ScriptDirectory is parsed once (DESIGN.md, "Persistent Python worke
 
 argv: PROJECT_ROOT INI_OR_EMPTY PYPROJECT_OR_EMPTY URL_ENV
 request:  {"id": 1, "op": "upgrade" | "downgrade", "target": "ab12", "url": "sqlite:///...",
-           "version_table": "alembic_version"}
+           "version_table": "alembic_version",
+           "exact": null | {"revisions": ["ab12"], "from": ["9f3c"]}}
+          With "exact", the step runs exactly those revisions, in that order, when the database's
+          heads are "from" (Alembic's own target resolution walks the whole revision map on every
+          step); with other heads it is a plain upgrade/downgrade to "target".
 response: {"id": 1, "ok": true, "heads": ["ab12"], "statements": ["CREATE TABLE ...", ...]}
           {"id": 1, "ok": false, "error": "...", "traceback": "..."}
 """
+import gc
 import json
 import os
 import sys
@@ -34,7 +39,8 @@ def main():
         import sqlalchemy as sa
         from alembic import command
         from alembic.config import Config
-        from alembic.runtime.migration import MigrationContext
+        from alembic.runtime.environment import EnvironmentContext
+        from alembic.runtime.migration import MigrationContext, MigrationStep
         from alembic.script import ScriptDirectory
         import alembic
     except ImportError as e:
@@ -53,6 +59,14 @@ def main():
     # Every statement any engine executes during a step, so mrt knows which tables a step touched
     # (including env.py files that build their own engine).
     sa.event.listen(sa.engine.Engine, "before_cursor_execute", _capture)
+    sa.event.listen(sa.pool.Pool, "connect", _throwaway_sqlite)
+    global _alembic
+    _alembic = (sa, command, EnvironmentContext, MigrationContext, MigrationStep)
+    _cache_env_code(alembic)
+    # Alembic, SQLAlchemy and every revision module live as long as the worker: keep them out of
+    # the cyclic collector's scans (a full scan walks them all, more often the longer the chain).
+    gc.collect()
+    gc.freeze()
     send({"ready": True, "alembic": alembic.__version__, "python": sys.executable})
     for line in sys.stdin:
         if not line.strip():
@@ -60,7 +74,7 @@ def main():
         req = json.loads(line)
         try:
             _statements.clear()
-            heads, statements = run(req, cfg, sa, command, MigrationContext, url_env)
+            heads, statements = run(req, cfg, script, url_env)
             send({"id": req.get("id"), "ok": True, "heads": heads, "statements": statements})
         except BaseException as e:  # noqa: BLE001 - every failure is reported, the worker lives on
             send(
@@ -75,6 +89,40 @@ def main():
                 return
 
 
+def _cache_env_code(alembic):
+    """env.py runs on every step; Alembic imports it afresh each time, which recompiles it when
+    bytecode caching is off (PYTHONDONTWRITEBYTECODE, read-only trees). Keep its code object (per
+    path, mtime and size) and run it in a fresh module, as Alembic's loader would."""
+    import importlib.util
+    import pathlib
+    import re
+
+    import alembic.util
+
+    original = alembic.util.load_python_file
+    compiled = {}
+
+    def load_python_file(dir_, filename):
+        path = pathlib.Path(dir_) / pathlib.Path(filename).name
+        try:
+            st = path.stat()
+        except OSError:
+            return original(dir_, filename)
+        if path.suffix != ".py":
+            return original(dir_, filename)
+        key = (str(path), st.st_mtime_ns, st.st_size)
+        code = compiled.get(key)
+        if code is None:
+            code = compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
+            compiled[key] = code
+        spec = importlib.util.spec_from_file_location(re.sub(r"\W", "_", path.name), path)
+        module = importlib.util.module_from_spec(spec)
+        exec(code, module.__dict__)
+        return module
+
+    alembic.util.load_python_file = load_python_file
+
+
 _statements = []
 _MAX_STATEMENTS = 5000
 
@@ -82,6 +130,26 @@ _MAX_STATEMENTS = 5000
 def _capture(conn, cursor, statement, parameters, context, executemany):
     if len(_statements) < _MAX_STATEMENTS and (not _statements or _statements[-1] != statement):
         _statements.append(statement)
+
+
+# Directories holding mrt's SQLite trial databases (throwaway copies).
+_trial_dirs = set()
+
+
+def _throwaway_sqlite(dbapi_connection, _record):
+    """No fsync and no journal file on mrt's own SQLite files (throwaway copies: nothing in them
+    must survive a crash), as mrt's side opens them too; a sync and a journal file per commit are
+    a large share of a step. Any other SQLite file env.py opens is left alone."""
+    if not _trial_dirs or type(dbapi_connection).__module__ != "sqlite3":
+        return
+    cursor = dbapi_connection.cursor()
+    try:
+        files = [row[2] for row in cursor.execute("PRAGMA database_list") if row[1] == "main"]
+        if files and os.path.dirname(files[0]) in _trial_dirs:
+            cursor.execute("PRAGMA synchronous=OFF")
+            cursor.execute("PRAGMA journal_mode=MEMORY")
+    finally:
+        cursor.close()
 
 
 # SQLAlchemy needs a driver in the URL; mrt's URLs name none, so take the first one installed.
@@ -115,8 +183,14 @@ def with_driver(url):
     return f"{full}://{rest}"
 
 
-def run(req, cfg, sa, command, MigrationContext, url_env):
+_alembic = None
+
+
+def run(req, cfg, script, url_env):
+    sa, command, _, _, _ = _alembic
     url = with_driver(req["url"])
+    if url.startswith("sqlite:///"):
+        _trial_dirs.add(os.path.dirname(url[len("sqlite:///"):]))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     os.environ[url_env] = url
     engine = _engine(sa, url)
@@ -125,7 +199,9 @@ def run(req, cfg, sa, command, MigrationContext, url_env):
         # their own engine from sqlalchemy.url or the URL environment variable.
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            if req["op"] == "upgrade":
+            if req.get("exact"):
+                run_exact(req, cfg, script)
+            elif req["op"] == "upgrade":
                 command.upgrade(cfg, req["target"])
             elif req["op"] == "downgrade":
                 command.downgrade(cfg, req["target"])
@@ -135,11 +211,46 @@ def run(req, cfg, sa, command, MigrationContext, url_env):
         statements = list(_statements)
         if len(statements) >= _MAX_STATEMENTS:
             statements.append("-- mrt: more statements were executed than recorded")
-        with engine.connect() as conn:
-            opts = {"version_table": req.get("version_table") or "alembic_version"}
-            return sorted(MigrationContext.configure(conn, opts=opts).get_current_heads()), statements
+        return read_heads(engine, req.get("version_table") or "alembic_version"), statements
     finally:
         cfg.attributes.pop("connection", None)
+
+
+def read_heads(engine, version_table):
+    """The heads in the version table: one plain SELECT (a MigrationContext, which checks the
+    table exists first, costs several times more); only if it fails, Alembic's own reading."""
+    sa, _, _, MigrationContext, _ = _alembic
+    with engine.connect() as conn:
+        quoted = conn.dialect.identifier_preparer.quote(version_table)
+        try:
+            return sorted(r[0] for r in conn.exec_driver_sql(f"SELECT version_num FROM {quoted}"))
+        except sa.exc.DBAPIError:
+            conn.rollback()
+    with engine.connect() as conn:
+        opts = {"version_table": version_table}
+        return sorted(MigrationContext.configure(conn, opts=opts).get_current_heads())
+
+
+def run_exact(req, cfg, script):
+    """What command.upgrade/downgrade do (env.py runs as usual, with the same destination), but
+    the migration list is the requested one when the database's heads are as expected."""
+    _, _, EnvironmentContext, _, MigrationStep = _alembic
+    op, target, exact = req["op"], req["target"], req["exact"]
+    if op not in ("upgrade", "downgrade"):
+        raise ValueError(f"unknown op {op!r}")
+    revisions = [script.get_revision(r) for r in exact["revisions"]]
+    expected = set(exact["from"])
+
+    def steps(heads, context):
+        if set(heads or ()) == expected:
+            make = MigrationStep.upgrade_from_script if op == "upgrade" else MigrationStep.downgrade_from_script
+            return [make(script.revision_map, r) for r in revisions]
+        if op == "upgrade":
+            return script._upgrade_revs(target, heads)
+        return script._downgrade_revs(target, heads)
+
+    with EnvironmentContext(cfg, script, fn=steps, destination_rev=target):
+        script.run_env()
 
 
 # Engines are kept per database URL: a new engine costs a new connection plus SQLAlchemy's

@@ -49,6 +49,17 @@ pub struct WorkerSpec {
 pub enum Step {
     Upgrade(String),
     Downgrade(String),
+    /// Exactly these revisions, in this order (topological up, reverse down), on a database
+    /// whose heads are `from`. Alembic would walk the whole revision map to find them (O(chain)
+    /// per step, the larger part of a step on long chains); the worker hands them over directly.
+    /// If the database's heads are not `from`, the worker falls back to Alembic's own upgrade or
+    /// downgrade to `target`, so the hint can never make a step run anything Alembic would not.
+    Exact {
+        up: bool,
+        revisions: Vec<String>,
+        target: String,
+        from: Vec<String>,
+    },
 }
 
 impl Step {
@@ -56,6 +67,20 @@ impl Step {
         match self {
             Step::Upgrade(t) => ("upgrade", t),
             Step::Downgrade(t) => ("downgrade", t),
+            Step::Exact {
+                up: true, target, ..
+            } => ("upgrade", target),
+            Step::Exact { target, .. } => ("downgrade", target),
+        }
+    }
+
+    /// The request's `exact` member: the revisions and the heads they apply to.
+    fn exact(&self) -> serde_json::Value {
+        match self {
+            Step::Exact {
+                revisions, from, ..
+            } => serde_json::json!({ "revisions": revisions, "from": from }),
+            _ => serde_json::Value::Null,
         }
     }
 }
@@ -94,6 +119,8 @@ pub struct Worker {
     lines: Receiver<String>,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
     next_id: u64,
+    /// The database URL of the last step.
+    last_url: Option<String>,
     /// Alembic version and interpreter, as the worker reported them.
     pub banner: String,
 }
@@ -139,6 +166,7 @@ impl Worker {
             lines,
             stderr_tail,
             next_id: 0,
+            last_url: None,
             banner: String::new(),
         };
         let hello = worker
@@ -166,12 +194,20 @@ impl Worker {
 
     /// Runs one step against `url`. After a timeout or crash the worker is dead: the caller
     /// replaces it (see [`Worker::is_alive`]).
+    /// The database URL of the last step this worker ran.
+    pub fn last_url(&self) -> Option<&str> {
+        self.last_url.as_deref()
+    }
+
     pub fn step(&mut self, step: &Step, url: &str, timeout: Duration) -> Result<StepOk, StepError> {
         self.next_id += 1;
+        if self.last_url.as_deref() != Some(url) {
+            self.last_url = Some(url.to_string());
+        }
         let (op, target) = step.op();
         let req = serde_json::json!({
             "id": self.next_id, "op": op, "target": target, "url": url,
-            "version_table": self.spec.version_table,
+            "version_table": self.spec.version_table, "exact": step.exact(),
         });
         if writeln!(self.stdin, "{req}")
             .and_then(|_| self.stdin.flush())

@@ -30,7 +30,9 @@ fn main() {
             secs(mrt),
             ratio(mrt, floor)
         );
-        if python_has(&python, "pytest_mrt") {
+        if n > pytest_mrt_max() {
+            println!("trials/{n}: pytest-mrt skipped above {} revisions (it replays from base per revision; MRT_BENCH_PYTEST_MAX raises the limit)", pytest_mrt_max());
+        } else if python_has(&python, "pytest_mrt") {
             let baseline = time(|| run_python(&python, PYTEST_MRT, dir.path()));
             println!(
                 "trials/{n}: pytest-mrt check_all {:.2} s, ratio pytest-mrt/floor = {:.2}, mrt is {:.2}x faster",
@@ -92,6 +94,14 @@ fn postgres(python: &str, url: &str) {
 const FLOOR: &str = "from alembic.config import Config\nfrom alembic import command\ncfg = Config('alembic.ini')\ncfg.set_main_option('sqlalchemy.url', 'sqlite:///floor.db')\ncommand.upgrade(cfg, 'head')\ncommand.downgrade(cfg, 'base')\n";
 
 const PYTEST_MRT: &str = "from pytest_mrt.core.runner import MigrationRunner\nfrom pytest_mrt.core.verifier import RollbackVerifier\nresults = RollbackVerifier(MigrationRunner('alembic.ini', 'sqlite:///pytest_mrt.db')).check_all()\nassert all(r.passed for r in results), [r for r in results if not r.passed][:3]\n";
+
+/// Largest chain pytest-mrt is timed on (its run time grows with the square of the chain).
+fn pytest_mrt_max() -> usize {
+    std::env::var("MRT_BENCH_PYTEST_MAX")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100)
+}
 
 fn secs(d: Duration) -> f64 {
     d.as_secs_f64()

@@ -17,7 +17,12 @@ use libtest_mimic::{Arguments, Conclusion};
 
 /// Runs the planned tests with libtest's arguments (filter, `--exact`, `--list`, threads, ...).
 pub fn run(settings: Settings, args: &Arguments) -> Result<Conclusion, HarnessError> {
-    let planned = plan(settings)?;
+    // libtest-mimic's own choice of thread count; `--list` shows revision-major order.
+    let threads = args
+        .test_threads
+        .or_else(|| std::thread::available_parallelism().ok().map(Into::into))
+        .unwrap_or(1);
+    let planned = plan(settings, if args.list { 1 } else { threads })?;
     cleanup::install_signal_handler();
     let conclusion = libtest_mimic::run(args, planned.trials);
     planned.context.finish();

@@ -68,7 +68,8 @@ pub struct Planned {
     pub context: Arc<Context>,
 }
 
-pub fn plan(settings: Settings) -> Result<Planned, HarnessError> {
+/// `lanes`: how many trials run at once (libtest's thread count); see [`in_lanes`].
+pub fn plan(settings: Settings, lanes: usize) -> Result<Planned, HarnessError> {
     let tested = tested_revisions(&settings)?;
     let spec = WorkerSpec {
         python: settings.python.clone(),
@@ -115,12 +116,68 @@ pub fn plan(settings: Settings) -> Result<Planned, HarnessError> {
             trials.push(trial);
         }
     }
-    for rev in &tested {
-        for (index, pool) in context.pools.iter().enumerate() {
-            trials.push(revision_trial(&context, rev, index, &pool.name));
+    let per_pool: Vec<Vec<Trial>> = (context.pools.iter().enumerate())
+        .map(|(index, pool)| {
+            let trial = |rev: &String| revision_trial(&context, rev, index, &pool.name);
+            tested.iter().map(trial).collect()
+        })
+        .collect();
+    trials.extend(in_lanes(per_pool, lanes));
+    Ok(Planned { trials, context })
+}
+
+/// What replaying one revision to reach a lane's start costs, in trials (a batched upgrade step
+/// against a trial's three steps, four schema reads and row work).
+const REPLAY_COST: f64 = 0.2;
+
+/// The order trials are handed to libtest's threads (first come, first served). Each database's
+/// chain is cut into contiguous lanes, about one per thread, and trials are queued by when each
+/// is expected to start: a thread that finishes trial r then usually finds the database r left
+/// at `before(r+1)` in the pool, where consecutive revisions on two threads would each need one
+/// more upgrade (four migration steps per trial instead of three). A later lane starts by
+/// replaying the chain up to its first revision, so it is shorter and queued later by that much.
+/// With one lane per database this is revision-major order, which `--list` shows.
+fn in_lanes(per_pool: Vec<Vec<Trial>>, threads: usize) -> Vec<Trial> {
+    let lanes_per_pool = threads.div_ceil(per_pool.len().max(1)).max(1);
+    let mut queued: Vec<(f64, usize, Trial)> = Vec::new();
+    let mut lane_id = 0;
+    for trials in per_pool {
+        let mut start = 0;
+        let mut rest = trials.into_iter();
+        for len in lane_lengths(rest.len(), lanes_per_pool) {
+            let offset = start as f64 * REPLAY_COST;
+            for (i, trial) in rest.by_ref().take(len).enumerate() {
+                queued.push((offset + i as f64, lane_id, trial));
+            }
+            start += len;
+            lane_id += 1;
         }
     }
-    Ok(Planned { trials, context })
+    queued.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    queued.into_iter().map(|(_, _, trial)| trial).collect()
+}
+
+/// Lane lengths that end together: lane k starting at revision s runs `T - REPLAY_COST * s`
+/// trials, with the common end T the smallest that covers all `n`.
+fn lane_lengths(n: usize, lanes: usize) -> Vec<usize> {
+    let lengths = |end: usize| {
+        let mut out = Vec::new();
+        let mut start = 0usize;
+        for _ in 0..lanes {
+            let len = (end as f64 - REPLAY_COST * start as f64).max(1.0) as usize;
+            let len = len.min(n - start);
+            if len == 0 {
+                break;
+            }
+            out.push(len);
+            start += len;
+        }
+        (start, out)
+    };
+    let end = (n.div_ceil(lanes.max(1))..=n)
+        .find(|&end| lengths(end).0 >= n)
+        .unwrap_or(n);
+    lengths(end).1
 }
 
 /// A run id unique enough for database names `mrt_<run>_<n>` on a shared server.
@@ -257,4 +314,77 @@ fn graph_trials(context: &Arc<Context>) -> Vec<Trial> {
         }
     });
     vec![well_formed, single_head]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lanes_cover_the_chain_once_and_end_together() {
+        for (n, k) in [
+            (1, 2),
+            (7, 2),
+            (100, 2),
+            (1000, 2),
+            (1000, 3),
+            (10, 16),
+            (0, 2),
+        ] {
+            let lengths = lane_lengths(n, k);
+            assert_eq!(lengths.iter().sum::<usize>(), n, "n={n} k={k}");
+            assert!(lengths.len() <= k.max(1), "n={n} k={k}: {lengths:?}");
+            assert!(lengths.iter().all(|&l| l > 0), "n={n} k={k}: {lengths:?}");
+            // A later lane replays its start, so it is never longer than the one before.
+            assert!(lengths.windows(2).all(|w| w[0] >= w[1]), "{lengths:?}");
+        }
+        let lengths = lane_lengths(1000, 2);
+        let ends: Vec<f64> = [0.0, lengths[0] as f64 * REPLAY_COST]
+            .iter()
+            .zip(&lengths)
+            .map(|(start, &len)| start + len as f64)
+            .collect();
+        assert!(
+            (ends[0] - ends[1]).abs() <= 2.0,
+            "{lengths:?} end at {ends:?}"
+        );
+    }
+
+    #[test]
+    fn one_lane_is_revision_major_order() {
+        let trial = |name: &str| Trial::test(name.to_string(), || Ok(()));
+        let per_pool = vec![
+            vec![trial("sqlite::a"), trial("sqlite::b")],
+            vec![trial("postgres::a"), trial("postgres::b")],
+        ];
+        let names: Vec<String> = in_lanes(per_pool, 1)
+            .iter()
+            .map(|t| t.name().to_string())
+            .collect();
+        assert_eq!(
+            names,
+            ["sqlite::a", "postgres::a", "sqlite::b", "postgres::b"]
+        );
+    }
+
+    #[test]
+    fn two_threads_on_one_database_interleave_two_lanes() {
+        let per_pool = vec![(0..10)
+            .map(|i| Trial::test(format!("sqlite::r{i}"), || Ok(())))
+            .collect()];
+        let names: Vec<String> = in_lanes(per_pool, 2)
+            .iter()
+            .map(|t| t.name().to_string())
+            .collect();
+        let lane_b_start = names.iter().position(|n| n == "sqlite::r6").unwrap_or(0);
+        assert_eq!(names[0], "sqlite::r0");
+        assert_eq!(names.len(), 10);
+        // The second lane starts after the first has a head start of its replay cost.
+        assert!(lane_b_start > 1, "{names:?}");
+        // Each lane keeps its own order, and every trial is queued exactly once.
+        let position = |i: usize| names.iter().position(|n| *n == format!("sqlite::r{i}"));
+        assert!((0..5).all(|i| position(i) < position(i + 1)), "{names:?}");
+        assert!((6..9).all(|i| position(i) < position(i + 1)), "{names:?}");
+        assert!((0..10).all(|i| position(i).is_some()), "{names:?}");
+    }
 }

@@ -11,6 +11,9 @@ use std::sync::Mutex;
 pub struct Pooled {
     pub db: TempDb,
     pub state: BTreeSet<String>,
+    /// Its schema as last read, while no migration step has run since: only steps change a
+    /// schema (mrt itself only reads and writes rows), so the next trial need not read it again.
+    pub schema: Option<mrt_db::Schema>,
 }
 
 pub struct Pool {
@@ -50,6 +53,7 @@ impl Pool {
             None => Ok(Pooled {
                 db: self.server.create().await?,
                 state: BTreeSet::new(),
+                schema: None,
             }),
         }
     }

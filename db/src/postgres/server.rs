@@ -221,7 +221,9 @@ impl PgServer {
                 db: name.clone(),
                 message: self.url.scrub(&format!("invalid connection options: {e}")),
             })?
-            .application_name("mrt");
+            .application_name("mrt")
+            // mrt's own throwaway database: no WAL flush to wait for on each commit.
+            .options([("synchronous_commit", "off")]);
         Ok(TempDb::postgres(PgDb {
             sqlalchemy_url: self.url.sqlalchemy_url(&name, false),
             display_url: self.url.sqlalchemy_url(&name, true),

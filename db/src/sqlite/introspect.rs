@@ -8,7 +8,7 @@ use sqlparser::dialect::SQLiteDialect;
 use sqlx::Row as _;
 
 use super::parse::{parse_create_index, parse_create_table, ParsedTable};
-use super::server::{SchemaMemo, SqliteDb, DIALECT};
+use super::server::{SqliteDb, DIALECT};
 use crate::model::type_params;
 use crate::normalize::{canonical_type, collapse_whitespace, normalize_expr, normalize_sql};
 use crate::{
@@ -153,33 +153,13 @@ fn action(a: String) -> Option<String> {
     (a != "NO ACTION" && !a.is_empty()).then_some(a)
 }
 
-/// The schema, or the one read last if SQLite's schema cookie has not moved since: a database
-/// handed from one trial to the next is read again without any change in between.
 pub(crate) async fn introspect(db: &SqliteDb, ignore_tables: &[&str]) -> Result<Schema, DbError> {
     let pool = db.pool();
     let mut conn = pool
         .acquire()
         .await
         .map_err(|e| db.query_error("introspecting schema", e))?;
-    let cookie: i64 = sqlx::query_scalar("PRAGMA schema_version")
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(|e| db.query_error("reading the schema version", e))?;
-    let ignored: Vec<String> = ignore_tables.iter().map(|t| t.to_string()).collect();
-    let memo = || db.last_schema.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(m) = memo()
-        .as_ref()
-        .filter(|m| m.cookie == cookie && m.ignored == ignored)
-    {
-        return Ok(m.schema.clone());
-    }
-    let schema = read_schema(db, &mut conn, ignore_tables).await?;
-    *memo() = Some(SchemaMemo {
-        cookie,
-        ignored,
-        schema: schema.clone(),
-    });
-    Ok(schema)
+    read_schema(db, &mut conn, ignore_tables).await
 }
 
 async fn read_schema(

@@ -22,17 +22,6 @@ pub(crate) struct SqliteDb {
     pub(crate) path: PathBuf,
     /// Closed to copy the file or hand it to the Python worker, reopened on next use.
     pool: LazyPool<sqlx::Sqlite>,
-    /// The last schema read, with the schema cookie it was read at (see `introspect`).
-    pub(crate) last_schema: Mutex<Option<SchemaMemo>>,
-}
-
-/// A schema as read at one value of SQLite's schema cookie (`PRAGMA schema_version`, which every
-/// schema change by any connection increments), with the tables it was told to ignore.
-#[derive(Debug)]
-pub(crate) struct SchemaMemo {
-    pub(crate) cookie: i64,
-    pub(crate) ignored: Vec<String>,
-    pub(crate) schema: crate::Schema,
 }
 
 impl SqliteDb {
@@ -40,12 +29,7 @@ impl SqliteDb {
         // One connection: each SQLite connection re-parses the whole schema after another one
         // changed it, so a second connection would double that (O(tables)) cost per step.
         let pool = LazyPool::new(Self::options(&path), 1);
-        SqliteDb {
-            name,
-            path,
-            pool,
-            last_schema: Mutex::new(None),
-        }
+        SqliteDb { name, path, pool }
     }
 
     fn options(path: &Path) -> SqliteConnectOptions {

@@ -59,7 +59,7 @@ def main():
     # Every statement any engine executes during a step, so mrt knows which tables a step touched
     # (including env.py files that build their own engine).
     sa.event.listen(sa.engine.Engine, "before_cursor_execute", _capture)
-    sa.event.listen(sa.pool.Pool, "connect", _throwaway_sqlite)
+    sa.event.listen(sa.pool.Pool, "connect", _throwaway)
     global _alembic
     _alembic = (sa, command, EnvironmentContext, MigrationContext, MigrationStep)
     _cache_env_code(alembic)
@@ -132,24 +132,31 @@ def _capture(conn, cursor, statement, parameters, context, executemany):
         _statements.append(statement)
 
 
-# Directories holding mrt's SQLite trial databases (throwaway copies).
+# Directories holding mrt's SQLite trial databases, and names of its server databases.
 _trial_dirs = set()
+_trial_dbs = set()
 
 
-def _throwaway_sqlite(dbapi_connection, _record):
-    """No fsync and no journal file on mrt's own SQLite files (throwaway copies: nothing in them
-    must survive a crash), as mrt's side opens them too; a sync and a journal file per commit are
-    a large share of a step. Any other SQLite file env.py opens is left alone."""
-    if not _trial_dirs or type(dbapi_connection).__module__ != "sqlite3":
-        return
-    cursor = dbapi_connection.cursor()
-    try:
-        files = [row[2] for row in cursor.execute("PRAGMA database_list") if row[1] == "main"]
-        if files and os.path.dirname(files[0]) in _trial_dirs:
-            cursor.execute("PRAGMA synchronous=OFF")
-            cursor.execute("PRAGMA journal_mode=MEMORY")
-    finally:
-        cursor.close()
+def _throwaway(dbapi_connection, _record):
+    """mrt's own databases are throwaway copies: nothing in them must survive a crash, so no
+    fsync, no journal file (SQLite) and no WAL flush per commit (PostgreSQL), as on mrt's side;
+    those are a large share of a step. Any other database env.py connects to is left alone."""
+    module = type(dbapi_connection).__module__
+    if module == "sqlite3" and _trial_dirs:
+        cursor = dbapi_connection.cursor()
+        try:
+            files = [row[2] for row in cursor.execute("PRAGMA database_list") if row[1] == "main"]
+            if files and os.path.dirname(files[0]) in _trial_dirs:
+                cursor.execute("PRAGMA synchronous=OFF")
+                cursor.execute("PRAGMA journal_mode=MEMORY")
+        finally:
+            cursor.close()
+    elif module.startswith("psycopg"):
+        if getattr(getattr(dbapi_connection, "info", None), "dbname", None) in _trial_dbs:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SET synchronous_commit TO off")
+            cursor.close()
+            dbapi_connection.commit()
 
 
 # SQLAlchemy needs a driver in the URL; mrt's URLs name none, so take the first one installed.
@@ -191,6 +198,8 @@ def run(req, cfg, script, url_env):
     url = with_driver(req["url"])
     if url.startswith("sqlite:///"):
         _trial_dirs.add(os.path.dirname(url[len("sqlite:///"):]))
+    else:
+        _trial_dbs.add(sa.engine.make_url(url).database)
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     os.environ[url_env] = url
     engine = _engine(sa, url)

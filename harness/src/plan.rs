@@ -134,8 +134,8 @@ const REPLAY_COST: f64 = 0.2;
 /// chain is cut into contiguous lanes, about one per thread, and trials are queued by when each
 /// is expected to start: a thread that finishes trial r then usually finds the database r left
 /// at `before(r+1)` in the pool, where consecutive revisions on two threads would each need one
-/// more upgrade (four migration steps per trial instead of three). A later lane starts by
-/// replaying the chain up to its first revision, so it is shorter and queued later by that much.
+/// more upgrade (four migration steps per trial instead of three). A later lane's first trial
+/// replays the chain up to it, so that lane is shorter and its other trials queued later.
 /// With one lane per database this is revision-major order, which `--list` shows.
 fn in_lanes(per_pool: Vec<Vec<Trial>>, threads: usize) -> Vec<Trial> {
     let lanes_per_pool = threads.div_ceil(per_pool.len().max(1)).max(1);
@@ -147,7 +147,9 @@ fn in_lanes(per_pool: Vec<Vec<Trial>>, threads: usize) -> Vec<Trial> {
         for len in lane_lengths(rest.len(), lanes_per_pool) {
             let offset = start as f64 * REPLAY_COST;
             for (i, trial) in rest.by_ref().take(len).enumerate() {
-                queued.push((offset + i as f64, lane_id, trial));
+                // A lane's first trial does the replay itself: every lane starts at once.
+                let expected = if i == 0 { 0.0 } else { offset + i as f64 };
+                queued.push((expected, lane_id, trial));
             }
             start += len;
             lane_id += 1;
@@ -376,11 +378,10 @@ mod tests {
             .iter()
             .map(|t| t.name().to_string())
             .collect();
-        let lane_b_start = names.iter().position(|n| n == "sqlite::r6").unwrap_or(0);
-        assert_eq!(names[0], "sqlite::r0");
+        // Both lanes start at once; the second one's next trial waits out its replay.
+        assert_eq!(names[..2], ["sqlite::r0", "sqlite::r6"]);
+        assert_eq!(names[2..4], ["sqlite::r1", "sqlite::r2"]);
         assert_eq!(names.len(), 10);
-        // The second lane starts after the first has a head start of its replay cost.
-        assert!(lane_b_start > 1, "{names:?}");
         // Each lane keeps its own order, and every trial is queued exactly once.
         let position = |i: usize| names.iter().position(|n| *n == format!("sqlite::r{i}"));
         assert!((0..5).all(|i| position(i) < position(i + 1)), "{names:?}");

@@ -244,7 +244,8 @@ impl Trial<'_, '_> {
         let pre_seed = self.read_all(db, &scope)?;
         self.seed(db, &scope)?;
         let d0 = self.read_all(db, &scope)?;
-        let up = match self.step(db, self.single(true), "upgrade fails with existing data") {
+        let upgrade = self.own_step(true);
+        let up = match self.step(db, upgrade.clone(), "upgrade fails with existing data") {
             Ok(up) => up,
             Err(stop) => {
                 self.report_residue(db, &s0);
@@ -252,7 +253,7 @@ impl Trial<'_, '_> {
             }
         };
         let s1 = self.introspect(db, "after the upgrade")?;
-        let down = self.step(db, self.single(false), "downgrade fails")?;
+        let down = self.step(db, self.own_step(false), "downgrade fails")?;
         self.check_heads(&down.heads);
         let s2 = self.introspect(db, "after the downgrade")?;
         self.compare_schema(&s0, &s2, "downgrade did not restore the schema");
@@ -264,7 +265,7 @@ impl Trial<'_, '_> {
         if self.verdict.is_empty() {
             self.restore_rows(db, &scope, &pre_seed)?;
         }
-        self.step(db, self.single(true), "upgrade fails after the downgrade")?;
+        self.step(db, upgrade, "upgrade fails after the downgrade")?;
         let s3 = self.introspect(db, "after the second upgrade")?;
         self.compare_schema(&s1, &s3, "second upgrade differs from the first");
         pooled.schema = Some(s3);
@@ -309,7 +310,7 @@ impl Trial<'_, '_> {
                 if missing.is_empty() {
                     continue;
                 }
-                let step = Step::Exact {
+                let step = Step {
                     up: true,
                     revisions: missing.iter().map(|s| s.to_string()).collect(),
                     target: head.to_string(),
@@ -337,7 +338,7 @@ impl Trial<'_, '_> {
 
     /// The trial's own steps: the revision alone, upgraded from the heads of `before(rev)` or
     /// downgraded from those of `before(rev) + rev` back to them.
-    fn single(&self, up: bool) -> Step {
+    fn own_step(&self, up: bool) -> Step {
         let graph = &self.ctx.settings.project.graph;
         let mut state = self.before.clone();
         if !up {
@@ -350,7 +351,7 @@ impl Trial<'_, '_> {
                 .downgrade_target(self.rev)
                 .unwrap_or_else(|| format!("{}@base", self.rev))
         };
-        Step::Exact {
+        Step {
             up,
             revisions: vec![self.rev.to_string()],
             target,

@@ -5,11 +5,10 @@ once and the ScriptDirectory is parsed once (DESIGN.md, "Persistent Python worke
 
 argv: PROJECT_ROOT INI_OR_EMPTY PYPROJECT_OR_EMPTY URL_ENV
 request:  {"id": 1, "op": "upgrade" | "downgrade", "target": "ab12", "url": "sqlite:///...",
-           "version_table": "alembic_version",
-           "exact": null | {"revisions": ["ab12"], "from": ["9f3c"]}}
-          With "exact", the step runs exactly those revisions, in that order, when the database's
-          heads are "from" (Alembic's own target resolution walks the whole revision map on every
-          step); with other heads it is a plain upgrade/downgrade to "target".
+           "version_table": "alembic_version", "revisions": ["ab12"], "from": ["9f3c"]}
+          The step runs exactly "revisions", in that order, when the database's heads are "from"
+          (Alembic's own target resolution walks the whole revision map on every step); with other
+          heads it is a plain upgrade/downgrade to "target", as `alembic upgrade/downgrade` does.
 response: {"id": 1, "ok": true, "heads": ["ab12"], "statements": ["CREATE TABLE ...", ...]}
           {"id": 1, "ok": false, "error": "...", "traceback": "..."}
 """
@@ -37,10 +36,7 @@ def main():
         sys.path.insert(0, root)
     try:
         import sqlalchemy as sa
-        from alembic import command
         from alembic.config import Config
-        from alembic.runtime.environment import EnvironmentContext
-        from alembic.runtime.migration import MigrationContext, MigrationStep
         from alembic.script import ScriptDirectory
         import alembic
     except ImportError as e:
@@ -60,8 +56,6 @@ def main():
     # (including env.py files that build their own engine).
     sa.event.listen(sa.engine.Engine, "before_cursor_execute", _capture)
     sa.event.listen(sa.pool.Pool, "connect", _throwaway)
-    global _alembic
-    _alembic = (sa, command, EnvironmentContext, MigrationContext, MigrationStep)
     _cache_env_code(alembic)
     # Alembic, SQLAlchemy and every revision module live as long as the worker: keep them out of
     # the cyclic collector's scans (a full scan walks them all, more often the longer the chain).
@@ -190,11 +184,9 @@ def with_driver(url):
     return f"{full}://{rest}"
 
 
-_alembic = None
-
-
 def run(req, cfg, script, url_env):
-    sa, command, _, _, _ = _alembic
+    import sqlalchemy as sa
+
     url = with_driver(req["url"])
     if url.startswith("sqlite:///"):
         _trial_dirs.add(os.path.dirname(url[len("sqlite:///"):]))
@@ -208,14 +200,7 @@ def run(req, cfg, script, url_env):
         # their own engine from sqlalchemy.url or the URL environment variable.
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            if req.get("exact"):
-                run_exact(req, cfg, script)
-            elif req["op"] == "upgrade":
-                command.upgrade(cfg, req["target"])
-            elif req["op"] == "downgrade":
-                command.downgrade(cfg, req["target"])
-            else:
-                raise ValueError(f"unknown op {req['op']!r}")
+            migrate(req, cfg, script)
         cfg.attributes.pop("connection", None)
         statements = list(_statements)
         if len(statements) >= _MAX_STATEMENTS:
@@ -228,7 +213,9 @@ def run(req, cfg, script, url_env):
 def read_heads(engine, version_table):
     """The heads in the version table: one plain SELECT (a MigrationContext, which checks the
     table exists first, costs several times more); only if it fails, Alembic's own reading."""
-    sa, _, _, MigrationContext, _ = _alembic
+    import sqlalchemy as sa
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         quoted = conn.dialect.identifier_preparer.quote(version_table)
         try:
@@ -240,15 +227,17 @@ def read_heads(engine, version_table):
         return sorted(MigrationContext.configure(conn, opts=opts).get_current_heads())
 
 
-def run_exact(req, cfg, script):
+def migrate(req, cfg, script):
     """What command.upgrade/downgrade do (env.py runs as usual, with the same destination), but
     the migration list is the requested one when the database's heads are as expected."""
-    _, _, EnvironmentContext, _, MigrationStep = _alembic
-    op, target, exact = req["op"], req["target"], req["exact"]
+    from alembic.runtime.environment import EnvironmentContext
+    from alembic.runtime.migration import MigrationStep
+
+    op, target = req["op"], req["target"]
     if op not in ("upgrade", "downgrade"):
         raise ValueError(f"unknown op {op!r}")
-    revisions = [script.get_revision(r) for r in exact["revisions"]]
-    expected = set(exact["from"])
+    revisions = [script.get_revision(r) for r in req["revisions"]]
+    expected = set(req["from"])
 
     def steps(heads, context):
         if set(heads or ()) == expected:

@@ -45,50 +45,32 @@ pub struct WorkerSpec {
     pub version_table: String,
 }
 
+/// One migration step: exactly these revisions, in this order (parents first up, children first
+/// down), on a database whose heads are `from`. Alembic would walk the whole revision map to find
+/// them (O(chain) per step, the larger part of a step on long chains); the worker hands them over
+/// directly. If the database's heads are not `from`, the worker falls back to Alembic's own
+/// upgrade or downgrade to `target`, so a step never runs anything Alembic would not.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
-    Upgrade(String),
-    Downgrade(String),
-    /// Exactly these revisions, in this order (topological up, reverse down), on a database
-    /// whose heads are `from`. Alembic would walk the whole revision map to find them (O(chain)
-    /// per step, the larger part of a step on long chains); the worker hands them over directly.
-    /// If the database's heads are not `from`, the worker falls back to Alembic's own upgrade or
-    /// downgrade to `target`, so the hint can never make a step run anything Alembic would not.
-    Exact {
-        up: bool,
-        revisions: Vec<String>,
-        target: String,
-        from: Vec<String>,
-    },
+pub struct Step {
+    pub up: bool,
+    pub revisions: Vec<String>,
+    pub target: String,
+    pub from: Vec<String>,
 }
 
 impl Step {
-    fn op(&self) -> (&'static str, &str) {
-        match self {
-            Step::Upgrade(t) => ("upgrade", t),
-            Step::Downgrade(t) => ("downgrade", t),
-            Step::Exact {
-                up: true, target, ..
-            } => ("upgrade", target),
-            Step::Exact { target, .. } => ("downgrade", target),
-        }
-    }
-
-    /// The request's `exact` member: the revisions and the heads they apply to.
-    fn exact(&self) -> serde_json::Value {
-        match self {
-            Step::Exact {
-                revisions, from, ..
-            } => serde_json::json!({ "revisions": revisions, "from": from }),
-            _ => serde_json::Value::Null,
+    fn op(&self) -> &'static str {
+        if self.up {
+            "upgrade"
+        } else {
+            "downgrade"
         }
     }
 }
 
 impl std::fmt::Display for Step {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (op, target) = self.op();
-        write!(f, "{op} to {target}")
+        write!(f, "{} to {}", self.op(), self.target)
     }
 }
 
@@ -204,10 +186,10 @@ impl Worker {
         if self.last_url.as_deref() != Some(url) {
             self.last_url = Some(url.to_string());
         }
-        let (op, target) = step.op();
         let req = serde_json::json!({
-            "id": self.next_id, "op": op, "target": target, "url": url,
-            "version_table": self.spec.version_table, "exact": step.exact(),
+            "id": self.next_id, "op": step.op(), "target": step.target, "url": url,
+            "version_table": self.spec.version_table,
+            "revisions": step.revisions, "from": step.from,
         });
         if writeln!(self.stdin, "{req}")
             .and_then(|_| self.stdin.flush())

@@ -6,6 +6,7 @@ mod cleanup;
 mod plan;
 mod pool;
 mod report;
+mod schedule;
 mod timing;
 mod trial;
 mod workers;
@@ -13,7 +14,7 @@ mod workers;
 pub use plan::{plan, LintFn, Settings};
 pub use report::Verdict;
 
-use libtest_mimic::{Arguments, Conclusion};
+use libtest_mimic::{Arguments, Conclusion, Trial};
 
 /// Runs the planned tests with libtest's arguments (filter, `--exact`, `--list`, threads, ...).
 pub fn run(settings: Settings, args: &Arguments) -> Result<Conclusion, HarnessError> {
@@ -24,11 +25,32 @@ pub fn run(settings: Settings, args: &Arguments) -> Result<Conclusion, HarnessEr
         .unwrap_or(1);
     let planned = plan(settings, if args.list { 1 } else { threads })?;
     cleanup::install_signal_handler();
+    if !args.list {
+        let per_pool = to_run(planned.runnable, args);
+        let scheduler = schedule::Scheduler::start(&planned.context, per_pool, threads);
+        let _ = planned.context.scheduler.set(scheduler);
+    }
     let conclusion = libtest_mimic::run(args, planned.trials);
+    if let Some(scheduler) = planned.context.scheduler.get() {
+        scheduler.join();
+    }
     planned.context.finish();
     cleanup::forget_all();
     timing::report();
     Ok(conclusion)
+}
+
+/// The revisions libtest's filters (`FILTER`, `--exact`, `--skip`, `--ignored`) leave to run.
+fn to_run(runnable: Vec<Vec<(String, String)>>, args: &Arguments) -> Vec<Vec<String>> {
+    runnable
+        .into_iter()
+        .map(|revs| {
+            revs.into_iter()
+                .filter(|(_, name)| !args.is_filtered_out(&Trial::test(name.clone(), || Ok(()))))
+                .map(|(rev, _)| rev)
+                .collect()
+        })
+        .collect()
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -51,6 +51,8 @@ pub struct Context {
     pub workers: Workers,
     pub pools: Vec<Pool>,
     pub runtime: tokio::runtime::Runtime,
+    /// Runs the revision trials; unset when listing (the closures then run their trial).
+    pub scheduler: std::sync::OnceLock<crate::schedule::Scheduler>,
 }
 
 impl Context {
@@ -66,6 +68,9 @@ impl Context {
 pub struct Planned {
     pub trials: Vec<Trial>,
     pub context: Arc<Context>,
+    /// Per database, the revisions with a trial to run (not skipped), in graph order, with
+    /// their test names (for libtest's filters).
+    pub runnable: Vec<Vec<(String, String)>>,
 }
 
 /// `lanes`: how many trials run at once (libtest's thread count); see [`in_lanes`].
@@ -109,6 +114,7 @@ pub fn plan(settings: Settings, lanes: usize) -> Result<Planned, HarnessError> {
         workers,
         pools,
         runtime,
+        scheduler: std::sync::OnceLock::new(),
     });
     let mut trials = graph_trials(&context);
     for rev in &tested {
@@ -123,36 +129,61 @@ pub fn plan(settings: Settings, lanes: usize) -> Result<Planned, HarnessError> {
         })
         .collect();
     trials.extend(in_lanes(per_pool, lanes));
-    Ok(Planned { trials, context })
+    let runnable = (context.pools.iter())
+        .map(|pool| {
+            (tested.iter())
+                .filter(|rev| !context.settings.skip.contains_key(*rev))
+                .map(|rev| (rev.clone(), format!("{}::{rev}", pool.name)))
+                .collect()
+        })
+        .collect();
+    Ok(Planned {
+        trials,
+        context,
+        runnable,
+    })
 }
 
 /// What replaying one revision to reach a lane's start costs, in trials (a batched upgrade step
 /// against a trial's three steps, four schema reads and row work).
-const REPLAY_COST: f64 = 0.2;
+pub const REPLAY_COST: f64 = 0.2;
 
-/// The order trials are handed to libtest's threads (first come, first served). Each database's
-/// chain is cut into contiguous lanes, about one per thread, and trials are queued by when each
-/// is expected to start: a thread that finishes trial r then usually finds the database r left
-/// at `before(r+1)` in the pool, where consecutive revisions on two threads would each need one
-/// more upgrade (four migration steps per trial instead of three). A later lane's first trial
-/// replays the chain up to it, so that lane is shorter and its other trials queued later.
-/// With one lane per database this is revision-major order, which `--list` shows.
-fn in_lanes(per_pool: Vec<Vec<Trial>>, threads: usize) -> Vec<Trial> {
+/// A contiguous stretch of one database's chain, run in order by one thread.
+pub struct Lane<T> {
+    pub pool: usize,
+    /// How many of the chain's trials come before this lane (what its first trial replays).
+    pub start: usize,
+    pub items: Vec<T>,
+}
+
+/// Cuts each database's chain into contiguous lanes, about one per thread, so a thread that
+/// finishes trial r finds the database r left at `before(r+1)`, where consecutive revisions on
+/// two threads would each need one more upgrade (four migration steps per trial instead of
+/// three). A later lane's first trial replays the chain up to it, so that lane is shorter.
+pub fn split_lanes<T>(per_pool: Vec<Vec<T>>, threads: usize) -> Vec<Lane<T>> {
     let lanes_per_pool = threads.div_ceil(per_pool.len().max(1)).max(1);
-    let mut queued: Vec<(f64, usize, Trial)> = Vec::new();
-    let mut lane_id = 0;
-    for trials in per_pool {
+    let mut lanes = Vec::new();
+    for (pool, trials) in per_pool.into_iter().enumerate() {
         let mut start = 0;
         let mut rest = trials.into_iter();
         for len in lane_lengths(rest.len(), lanes_per_pool) {
-            let offset = start as f64 * REPLAY_COST;
-            for (i, trial) in rest.by_ref().take(len).enumerate() {
-                // A lane's first trial does the replay itself: every lane starts at once.
-                let expected = if i == 0 { 0.0 } else { offset + i as f64 };
-                queued.push((expected, lane_id, trial));
-            }
+            let items: Vec<T> = rest.by_ref().take(len).collect();
+            lanes.push(Lane { pool, start, items });
             start += len;
-            lane_id += 1;
+        }
+    }
+    lanes
+}
+
+/// The order trials are handed to libtest's threads, which only report what the scheduler
+/// ([`crate::schedule`]) runs: by when each is expected to finish, so the report follows the
+/// run. With one lane per database this is revision-major order, which `--list` shows.
+fn in_lanes<T>(per_pool: Vec<Vec<T>>, threads: usize) -> Vec<T> {
+    let mut queued: Vec<(f64, usize, T)> = Vec::new();
+    for (lane_id, lane) in split_lanes(per_pool, threads).into_iter().enumerate() {
+        let offset = lane.start as f64 * REPLAY_COST;
+        for (i, trial) in lane.items.into_iter().enumerate() {
+            queued.push((offset + i as f64, lane_id, trial));
         }
     }
     queued.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
@@ -249,7 +280,10 @@ fn revision_trial(context: &Arc<Context>, rev: &str, pool: usize, db: &str) -> T
     let ctx = Arc::clone(context);
     let rev = rev.to_string();
     Trial::test(name, move || {
-        trial::run(&ctx, &rev, pool).map_err(|v| Failed::from(v.to_string()))
+        let scheduled = ctx.scheduler.get().and_then(|s| s.wait(pool, &rev));
+        let outcome =
+            scheduled.unwrap_or_else(|| trial::run(&ctx, &rev, pool).map_err(|v| v.to_string()));
+        outcome.map_err(Failed::from)
     })
 }
 
@@ -378,9 +412,11 @@ mod tests {
             .iter()
             .map(|t| t.name().to_string())
             .collect();
-        // Both lanes start at once; the second one's next trial waits out its replay.
-        assert_eq!(names[..2], ["sqlite::r0", "sqlite::r6"]);
-        assert_eq!(names[2..4], ["sqlite::r1", "sqlite::r2"]);
+        // Both lanes start at once; the second one's first trial is done after its replay.
+        assert_eq!(
+            names[..4],
+            ["sqlite::r0", "sqlite::r1", "sqlite::r6", "sqlite::r2"]
+        );
         assert_eq!(names.len(), 10);
         // Each lane keeps its own order, and every trial is queued exactly once.
         let position = |i: usize| names.iter().position(|n| *n == format!("sqlite::r{i}"));

@@ -58,6 +58,18 @@ impl Pool {
         }
     }
 
+    /// How many revisions the idle database [`Pool::take`] would pick for `target` has applied.
+    pub fn nearest_behind(&self, target: &BTreeSet<&str>) -> usize {
+        let Ok(idle) = self.idle.lock() else {
+            return 0;
+        };
+        idle.iter()
+            .filter(|p| p.state.iter().all(|r| target.contains(r.as_str())))
+            .map(|p| p.state.len())
+            .max()
+            .unwrap_or(0)
+    }
+
     pub fn give_back(&self, pooled: Pooled) {
         if let Ok(mut idle) = self.idle.lock() {
             idle.push(pooled);

@@ -66,11 +66,15 @@ impl Scheduler {
             unclaimed: AtomicUsize::new(0),
             results,
         });
+        let started = std::time::Instant::now();
         let handles = (0..threads.max(1))
             .map(|_| {
                 let shared = Arc::clone(&shared);
                 let ctx = Arc::clone(ctx);
-                std::thread::spawn(move || shared.work(&ctx))
+                std::thread::spawn(move || {
+                    shared.work(&ctx);
+                    crate::timing::thread_done(started);
+                })
             })
             .collect();
         Scheduler {
@@ -241,9 +245,10 @@ mod tests {
     #[test]
     fn nothing_is_stolen_when_the_replay_costs_more() {
         let owner = lane(10, 2);
-        // Four trials against replaying 25 revisions at REPLAY_COST each.
-        assert!(cut(&owner, |_| 25).is_none());
-        assert!(cut(&owner, |_| 19).is_some());
+        // Four trials against replaying revisions at REPLAY_COST each.
+        let even = (4.0 / REPLAY_COST).round() as usize;
+        assert!(cut(&owner, |_| even).is_none());
+        assert!(cut(&owner, |_| even - 1).is_some());
         let last = lane(10, 9);
         assert!(cut(&last, |_| 0).is_none(), "one trial left is the owner's");
         assert_eq!(drain(&last), ["r9"]);

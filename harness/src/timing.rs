@@ -35,6 +35,16 @@ pub fn add(kind: Kind, d: Duration) {
     counter.1.fetch_add(1, Ordering::Relaxed);
 }
 
+/// When each scheduler thread ran out of work, in seconds since the first one started: a long
+/// gap between the first and the last is time one core idled.
+static THREADS_DONE: std::sync::Mutex<Vec<f64>> = std::sync::Mutex::new(Vec::new());
+
+pub fn thread_done(since: std::time::Instant) {
+    if let Ok(mut done) = THREADS_DONE.lock() {
+        done.push(since.elapsed().as_secs_f64());
+    }
+}
+
 pub fn report() {
     if std::env::var_os("MRT_TRACE").is_none() {
         return;
@@ -50,4 +60,8 @@ pub fn report() {
         show(&DATABASE),
         show(&COMPARE)
     );
+    if let Ok(done) = THREADS_DONE.lock() {
+        let times: Vec<String> = done.iter().map(|t| format!("{t:.2} s")).collect();
+        eprintln!("mrt: trial threads done at {}", times.join(", "));
+    }
 }

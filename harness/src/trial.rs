@@ -5,9 +5,9 @@ use crate::plan::Context;
 use crate::pool::Pooled;
 use crate::report::Verdict;
 use crate::workers::Slot;
-use mrt_db::{diff_rows, diff_schemas, Row, Schema, Table, TempDb};
+use mrt_db::{diff_rows, diff_schemas, Dialect, Row, Schema, Table, TempDb};
 use mrt_generators::{mine_literals, seed, shrink_candidates, Literals, SeedOptions, Seeds};
-use mrt_migrations::exec::{Step, StepOk};
+use mrt_migrations::exec::{master_rows, MasterRow, Step, StepOk};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
@@ -244,7 +244,8 @@ impl Trial<'_, '_> {
         let pre_seed = self.read_all(db, &scope)?;
         self.seed(db, &scope)?;
         let d0 = self.read_all(db, &scope)?;
-        let upgrade = self.own_step(true);
+        let mut upgrade = self.own_step(true);
+        upgrade.report_master = db.dialect() == Dialect::Sqlite;
         let up = match self.step(db, upgrade.clone(), "upgrade fails with existing data") {
             Ok(up) => up,
             Err(stop) => {
@@ -252,9 +253,14 @@ impl Trial<'_, '_> {
                 return Err(stop);
             }
         };
-        let s1 = self.introspect(db, "after the upgrade")?;
+        // On SQLite the first upgrade's schema is its CREATE texts, from the worker; reading it
+        // here would cost a full schema re-parse in mrt's connection.
+        let s1 = match up.master.clone() {
+            Some(texts) => First::Texts(texts),
+            None => First::Schema(self.introspect(db, "after the upgrade")?),
+        };
         let down = self.step(db, self.own_step(false), "downgrade fails")?;
-        self.check_heads(&down.heads);
+        self.check_heads(down.heads.as_deref().unwrap_or_default());
         let s2 = self.introspect(db, "after the downgrade")?;
         self.compare_schema(&s0, &s2, "downgrade did not restore the schema");
         self.compare_rows(db, &scope, &d0, &s2)?;
@@ -265,9 +271,16 @@ impl Trial<'_, '_> {
         if self.verdict.is_empty() {
             self.restore_rows(db, &scope, &pre_seed)?;
         }
-        self.step(db, upgrade, "upgrade fails after the downgrade")?;
+        let again = self.step(db, upgrade, "upgrade fails after the downgrade")?;
         let s3 = self.introspect(db, "after the second upgrade")?;
-        self.compare_schema(&s1, &s3, "second upgrade differs from the first");
+        let title = "second upgrade differs from the first";
+        match (&s1, again.master) {
+            (First::Texts(first), Some(second)) => self.compare_texts(first, &second, title),
+            (First::Schema(first), _) => self.compare_schema(first, &s3, title),
+            (First::Texts(_), None) => self
+                .verdict
+                .add(title, vec!["the worker did not report the schema".into()]),
+        }
         pooled.schema = Some(s3);
         Ok(())
     }
@@ -319,6 +332,7 @@ impl Trial<'_, '_> {
                         .iter()
                         .map(|s| s.to_string())
                         .collect(),
+                    report_master: false,
                 };
                 let start = std::time::Instant::now();
                 pooled.schema = None;
@@ -360,6 +374,7 @@ impl Trial<'_, '_> {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            report_master: false,
         }
     }
 
@@ -490,6 +505,22 @@ impl Trial<'_, '_> {
         crate::timing::add(crate::timing::Kind::Compare, start.elapsed());
     }
 
+    /// Compares two SQLite schemas by their `sqlite_master` texts (the whole schema on SQLite).
+    fn compare_texts(&mut self, first: &str, second: &str, title: &str) {
+        if first == second {
+            return;
+        }
+        let lines = match (master_rows(first), master_rows(second)) {
+            (Ok(a), Ok(b)) => master_diff(&a, &b, &self.ctx.settings.version_table),
+            (Err(e), _) | (_, Err(e)) => {
+                vec![format!("unreadable sqlite_master from the worker: {e}")]
+            }
+        };
+        if !lines.is_empty() {
+            self.verdict.add(title, lines);
+        }
+    }
+
     fn compare_schema_untimed(&mut self, expected: &Schema, actual: &Schema, title: &str) {
         let diffs = diff_schemas(expected, actual);
         if !diffs.is_empty() {
@@ -561,6 +592,46 @@ impl Trial<'_, '_> {
         }
         Ok(())
     }
+}
+
+/// The schema after a trial's first upgrade: read by mrt, or (SQLite) as the worker reported it.
+enum First {
+    Schema(Schema),
+    Texts(String),
+}
+
+/// What differs between two `sqlite_master` listings, per object, with both texts.
+fn master_diff(first: &[MasterRow], second: &[MasterRow], version_table: &str) -> Vec<String> {
+    let by_key = |rows: &[MasterRow]| -> BTreeMap<(String, String), String> {
+        rows.iter()
+            .filter(|(_, _, table, _)| !table.eq_ignore_ascii_case(version_table))
+            .map(|(kind, name, _, sql)| {
+                let text = sql.as_deref().map_or("(implicit)".into(), one_line);
+                ((kind.clone(), name.clone()), text)
+            })
+            .collect()
+    };
+    let (a, b) = (by_key(first), by_key(second));
+    let keys: BTreeSet<&(String, String)> = a.keys().chain(b.keys()).collect();
+    keys.into_iter()
+        .filter_map(|key| {
+            let (kind, name) = key;
+            match (a.get(key), b.get(key)) {
+                (Some(x), Some(y)) if x == y => None,
+                (Some(x), Some(y)) => Some(format!("{kind} {name}: first `{x}`, second `{y}`")),
+                (Some(x), None) => Some(format!(
+                    "{kind} {name}: missing after the second (first `{x}`)"
+                )),
+                (None, Some(y)) => Some(format!("{kind} {name}: only after the second (`{y}`)")),
+                (None, None) => None,
+            }
+        })
+        .collect()
+}
+
+/// A statement on one line (SQLAlchemy's DDL spans several).
+fn one_line(sql: &str) -> String {
+    sql.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The part of `s0` a trial seeds and compares: the tables named in `mentioned` (all tables when
@@ -686,6 +757,57 @@ mod tests {
             user_frames(tb, "/proj"),
             ["at migrations/versions/t08.py:23 in downgrade: raise RuntimeError(\"x\")"]
         );
+    }
+
+    #[test]
+    fn master_diff_names_what_changed_and_skips_the_version_table() {
+        let row = |kind: &str, name: &str, table: &str, sql: &str| {
+            (kind.into(), name.into(), table.into(), Some(sql.into()))
+        };
+        let first = vec![
+            row(
+                "table",
+                "alembic_version",
+                "alembic_version",
+                "CREATE TABLE alembic_version (a)",
+            ),
+            row(
+                "table",
+                "codes",
+                "codes",
+                "CREATE TABLE codes (code VARCHAR(20))",
+            ),
+            row(
+                "index",
+                "ix_codes",
+                "codes",
+                "CREATE INDEX ix_codes ON codes (code)",
+            ),
+        ];
+        let mut second = vec![
+            row(
+                "table",
+                "alembic_version",
+                "alembic_version",
+                "CREATE TABLE alembic_version (b)",
+            ),
+            row(
+                "table",
+                "codes",
+                "codes",
+                "CREATE TABLE codes (code VARCHAR(10))",
+            ),
+        ];
+        assert_eq!(
+            master_diff(&first, &second, "alembic_version"),
+            [
+                "index ix_codes: missing after the second (first `CREATE INDEX ix_codes ON codes (code)`)",
+                "table codes: first `CREATE TABLE codes (code VARCHAR(20))`, second `CREATE TABLE codes (code VARCHAR(10))`",
+            ]
+        );
+        second[1] = first[1].clone();
+        second.push(first[2].clone());
+        assert!(master_diff(&first, &second, "alembic_version").is_empty());
     }
 
     #[test]

@@ -57,6 +57,8 @@ def main():
     sa.event.listen(sa.engine.Engine, "before_cursor_execute", _capture)
     sa.event.listen(sa.pool.Pool, "connect", _throwaway)
     _cache_env_code(alembic)
+    _linear_unmerge()
+    _remember_version_table()
     # Alembic, SQLAlchemy and every revision module live as long as the worker: keep them out of
     # the cyclic collector's scans (a full scan walks them all, more often the longer the chain).
     gc.collect()
@@ -68,8 +70,8 @@ def main():
         req = json.loads(line)
         try:
             _statements.clear()
-            heads, statements = run(req, cfg, script, url_env)
-            send({"id": req.get("id"), "ok": True, "heads": heads, "statements": statements})
+            heads, statements, master = run(req, cfg, script, url_env)
+            send({"id": req.get("id"), "ok": True, "heads": heads, "statements": statements, "master": master})
         except BaseException as e:  # noqa: BLE001 - every failure is reported, the worker lives on
             send(
                 {
@@ -115,6 +117,47 @@ def _cache_env_code(alembic):
         return module
 
     alembic.util.load_python_file = load_python_file
+
+
+def _linear_unmerge():
+    """Every downgrade asks which of its parents stay heads; with no other head and one parent,
+    Alembic still collects all ancestors of that parent (a walk as long as the chain, per step)
+    to remove them from a one-element set, which can never lose its element: a revision is not
+    its own ancestor. Answer that case directly; every other case goes to Alembic."""
+    from alembic.runtime.migration import RevisionStep
+
+    original = RevisionStep._unmerge_to_revisions
+
+    def unmerge_to_revisions(self, heads):
+        if len(self.to_revisions) == 1 and set(heads) <= {self.revision.revision}:
+            return tuple(self.to_revisions)
+        return original(self, heads)
+
+    RevisionStep._unmerge_to_revisions = unmerge_to_revisions
+
+
+def _remember_version_table():
+    """Alembic asks the server whether its version table exists at the start of every step (a
+    catalog query, ~15% of a step on PostgreSQL). Once it has been seen on a database it stays:
+    mrt's databases are never reused under another name, and Alembic only ever creates it.
+    Absent answers are not remembered (a failed first step rolls its creation back)."""
+    from alembic.runtime.migration import MigrationContext
+
+    original = MigrationContext._has_version_table
+    seen = set()
+
+    def has_version_table(self):
+        if self.connection is None:
+            return original(self)
+        key = (str(self.connection.engine.url), self.version_table_schema, self.version_table)
+        if key in seen:
+            return True
+        found = original(self)
+        if found:
+            seen.add(key)
+        return found
+
+    MigrationContext._has_version_table = has_version_table
 
 
 _statements = []
@@ -205,9 +248,25 @@ def run(req, cfg, script, url_env):
         statements = list(_statements)
         if len(statements) >= _MAX_STATEMENTS:
             statements.append("-- mrt: more statements were executed than recorded")
-        return read_heads(engine, req.get("version_table") or "alembic_version"), statements
+        master = read_master(engine) if req.get("master") and url.startswith("sqlite") else None
+        # Only a downgrade's heads are checked (an upgrade's are implied by the schema read after
+        # it); on a server the read is three round trips, a sixth of a step.
+        if req["op"] != "downgrade":
+            return None, statements, master
+        return read_heads(engine, req.get("version_table") or "alembic_version"), statements, master
     finally:
         cfg.attributes.pop("connection", None)
+
+
+def read_master(engine):
+    """SQLite's schema as its CREATE texts, one JSON array built by SQLite (rows in Python cost
+    more than the step), over this worker's connection, which already has them parsed; see
+    StepOk::master on mrt's side."""
+    with engine.connect() as conn:
+        return conn.exec_driver_sql(
+            "SELECT json_group_array(json_array(type, name, tbl_name, sql)) FROM (SELECT * FROM "
+            "sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY type, name)"
+        ).scalar()
 
 
 def read_heads(engine, version_table):

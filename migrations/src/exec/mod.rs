@@ -5,4 +5,6 @@ mod python;
 mod worker;
 
 pub use python::{can_import, find_python, provision, ProvisionError, PythonChoice};
-pub use worker::{kill_all_workers, Step, StepError, StepOk, Worker, WorkerSpec};
+pub use worker::{
+    kill_all_workers, master_rows, MasterRow, Step, StepError, StepOk, Worker, WorkerSpec,
+};

@@ -41,7 +41,7 @@ pub struct WorkerSpec {
     pub pyproject: Option<PathBuf>,
     /// The environment variable env.py may read the URL from (default `DATABASE_URL`).
     pub url_env: String,
-    /// Alembic's version table, read after each step to report the database's heads.
+    /// Alembic's version table, read after each downgrade to report the database's heads.
     pub version_table: String,
 }
 
@@ -56,6 +56,8 @@ pub struct Step {
     pub revisions: Vec<String>,
     pub target: String,
     pub from: Vec<String>,
+    /// Also return the schema's `CREATE` texts afterwards (SQLite only, see [`StepOk::master`]).
+    pub report_master: bool,
 }
 
 impl Step {
@@ -74,13 +76,23 @@ impl std::fmt::Display for Step {
     }
 }
 
-/// A step that ran: the database's heads afterwards, read from its version table, and the SQL
-/// it executed (distinct consecutive statements, capped; a last line says when it was cut).
+/// A step that ran: after a downgrade, the database's heads read from its version table (`None`
+/// after an upgrade: nothing checks those, and the read costs round trips); and the SQL it
+/// executed (distinct consecutive statements, capped; a last line says when it was cut).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StepOk {
-    pub heads: Vec<String>,
+    pub heads: Option<Vec<String>>,
     pub statements: Vec<String>,
+    /// When asked for, on SQLite: `sqlite_master` as a JSON array of (type, name, tbl_name, sql)
+    /// sorted by type and name, read over the worker's connection (see [`master_rows`]). A SQLite
+    /// schema is exactly these texts, so equal texts are equal schemas; and the worker's
+    /// connection already knows them, where a connection of mrt's would re-parse the whole schema
+    /// first (O(tables), the largest cost of a trial on a long chain).
+    pub master: Option<String>,
 }
+
+/// One row of `sqlite_master`: type, name, tbl_name, sql.
+pub type MasterRow = (String, String, String, Option<String>);
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StepError {
@@ -189,7 +201,7 @@ impl Worker {
         let req = serde_json::json!({
             "id": self.next_id, "op": step.op(), "target": step.target, "url": url,
             "version_table": self.spec.version_table,
-            "revisions": step.revisions, "from": step.from,
+            "revisions": step.revisions, "from": step.from, "master": step.report_master,
         });
         if writeln!(self.stdin, "{req}")
             .and_then(|_| self.stdin.flush())
@@ -202,8 +214,9 @@ impl Worker {
             .map_err(|e| StepError::Crashed(format!("unreadable reply {line:?}: {e}")))?;
         if resp["ok"] == true {
             return Ok(StepOk {
-                heads: strings(&resp["heads"]),
+                heads: (!resp["heads"].is_null()).then(|| strings(&resp["heads"])),
                 statements: strings(&resp["statements"]),
+                master: resp["master"].as_str().map(String::from),
             });
         }
         Err(StepError::Failed {
@@ -259,6 +272,11 @@ impl Worker {
             _ => "nothing on stderr".into(),
         }
     }
+}
+
+/// The rows of a [`StepOk::master`] text.
+pub fn master_rows(master: &str) -> Result<Vec<MasterRow>, serde_json::Error> {
+    serde_json::from_str(master)
 }
 
 fn strings(v: &serde_json::Value) -> Vec<String> {

@@ -252,3 +252,61 @@ async fn unparseable_table_is_an_error_naming_it() {
     let schema = db.introspect(&["weird"]).await.expect("ignored");
     assert!(schema.tables.is_empty());
 }
+
+/// The worker reports SQLite schemas as `sqlite_master` texts; a table rebuilt by a batch
+/// operation is stored as `CREATE TABLE "t"`, so the same schema can come with other texts.
+/// The model built from the texts must equal the one read from a database holding them.
+#[tokio::test]
+async fn schema_from_master_texts_equals_introspection() {
+    let server = SqliteServer::new("texts").expect("server");
+    let db = server.create().await.expect("create");
+    exec(&db, RICH).await;
+    let read = db.introspect(&["alembic_version"]).await.expect("read");
+    let row = |kind: &str, name: &str, table: &str, sql: &str| {
+        (
+            kind.to_string(),
+            name.to_string(),
+            table.to_string(),
+            Some(sql.to_string()),
+        )
+    };
+    // The same objects, but the texts as a rebuild would store them (quoted, other spacing)
+    // and in another order; the implicit index of a UNIQUE column has no text.
+    // Statements of RICH; the trigger's body has its own `;` before `END`.
+    let mut statements: Vec<String> = Vec::new();
+    for piece in RICH.split(";\n").map(str::trim).filter(|s| !s.is_empty()) {
+        match statements.last_mut() {
+            Some(last) if piece == "END" => last.push_str(";\nEND"),
+            _ => statements.push(piece.to_string()),
+        }
+    }
+    let mut rows: Vec<(String, String, String, Option<String>)> = Vec::new();
+    for sql in statements.iter().rev() {
+        let words: Vec<&str> = sql.split_whitespace().collect();
+        let (kind, name, table) = match words[1] {
+            "TABLE" => ("table", words[2], words[2]),
+            "INDEX" => ("index", words[2], words[4]),
+            "UNIQUE" => ("index", words[3], words[5]),
+            "VIEW" => ("view", words[2], "users"),
+            _ => ("trigger", words[2], "users"),
+        };
+        let sql = sql.replacen(&format!(" {name} "), &format!(" \"{name}\" "), 1);
+        rows.push(row(kind, name, table, &sql.replace('\n', "\n  ")));
+    }
+    rows.push((
+        "index".into(),
+        "sqlite_autoindex_orgs_1".into(),
+        "orgs".into(),
+        None,
+    ));
+    let built = mrt_db::sqlite_schema_from_master(&rows, &["alembic_version"])
+        .await
+        .expect("model from texts");
+    assert_eq!(built, read);
+    // A real difference still shows.
+    rows.retain(|r| r.1 != "ix_users_email");
+    let built = mrt_db::sqlite_schema_from_master(&rows, &["alembic_version"])
+        .await
+        .expect("model from texts");
+    assert_ne!(built, read);
+}

@@ -5,7 +5,9 @@ use crate::plan::Context;
 use crate::pool::Pooled;
 use crate::report::Verdict;
 use crate::workers::Slot;
-use mrt_db::{diff_rows, diff_schemas, Dialect, Row, Schema, Table, TempDb};
+use mrt_db::{
+    diff_rows, diff_schemas, sqlite_schema_from_master, Dialect, Row, Schema, Table, TempDb,
+};
 use mrt_generators::{mine_literals, seed, shrink_candidates, Literals, SeedOptions, Seeds};
 use mrt_migrations::exec::{master_rows, MasterRow, Step, StepOk};
 use std::collections::{BTreeMap, BTreeSet};
@@ -275,7 +277,7 @@ impl Trial<'_, '_> {
         let s3 = self.introspect(db, "after the second upgrade")?;
         let title = "second upgrade differs from the first";
         match (&s1, again.master) {
-            (First::Texts(first), Some(second)) => self.compare_texts(first, &second, title),
+            (First::Texts(first), Some(second)) => self.compare_texts(first, &second, &s3, title),
             (First::Schema(first), _) => self.compare_schema(first, &s3, title),
             (First::Texts(_), None) => self
                 .verdict
@@ -505,19 +507,35 @@ impl Trial<'_, '_> {
         crate::timing::add(crate::timing::Kind::Compare, start.elapsed());
     }
 
-    /// Compares two SQLite schemas by their `sqlite_master` texts (the whole schema on SQLite).
-    fn compare_texts(&mut self, first: &str, second: &str, title: &str) {
+    /// Compares two SQLite schemas by their `sqlite_master` texts (the whole schema on SQLite):
+    /// equal texts are equal schemas; otherwise the first texts are turned into a model (see
+    /// [`sqlite_schema_from_master`]) and compared with `s3` as on other databases.
+    fn compare_texts(&mut self, first: &str, second: &str, s3: &Schema, title: &str) {
         if first == second {
             return;
         }
-        let lines = match (master_rows(first), master_rows(second)) {
-            (Ok(a), Ok(b)) => master_diff(&a, &b, &self.ctx.settings.version_table),
-            (Err(e), _) | (_, Err(e)) => {
-                vec![format!("unreadable sqlite_master from the worker: {e}")]
+        let rows = match master_rows(first) {
+            Ok(rows) => rows,
+            Err(e) => {
+                let detail = format!("unreadable sqlite_master from the worker: {e}");
+                return self.verdict.add(title, vec![detail]);
             }
         };
-        if !lines.is_empty() {
-            self.verdict.add(title, lines);
+        let ignore = [self.ctx.settings.version_table.as_str()];
+        let model = self.timed(
+            crate::timing::Kind::Introspection,
+            sqlite_schema_from_master(&rows, &ignore),
+        );
+        match model {
+            Ok(s1) => self.compare_schema(&s1, s3, title),
+            Err(e) => {
+                // Not expected (the texts came from SQLite); the texts still show what differs.
+                let mut lines = vec![format!("cannot model the first upgrade's schema: {e}")];
+                if let Ok(second) = master_rows(second) {
+                    lines.extend(master_diff(&rows, &second, ignore[0]));
+                }
+                self.verdict.add(title, lines);
+            }
         }
     }
 

@@ -153,6 +153,39 @@ fn action(a: String) -> Option<String> {
     (a != "NO ACTION" && !a.is_empty()).then_some(a)
 }
 
+/// The schema that `sqlite_master` rows (type, name, tbl_name, sql) describe. A SQLite schema is
+/// exactly these texts, but equal schemas can have different texts (a table rebuilt by a batch
+/// operation comes back as `CREATE TABLE "t"`), so the texts are run in a private in-memory
+/// database and read like any other.
+pub async fn schema_from_master(
+    rows: &[(String, String, String, Option<String>)],
+    ignore_tables: &[&str],
+) -> Result<Schema, DbError> {
+    use sqlx::Connection as _;
+    let db = SqliteDb::new("reported schema".into(), ":memory:".into());
+    let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
+        .await
+        .map_err(|e| db.query_error("opening an in-memory database", e))?;
+    // Tables first: indexes, views and triggers name them.
+    let order = |kind: &str| {
+        ["table", "index", "view", "trigger"]
+            .iter()
+            .position(|k| *k == kind)
+    };
+    let mut texts: Vec<(usize, &str)> = rows
+        .iter()
+        .filter_map(|(kind, _, _, sql)| Some((order(kind)?, sql.as_deref()?)))
+        .collect();
+    texts.sort_by_key(|(rank, _)| *rank);
+    for (_, sql) in texts {
+        sqlx::raw_sql(sql)
+            .execute(&mut conn)
+            .await
+            .map_err(|e| db.query_error(format!("recreating `{sql}`"), e))?;
+    }
+    read_schema(&db, &mut conn, ignore_tables).await
+}
+
 pub(crate) async fn introspect(db: &SqliteDb, ignore_tables: &[&str]) -> Result<Schema, DbError> {
     let pool = db.pool();
     let mut conn = pool

@@ -25,7 +25,7 @@ pub(crate) struct SqliteDb {
 }
 
 impl SqliteDb {
-    fn new(name: String, path: PathBuf) -> Self {
+    pub(crate) fn new(name: String, path: PathBuf) -> Self {
         // One connection: each SQLite connection re-parses the whole schema after another one
         // changed it, so a second connection would double that (O(tables)) cost per step.
         let pool = LazyPool::new(Self::options(&path), 1);

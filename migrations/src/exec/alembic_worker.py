@@ -136,6 +136,10 @@ def _linear_unmerge():
     RevisionStep._unmerge_to_revisions = unmerge_to_revisions
 
 
+# (engine URL, schema, name) of every version table seen to exist.
+_version_tables = set()
+
+
 def _remember_version_table():
     """Alembic asks the server whether its version table exists at the start of every step (a
     catalog query, ~15% of a step on PostgreSQL). Once it has been seen on a database it stays:
@@ -144,7 +148,7 @@ def _remember_version_table():
     from alembic.runtime.migration import MigrationContext
 
     original = MigrationContext._has_version_table
-    seen = set()
+    seen = _version_tables
 
     def has_version_table(self):
         if self.connection is None:
@@ -241,9 +245,15 @@ def run(req, cfg, script, url_env):
     try:
         # env.py files that honour config.attributes["connection"] use this one; the others build
         # their own engine from sqlalchemy.url or the URL environment variable.
+        version_table = req.get("version_table") or "alembic_version"
+        heads = None
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
             migrate(req, cfg, script)
+            # A downgrade's heads, read in its own transaction when the version table is known to
+            # exist (a failing read would abort it): two round trips less than a read after it.
+            if req["op"] == "downgrade" and (str(engine.url), None, version_table) in _version_tables:
+                heads = _select_heads(conn, version_table)
         cfg.attributes.pop("connection", None)
         statements = list(_statements)
         if len(statements) >= _MAX_STATEMENTS:
@@ -251,9 +261,9 @@ def run(req, cfg, script, url_env):
         master = read_master(engine) if req.get("master") and url.startswith("sqlite") else None
         # Only a downgrade's heads are checked (an upgrade's are implied by the schema read after
         # it); on a server the read is three round trips, a sixth of a step.
-        if req["op"] != "downgrade":
-            return None, statements, master
-        return read_heads(engine, req.get("version_table") or "alembic_version"), statements, master
+        if req["op"] != "downgrade" or heads is not None:
+            return heads, statements, master
+        return read_heads(engine, version_table), statements, master
     finally:
         cfg.attributes.pop("connection", None)
 
@@ -269,6 +279,11 @@ def read_master(engine):
         ).scalar()
 
 
+def _select_heads(conn, version_table):
+    quoted = conn.dialect.identifier_preparer.quote(version_table)
+    return sorted(r[0] for r in conn.exec_driver_sql(f"SELECT version_num FROM {quoted}"))
+
+
 def read_heads(engine, version_table):
     """The heads in the version table: one plain SELECT (a MigrationContext, which checks the
     table exists first, costs several times more); only if it fails, Alembic's own reading."""
@@ -276,9 +291,8 @@ def read_heads(engine, version_table):
     from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as conn:
-        quoted = conn.dialect.identifier_preparer.quote(version_table)
         try:
-            return sorted(r[0] for r in conn.exec_driver_sql(f"SELECT version_num FROM {quoted}"))
+            return _select_heads(conn, version_table)
         except sa.exc.DBAPIError:
             conn.rollback()
     with engine.connect() as conn:
@@ -312,7 +326,9 @@ def migrate(req, cfg, script):
 
 # Engines are kept per database URL: a new engine costs a new connection plus SQLAlchemy's
 # dialect initialisation (several round trips on PostgreSQL and MySQL) on every step. A few are
-# kept, the oldest disposed; pre-ping replaces connections a server ended (e.g. for a clone).
+# kept, the oldest disposed. No pre-ping (a round trip per step): mrt never ends a worker's
+# connection to a database it still uses, and a server that went away fails the step with its
+# reason, as it should; SQLAlchemy then drops the connection and the next step opens a new one.
 _engines = {}
 _MAX_ENGINES = 4
 
@@ -320,7 +336,7 @@ _MAX_ENGINES = 4
 def _engine(sa, url):
     engine = _engines.pop(url, None)
     if engine is None:
-        engine = sa.create_engine(url, pool_size=1, max_overflow=4, pool_pre_ping=True)
+        engine = sa.create_engine(url, pool_size=1, max_overflow=4)
     _engines[url] = engine
     while len(_engines) > _MAX_ENGINES:
         oldest = next(iter(_engines))

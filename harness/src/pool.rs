@@ -92,6 +92,18 @@ impl Pool {
         for p in idle {
             self.discard(p).await;
         }
-        let _ = self.server.cleanup().await;
+        // Cleanup tries every database again; what still fails must not pass unnoticed.
+        if let Err(e) = self.server.cleanup().await {
+            let left = self.server.created_databases();
+            eprintln!(
+                "mrt: could not drop {} on {} ({e}); `mrt clean --db URL` removes them",
+                if left.is_empty() {
+                    "every database".into()
+                } else {
+                    left.join(", ")
+                },
+                self.server.label()
+            );
+        }
     }
 }

@@ -133,7 +133,7 @@ pub fn plan(settings: Settings, lanes: usize) -> Result<Planned, HarnessError> {
         .map(|pool| {
             (tested.iter())
                 .filter(|rev| !context.settings.skip.contains_key(*rev))
-                .map(|rev| (rev.clone(), format!("{}::{rev}", pool.name)))
+                .map(|rev| (rev.clone(), trial_name(&pool.name, rev)))
                 .collect()
         })
         .collect();
@@ -270,8 +270,13 @@ fn tested_revisions(settings: &Settings) -> Result<Vec<String>, HarnessError> {
         .collect())
 }
 
+/// A revision's test name on a database: `sqlite::<rev>`.
+fn trial_name(db: &str, rev: &str) -> String {
+    format!("{db}::{rev}")
+}
+
 fn revision_trial(context: &Arc<Context>, rev: &str, pool: usize, db: &str) -> Trial {
-    let name = format!("{db}::{rev}");
+    let name = trial_name(db, rev);
     if let Some(reason) = context.settings.skip.get(rev) {
         let reason = reason.clone();
         return Trial::ignorable_test(name, move || {

@@ -59,7 +59,10 @@ impl Scheduler {
         }
         // Every database's first lane first, so all of them start at once.
         lanes.sort_by_key(|(nth, lane)| (*nth, lane.pool));
-        let lanes: Vec<Arc<Running>> = lanes.into_iter().map(|(_, l)| running(l)).collect();
+        let lanes: Vec<Arc<Running>> = lanes
+            .into_iter()
+            .map(|(_, l)| running(l.pool, l.items))
+            .collect();
         let shared = Arc::new(Shared {
             initial: lanes.len(),
             lanes: Mutex::new(lanes),
@@ -108,11 +111,11 @@ impl Scheduler {
     }
 }
 
-fn running(lane: Lane<String>) -> Arc<Running> {
-    let end = lane.items.len();
+fn running(pool: usize, items: Vec<String>) -> Arc<Running> {
+    let end = items.len();
     Arc::new(Running {
-        pool: lane.pool,
-        items: lane.items,
+        pool,
+        items,
         progress: Mutex::new((0, end)),
     })
 }
@@ -180,11 +183,7 @@ fn cut(lane: &Running, gap: impl Fn(&str) -> usize) -> Option<Arc<Running>> {
         return None;
     }
     progress.1 = mid;
-    Some(Arc::new(Running {
-        pool: lane.pool,
-        items: lane.items[mid..end].to_vec(),
-        progress: Mutex::new((0, half)),
-    }))
+    Some(running(lane.pool, lane.items[mid..end].to_vec()))
 }
 
 /// How many revisions a trial of `rev` would replay from the nearest idle database.

@@ -329,22 +329,12 @@ impl Trial<'_, '_> {
                     up: true,
                     revisions: missing.iter().map(|s| s.to_string()).collect(),
                     target: head.to_string(),
-                    from: graph
-                        .heads_of(&applied)
-                        .iter()
-                        .map(|s| s.to_string())
-                        .collect(),
+                    from: self.heads_of(&applied),
                     report_master: false,
                 };
-                let start = std::time::Instant::now();
                 pooled.schema = None;
-                let result = self.slot.step(&step, &pooled.db.sqlalchemy_url());
-                crate::timing::add(crate::timing::Kind::Migration, start.elapsed());
-                if let Err(e) = result {
-                    let title =
-                        format!("cannot reach the state before {}: {step} failed", self.rev);
-                    return Err(self.stop(title, e.to_string()));
-                }
+                let title = format!("cannot reach the state before {}", self.rev);
+                self.step(&pooled.db, step, &title)?;
                 applied.extend(missing.iter().copied());
             }
         }
@@ -371,13 +361,19 @@ impl Trial<'_, '_> {
             up,
             revisions: vec![self.rev.to_string()],
             target,
-            from: graph
-                .heads_of(&state)
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            from: self.heads_of(&state),
             report_master: false,
         }
+    }
+
+    /// The heads of a state as the worker takes them.
+    fn heads_of(&self, state: &BTreeSet<&str>) -> Vec<String> {
+        let graph = &self.ctx.settings.project.graph;
+        graph
+            .heads_of(state)
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     }
 
     fn step(&mut self, db: &TempDb, step: Step, title: &str) -> Stage<StepOk> {
@@ -403,12 +399,7 @@ impl Trial<'_, '_> {
 
     /// After the downgrade, Alembic's version table must name exactly the heads of `before(rev)`.
     fn check_heads(&mut self, heads: &[String]) {
-        let graph = &self.ctx.settings.project.graph;
-        let mut expected: Vec<String> = graph
-            .heads_of(self.before)
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let mut expected = self.heads_of(self.before);
         expected.sort();
         let mut got = heads.to_vec();
         got.sort();

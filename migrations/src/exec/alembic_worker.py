@@ -9,7 +9,9 @@ request:  {"id": 1, "op": "upgrade" | "downgrade", "target": "ab12", "url": "sql
           The step runs exactly "revisions", in that order, when the database's heads are "from"
           (Alembic's own target resolution walks the whole revision map on every step); with other
           heads it is a plain upgrade/downgrade to "target", as `alembic upgrade/downgrade` does.
-response: {"id": 1, "ok": true, "heads": ["ab12"], "statements": ["CREATE TABLE ...", ...]}
+          "master": true asks for SQLite's sqlite_master texts after the step.
+response: {"id": 1, "ok": true, "heads": ["ab12"] (downgrades; null after upgrades),
+           "statements": ["CREATE TABLE ...", ...], "master": "[[...]]" or null}
           {"id": 1, "ok": false, "error": "...", "traceback": "..."}
 """
 import gc
@@ -140,6 +142,10 @@ def _linear_unmerge():
 _version_tables = set()
 
 
+def _version_key(url, schema, name):
+    return (str(url), schema, name)
+
+
 def _remember_version_table():
     """Alembic asks the server whether its version table exists at the start of every step (a
     catalog query, ~15% of a step on PostgreSQL). Once it has been seen on a database it stays:
@@ -153,7 +159,7 @@ def _remember_version_table():
     def has_version_table(self):
         if self.connection is None:
             return original(self)
-        key = (str(self.connection.engine.url), self.version_table_schema, self.version_table)
+        key = _version_key(self.connection.engine.url, self.version_table_schema, self.version_table)
         if key in seen:
             return True
         found = original(self)
@@ -252,7 +258,7 @@ def run(req, cfg, script, url_env):
             migrate(req, cfg, script)
             # A downgrade's heads, read in its own transaction when the version table is known to
             # exist (a failing read would abort it): two round trips less than a read after it.
-            if req["op"] == "downgrade" and (str(engine.url), None, version_table) in _version_tables:
+            if req["op"] == "downgrade" and _version_key(engine.url, None, version_table) in _version_tables:
                 heads = _select_heads(conn, version_table)
         cfg.attributes.pop("connection", None)
         statements = list(_statements)

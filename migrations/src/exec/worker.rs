@@ -186,13 +186,13 @@ impl Worker {
         &self.spec
     }
 
-    /// Runs one step against `url`. After a timeout or crash the worker is dead: the caller
-    /// replaces it (see [`Worker::is_alive`]).
     /// The database URL of the last step this worker ran.
     pub fn last_url(&self) -> Option<&str> {
         self.last_url.as_deref()
     }
 
+    /// Runs one step against `url`. After a timeout or crash the worker is dead: the caller
+    /// replaces it (see [`Worker::is_alive`]).
     pub fn step(&mut self, step: &Step, url: &str, timeout: Duration) -> Result<StepOk, StepError> {
         self.next_id += 1;
         if self.last_url.as_deref() != Some(url) {

@@ -9,6 +9,7 @@ mod report;
 mod schedule;
 mod timing;
 mod trial;
+mod warm;
 mod workers;
 
 pub use plan::{plan, LintFn, Settings};
@@ -18,6 +19,7 @@ use libtest_mimic::{Arguments, Conclusion, Trial};
 
 /// Runs the planned tests with libtest's arguments (filter, `--exact`, `--list`, threads, ...).
 pub fn run(settings: Settings, args: &Arguments) -> Result<Conclusion, HarnessError> {
+    timing::start();
     // libtest-mimic's own choice of thread count; `--list` shows revision-major order.
     let threads = args
         .test_threads
@@ -27,14 +29,22 @@ pub fn run(settings: Settings, args: &Arguments) -> Result<Conclusion, HarnessEr
     cleanup::install_signal_handler();
     if !args.list {
         let per_pool = to_run(planned.runnable, args);
+        if let Err(e) = warm::up(&planned.context, &per_pool, threads) {
+            planned.context.finish();
+            cleanup::forget_all();
+            return Err(e);
+        }
+        timing::phase("ready");
         let scheduler = schedule::Scheduler::start(&planned.context, per_pool, threads);
         let _ = planned.context.scheduler.set(scheduler);
     }
     let conclusion = libtest_mimic::run(args, planned.trials);
     if let Some(scheduler) = planned.context.scheduler.get() {
         scheduler.join();
+        timing::phase("trials done");
     }
     planned.context.finish();
+    timing::phase("cleaned up");
     cleanup::forget_all();
     timing::report();
     Ok(conclusion)

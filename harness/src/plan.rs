@@ -51,6 +51,8 @@ pub struct Context {
     pub workers: Workers,
     pub pools: Vec<Pool>,
     pub runtime: tokio::runtime::Runtime,
+    /// Names this run's databases (`mrt_<run>_<n>`); shown so `mrt clean --run` can find them.
+    pub run_id: String,
     /// Runs the revision trials; unset when listing (the closures then run their trial).
     pub scheduler: std::sync::OnceLock<crate::schedule::Scheduler>,
 }
@@ -86,13 +88,6 @@ pub fn plan(settings: Settings, lanes: usize) -> Result<Planned, HarnessError> {
     };
     let workers = Workers::new(spec, settings.step_timeout);
     let run_id = run_id();
-    if settings.announce {
-        let banner = workers.preflight()?;
-        eprintln!(
-            "mrt: {banner}; seed {} (MRT_SEED={} reproduces this run); run {run_id}",
-            settings.seed, settings.seed
-        );
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -114,6 +109,7 @@ pub fn plan(settings: Settings, lanes: usize) -> Result<Planned, HarnessError> {
         workers,
         pools,
         runtime,
+        run_id,
         scheduler: std::sync::OnceLock::new(),
     });
     let mut trials = graph_trials(&context);
@@ -174,6 +170,18 @@ pub fn split_lanes<T>(per_pool: Vec<Vec<T>>, threads: usize) -> Vec<Lane<T>> {
         }
     }
     lanes
+}
+
+/// How many lanes [`split_lanes`] cuts each database's trials into (empty chains: none).
+pub fn lanes_per_pool(per_pool: &[Vec<String>], threads: usize) -> Vec<usize> {
+    let shapes: Vec<Vec<()>> = per_pool.iter().map(|revs| vec![(); revs.len()]).collect();
+    let mut counts = vec![0; per_pool.len()];
+    for lane in split_lanes(shapes, threads) {
+        if !lane.items.is_empty() {
+            counts[lane.pool] += 1;
+        }
+    }
+    counts
 }
 
 /// The order trials are handed to libtest's threads, which only report what the scheduler

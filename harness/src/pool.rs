@@ -3,7 +3,7 @@
 //! one upgrade away instead of a replay from base.
 
 use mrt_db::{DbError, Server, TempDb};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::Mutex;
 
@@ -16,11 +16,24 @@ pub struct Pooled {
     pub schema: Option<mrt_db::Schema>,
 }
 
+impl Pooled {
+    /// A database just created: nothing applied, schema not read.
+    pub fn fresh(db: TempDb) -> Self {
+        Pooled {
+            db,
+            state: BTreeSet::new(),
+            schema: None,
+        }
+    }
+}
+
 pub struct Pool {
     /// The name in test ids: `sqlite`, `postgres`, `mysql` or a configured name.
     pub name: String,
     pub server: Arc<Server>,
     idle: Mutex<Vec<Pooled>>,
+    /// The database each thread gave back last (see [`Pool::release_mine`]).
+    last_given: Mutex<HashMap<std::thread::ThreadId, String>>,
 }
 
 impl Pool {
@@ -29,6 +42,7 @@ impl Pool {
             name: name.to_string(),
             server,
             idle: Mutex::new(Vec::new()),
+            last_given: Mutex::new(HashMap::new()),
         }
     }
 
@@ -50,11 +64,7 @@ impl Pool {
                 db: self.name.clone(),
                 message: "interrupted: no new databases".into(),
             }),
-            None => Ok(Pooled {
-                db: self.server.create().await?,
-                state: BTreeSet::new(),
-                schema: None,
-            }),
+            None => Ok(Pooled::fresh(self.server.create().await?)),
         }
     }
 
@@ -71,27 +81,50 @@ impl Pool {
     }
 
     pub fn give_back(&self, pooled: Pooled) {
+        if let Ok(mut last) = self.last_given.lock() {
+            last.insert(std::thread::current().id(), pooled.db.name().to_string());
+        }
         if let Ok(mut idle) = self.idle.lock() {
             idle.push(pooled);
         }
     }
 
-    /// Drops a database whose state is unknown (its trial failed).
-    pub async fn discard(&self, pooled: Pooled) {
-        pooled.db.close().await;
-        let _ = self.server.drop_database(pooled.db).await;
+    /// Drops the database this thread gave back last, if it is still idle. A scheduler thread
+    /// with no trials left calls this, so that dropping its database (a checkpoint on
+    /// PostgreSQL) overlaps the other threads' last trials instead of following them; a trial
+    /// that would still have wanted it replays from another database instead.
+    pub async fn release_mine(&self) {
+        let thread = std::thread::current().id();
+        let Some(name) = self
+            .last_given
+            .lock()
+            .ok()
+            .and_then(|mut m| m.remove(&thread))
+        else {
+            return;
+        };
+        let found = self.idle.lock().ok().and_then(|mut idle| {
+            let index = idle.iter().position(|p| p.db.name() == name)?;
+            Some(idle.swap_remove(index))
+        });
+        if let Some(pooled) = found {
+            self.discard(pooled).await;
+        }
     }
 
-    /// Drops every idle database and removes the server's temporary files.
+    /// Drops a database whose state is unknown (its trial failed).
+    pub async fn discard(&self, pooled: Pooled) {
+        drop_db(&self.server, pooled).await;
+    }
+
+    /// Drops every idle database, all at once, and removes the server's temporary files.
     pub async fn finish(&self) {
         let idle: Vec<Pooled> = self
             .idle
             .lock()
             .map(|mut v| v.drain(..).collect())
             .unwrap_or_default();
-        for p in idle {
-            self.discard(p).await;
-        }
+        futures_util::future::join_all(idle.into_iter().map(|p| drop_db(&self.server, p))).await;
         // Cleanup tries every database again; what still fails must not pass unnoticed.
         if let Err(e) = self.server.cleanup().await {
             let left = self.server.created_databases();
@@ -106,4 +139,11 @@ impl Pool {
             );
         }
     }
+}
+
+/// Closes a database's connections and drops it; a failure is left to [`Pool::finish`]'s
+/// cleanup, which tries again and reports what remains.
+async fn drop_db(server: &Server, pooled: Pooled) {
+    pooled.db.close().await;
+    let _ = server.drop_database(pooled.db).await;
 }

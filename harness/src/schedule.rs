@@ -69,14 +69,16 @@ impl Scheduler {
             unclaimed: AtomicUsize::new(0),
             results,
         });
-        let started = std::time::Instant::now();
         let handles = (0..threads.max(1))
             .map(|_| {
                 let shared = Arc::clone(&shared);
                 let ctx = Arc::clone(ctx);
                 std::thread::spawn(move || {
                     shared.work(&ctx);
-                    crate::timing::thread_done(started);
+                    crate::timing::thread_done();
+                    for pool in &ctx.pools {
+                        ctx.runtime.block_on(pool.release_mine());
+                    }
                 })
             })
             .collect();

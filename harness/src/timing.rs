@@ -35,13 +35,32 @@ pub fn add(kind: Kind, d: Duration) {
     counter.1.fetch_add(1, Ordering::Relaxed);
 }
 
-/// When each scheduler thread ran out of work, in seconds since the first one started: a long
-/// gap between the first and the last is time one core idled.
+/// When the run started, and the moments it passed through (`MRT_TRACE` shows where a run's
+/// wall time went: start-up, trials, clean-up).
+static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+static PHASES: std::sync::Mutex<Vec<(&'static str, f64)>> = std::sync::Mutex::new(Vec::new());
+
+/// Marks the start of the run (the first call wins).
+pub fn start() {
+    START.get_or_init(std::time::Instant::now);
+}
+
+/// Records that the run reached `label`, in seconds since [`start`].
+pub fn phase(label: &'static str) {
+    let Some(start) = START.get() else { return };
+    if let Ok(mut phases) = PHASES.lock() {
+        phases.push((label, start.elapsed().as_secs_f64()));
+    }
+}
+
+/// When each scheduler thread ran out of work, in seconds since the run started: a long gap
+/// between the first and the last is time one core idled.
 static THREADS_DONE: std::sync::Mutex<Vec<f64>> = std::sync::Mutex::new(Vec::new());
 
-pub fn thread_done(since: std::time::Instant) {
+pub fn thread_done() {
+    let Some(start) = START.get() else { return };
     if let Ok(mut done) = THREADS_DONE.lock() {
-        done.push(since.elapsed().as_secs_f64());
+        done.push(start.elapsed().as_secs_f64());
     }
 }
 
@@ -63,5 +82,12 @@ pub fn report() {
     if let Ok(done) = THREADS_DONE.lock() {
         let times: Vec<String> = done.iter().map(|t| format!("{t:.2} s")).collect();
         eprintln!("mrt: trial threads done at {}", times.join(", "));
+    }
+    if let Ok(phases) = PHASES.lock() {
+        let shown: Vec<String> = phases
+            .iter()
+            .map(|(l, t)| format!("{l} {t:.2} s"))
+            .collect();
+        eprintln!("mrt: run phases: {}", shown.join(", "));
     }
 }

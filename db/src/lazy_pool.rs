@@ -32,7 +32,11 @@ impl<DB: Database> LazyPool<DB> {
         match guard.as_ref() {
             Some(pool) if !pool.is_closed() => pool.clone(),
             _ => {
+                // No ping before each use (a round trip per query on a trial's hot path): the
+                // server is mrt's to use for the run, and a connection that went away fails
+                // its query with the reason, which the trial reports.
                 let pool = PoolOptions::<DB>::new()
+                    .test_before_acquire(false)
                     .max_connections(self.max_connections)
                     .min_connections(0)
                     .acquire_timeout(Duration::from_secs(30))

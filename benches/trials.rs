@@ -3,6 +3,10 @@
 //! Python process. Where pytest-mrt is importable, its `RollbackVerifier.check_all()` on the same
 //! chain is timed too. Ratios matter, not absolute times: these machines are noisy.
 //!
+//! The floor and mrt run in turns, `MRT_BENCH_RUNS` times each (default 3), and the medians are
+//! compared: this machine's speed drifts by more than the differences measured, and a drift hits
+//! both sides of a pair alike.
+//!
 //! Run: `cargo bench --bench trials` (sizes: `MRT_BENCH_SIZES=100,1000`, default `100,1000`).
 
 use std::path::Path;
@@ -22,13 +26,10 @@ fn main() {
     for &n in &sizes {
         let dir = tempfile::tempdir().expect("temp dir");
         generate_chain(dir.path(), n);
-        let floor = time(|| run_python(&python, FLOOR, dir.path()));
-        let mrt = time(|| run_mrt(dir.path()));
-        println!(
-            "trials/{n}: floor {:.2} s, mrt test {:.2} s, ratio mrt/floor = {:.2}",
-            secs(floor),
-            secs(mrt),
-            ratio(mrt, floor)
+        let (floor, mrt) = in_turns(
+            &format!("trials/{n}"),
+            || run_python(&python, FLOOR, dir.path()),
+            || run_mrt(dir.path()),
         );
         if n > pytest_mrt_max() {
             println!("trials/{n}: pytest-mrt skipped above {} revisions (it replays from base per revision; MRT_BENCH_PYTEST_MAX raises the limit)", pytest_mrt_max());
@@ -81,14 +82,40 @@ fn postgres(python: &str, url: &str) {
         println!("trials/postgres: skipped (psycopg not importable)");
         return;
     }
-    let floor = time(|| run_python(python, &code, dir.path()));
-    let mrt = time(|| run_mrt_on(dir.path(), url));
+    in_turns(
+        "trials/postgres/100",
+        || run_python(python, &code, dir.path()),
+        || run_mrt_on(dir.path(), url),
+    );
+}
+
+/// Runs `floor` and `mrt` in turns (`MRT_BENCH_RUNS` pairs), prints every pair and the ratio of
+/// the medians, and returns the medians.
+fn in_turns(label: &str, mut floor: impl FnMut(), mut mrt: impl FnMut()) -> (Duration, Duration) {
+    let runs: usize = std::env::var("MRT_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+        .max(1);
+    let mut pairs: Vec<(Duration, Duration)> = (0..runs)
+        .map(|_| (time(&mut floor), time(&mut mrt)))
+        .collect();
+    let shown: Vec<String> = pairs
+        .iter()
+        .map(|(f, m)| format!("{:.2}/{:.2}", secs(*m), secs(*f)))
+        .collect();
+    pairs.sort_by_key(|p| p.0);
+    let floor = pairs[runs / 2].0;
+    pairs.sort_by_key(|p| p.1);
+    let mrt = pairs[runs / 2].1;
     println!(
-        "trials/postgres/100: floor {:.2} s, mrt test {:.2} s, ratio mrt/floor = {:.2}",
+        "{label}: floor {:.2} s, mrt test {:.2} s (medians of {runs}), ratio mrt/floor = {:.2} (runs, mrt/floor s: {})",
         secs(floor),
         secs(mrt),
-        ratio(mrt, floor)
+        ratio(mrt, floor),
+        shown.join(", ")
     );
+    (floor, mrt)
 }
 
 const FLOOR: &str = "from alembic.config import Config\nfrom alembic import command\ncfg = Config('alembic.ini')\ncfg.set_main_option('sqlalchemy.url', 'sqlite:///floor.db')\ncommand.upgrade(cfg, 'head')\ncommand.downgrade(cfg, 'base')\n";

@@ -371,6 +371,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn one_database_per_lane_is_made_up_front() {
+        let revs = |n: usize| (0..n).map(|i| format!("r{i}")).collect::<Vec<_>>();
+        assert_eq!(lanes_per_pool(&[revs(100)], 2), [2]);
+        assert_eq!(lanes_per_pool(&[revs(100), revs(100)], 2), [1, 1]);
+        assert_eq!(lanes_per_pool(&[revs(1), vec![]], 4), [1, 0]);
+    }
+
+    #[test]
     fn lanes_cover_the_chain_once_and_end_together() {
         for (n, k) in [
             (1, 2),

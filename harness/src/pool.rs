@@ -147,3 +147,45 @@ async fn drop_db(server: &Server, pooled: Pooled) {
     pooled.db.close().await;
     let _ = server.drop_database(pooled.db).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(pool: &Pool) -> Vec<String> {
+        let idle = pool
+            .idle
+            .lock()
+            .map(|v| v.iter().map(|p| p.db.name().to_string()).collect());
+        idle.unwrap_or_default()
+    }
+
+    #[test]
+    fn a_finished_thread_drops_only_the_database_it_gave_back_last() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let server = Arc::new(Server::sqlite("pooltest").expect("sqlite server"));
+        let pool = Pool::new("sqlite", server);
+        runtime.block_on(async {
+            let empty = BTreeSet::new();
+            let mine = pool.take(&empty).await.expect("create");
+            let theirs = pool.take(&empty).await.expect("create");
+            let (mine_name, theirs_name) =
+                (mine.db.name().to_string(), theirs.db.name().to_string());
+            assert_ne!(mine_name, theirs_name);
+            pool.give_back(mine);
+            std::thread::scope(|s| {
+                let _ = s.spawn(|| pool.give_back(theirs)).join();
+            });
+            pool.release_mine().await;
+            assert_eq!(names(&pool), [theirs_name.clone()]);
+            // Nothing given back since: a second call leaves the other thread's alone.
+            pool.release_mine().await;
+            assert_eq!(names(&pool), [theirs_name]);
+            pool.finish().await;
+            assert!(names(&pool).is_empty());
+        });
+    }
+}

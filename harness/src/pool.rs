@@ -180,7 +180,7 @@ mod tests {
                 let _ = s.spawn(|| pool.give_back(theirs)).join();
             });
             pool.release_mine().await;
-            assert_eq!(names(&pool), [theirs_name.clone()]);
+            assert_eq!(names(&pool), std::slice::from_ref(&theirs_name));
             // Nothing given back since: a second call leaves the other thread's alone.
             pool.release_mine().await;
             assert_eq!(names(&pool), [theirs_name]);

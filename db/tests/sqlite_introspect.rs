@@ -280,8 +280,8 @@ async fn schema_from_master_texts_equals_introspection() {
             _ => statements.push(piece.to_string()),
         }
     }
-    let mut rows: Vec<(String, String, String, Option<String>)> = Vec::new();
-    for sql in statements.iter().rev() {
+    // (type, name, tbl_name) of one of RICH's statements.
+    let describe = |sql: &str| -> (&'static str, String, String) {
         let words: Vec<&str> = sql.split_whitespace().collect();
         let (kind, name, table) = match words[1] {
             "TABLE" => ("table", words[2], words[2]),
@@ -290,8 +290,25 @@ async fn schema_from_master_texts_equals_introspection() {
             "VIEW" => ("view", words[2], "users"),
             _ => ("trigger", words[2], "users"),
         };
+        (kind, name.to_string(), table.to_string())
+    };
+    // Texts exactly as stored: every table comes from the cache filled by the read above.
+    let stored: Vec<(String, String, String, Option<String>)> = statements
+        .iter()
+        .map(|sql| {
+            let (kind, name, table) = describe(sql);
+            row(kind, &name, &table, sql)
+        })
+        .collect();
+    let cached = mrt_db::sqlite_schema_from_master(&stored, &["alembic_version"])
+        .await
+        .expect("model from stored texts");
+    assert_eq!(cached, read);
+    let mut rows: Vec<(String, String, String, Option<String>)> = Vec::new();
+    for sql in statements.iter().rev() {
+        let (kind, name, table) = describe(sql);
         let sql = sql.replacen(&format!(" {name} "), &format!(" \"{name}\" "), 1);
-        rows.push(row(kind, name, table, &sql.replace('\n', "\n  ")));
+        rows.push(row(kind, &name, &table, &sql.replace('\n', "\n  ")));
     }
     rows.push((
         "index".into(),

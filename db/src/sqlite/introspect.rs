@@ -153,37 +153,76 @@ fn action(a: String) -> Option<String> {
     (a != "NO ACTION" && !a.is_empty()).then_some(a)
 }
 
-/// The schema that `sqlite_master` rows (type, name, tbl_name, sql) describe. A SQLite schema is
-/// exactly these texts, but equal schemas can have different texts (a table rebuilt by a batch
-/// operation comes back as `CREATE TABLE "t"`), so the texts are run in a private in-memory
-/// database and read like any other.
+/// The schema that `sqlite_master` rows (type, name, tbl_name, sql) describe, as the worker that
+/// ran a step reports them. A SQLite schema is exactly these texts, so every table whose texts
+/// were modelled before comes from the cache without touching any database (reading the trial
+/// database instead would make its connection re-parse every `CREATE` text after the worker's
+/// change). The others are run in a private in-memory database and read like any other; equal
+/// schemas can have different texts (a batch rebuild stores `CREATE TABLE "t"`), which the
+/// model absorbs.
 pub async fn schema_from_master(
     rows: &[(String, String, String, Option<String>)],
     ignore_tables: &[&str],
 ) -> Result<Schema, DbError> {
     use sqlx::Connection as _;
     let db = SqliteDb::new("reported schema".into(), ":memory:".into());
+    let mut master: Vec<MasterEntry> = rows
+        .iter()
+        .filter(|(_, name, _, _)| !name.starts_with("sqlite_"))
+        .map(|(kind, name, tbl_name, sql)| MasterEntry {
+            kind: kind.clone(),
+            name: name.clone(),
+            tbl_name: tbl_name.clone(),
+            sql: sql.clone(),
+        })
+        .collect();
+    master.sort_by(|a, b| (&a.kind, &a.name).cmp(&(&b.kind, &b.name)));
+    let texts = uncached_texts(&master, ignore_tables);
+    if texts.is_empty() {
+        return assemble(&db, None, &master, ignore_tables).await;
+    }
     let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
         .await
         .map_err(|e| db.query_error("opening an in-memory database", e))?;
-    // Tables first: indexes, views and triggers name them.
-    let order = |kind: &str| {
-        ["table", "index", "view", "trigger"]
-            .iter()
-            .position(|k| *k == kind)
-    };
-    let mut texts: Vec<(usize, &str)> = rows
-        .iter()
-        .filter_map(|(kind, _, _, sql)| Some((order(kind)?, sql.as_deref()?)))
-        .collect();
-    texts.sort_by_key(|(rank, _)| *rank);
-    for (_, sql) in texts {
+    for sql in texts {
         sqlx::raw_sql(sql)
             .execute(&mut conn)
             .await
             .map_err(|e| db.query_error(format!("recreating `{sql}`"), e))?;
     }
-    read_schema(&db, &mut conn, ignore_tables).await
+    assemble(&db, Some(&mut conn), &master, ignore_tables).await
+}
+
+/// The `CREATE` texts of the tables not in the cache, each followed by its indexes' (what
+/// [`assemble`] reads from the in-memory database).
+fn uncached_texts<'a>(master: &'a [MasterEntry], ignore_tables: &[&str]) -> Vec<&'a str> {
+    let grouped = indexes_by_table(master);
+    let no_indexes: Vec<(&str, &str)> = Vec::new();
+    let mut texts = Vec::new();
+    for entry in master.iter().filter(|e| e.kind == "table") {
+        if ignore_tables.iter().any(|i| same_name(i, &entry.name)) {
+            continue;
+        }
+        let indexes = grouped
+            .get(&entry.name.to_ascii_lowercase())
+            .unwrap_or(&no_indexes);
+        let key = KeyRef {
+            name: &entry.name,
+            sql: entry.sql.as_deref().unwrap_or_default(),
+            indexes,
+        };
+        if cached_table(&key).is_some() {
+            continue;
+        }
+        texts.extend(entry.sql.as_deref());
+        texts.extend(
+            indexes
+                .iter()
+                .map(|(_, sql)| *sql)
+                .filter(|s| !s.is_empty()),
+        );
+    }
+    texts
 }
 
 pub(crate) async fn introspect(db: &SqliteDb, ignore_tables: &[&str]) -> Result<Schema, DbError> {
@@ -192,16 +231,18 @@ pub(crate) async fn introspect(db: &SqliteDb, ignore_tables: &[&str]) -> Result<
         .acquire()
         .await
         .map_err(|e| db.query_error("introspecting schema", e))?;
-    read_schema(db, &mut conn, ignore_tables).await
+    let master = read_master(db, &mut conn).await?;
+    assemble(db, Some(&mut conn), &master, ignore_tables).await
 }
 
-async fn read_schema(
+/// The schema from `sqlite_master`'s entries: tables from the cache or read through `conn`
+/// (`None`: every table is expected in the cache), views and triggers from their texts.
+async fn assemble(
     db: &SqliteDb,
-    conn: &mut sqlx::SqliteConnection,
+    mut conn: Option<&mut sqlx::SqliteConnection>,
+    master: &[MasterEntry],
     ignore_tables: &[&str],
 ) -> Result<Schema, DbError> {
-    let master = read_master(db, &mut *conn).await?;
-
     let ignored = |t: &str| ignore_tables.iter().any(|i| same_name(i, t));
     let index_sql: BTreeMap<&str, &str> = master
         .iter()
@@ -209,10 +250,10 @@ async fn read_schema(
         .filter_map(|e| Some((e.name.as_str(), e.sql.as_deref()?)))
         .collect();
 
-    let grouped_indexes = indexes_by_table(&master);
+    let grouped_indexes = indexes_by_table(master);
     let mut schema = Schema::default();
     let dialect = SQLiteDialect {};
-    for entry in &master {
+    for entry in master {
         match entry.kind.as_str() {
             "table" if !ignored(&entry.name) => {
                 let no_indexes: Vec<(&str, &str)> = Vec::new();
@@ -223,13 +264,16 @@ async fn read_schema(
                         .get(&entry.name.to_ascii_lowercase())
                         .unwrap_or(&no_indexes),
                 };
-                let table = match cached_table(&key) {
-                    Some(t) => t,
-                    None => {
-                        let t =
-                            Arc::new(introspect_table(db, &mut *conn, entry, &index_sql).await?);
+                let table = match (cached_table(&key), conn.as_deref_mut()) {
+                    (Some(t), _) => t,
+                    (None, Some(conn)) => {
+                        let t = Arc::new(introspect_table(db, conn, entry, &index_sql).await?);
                         cache_table(&key, &t);
                         t
+                    }
+                    (None, None) => {
+                        let message = "left the cache while being modelled".to_string();
+                        return Err(introspect_error(db, entry.name.clone(), message));
                     }
                 };
                 schema.tables.insert(entry.name.clone(), table);

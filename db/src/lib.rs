@@ -192,16 +192,25 @@ impl Server {
     }
 }
 
+/// What `mrt clean` found on one server.
+#[derive(Debug, Default, PartialEq)]
+pub struct Leftovers {
+    /// Databases of runs that ended without dropping them (crashed, killed), now dropped.
+    pub dropped: Vec<String>,
+    /// Databases of runs still going (each holds a lease on the server while it runs), left
+    /// alone.
+    pub live: Vec<String>,
+}
+
 /// For `mrt clean`: on the server in `url`, drop every database named `mrt_<run>_<n>` whose run
 /// id starts with `run_prefix` (empty: every run), left behind by runs that crashed or were
-/// killed. Returns the dropped names, sorted. Names that merely start with `mrt_` but do not
-/// have that shape (`mrt_prod`) are never touched. A run still in progress on the same server
-/// would lose its databases: run it when no mrt run is going. SQLite needs nothing (temp
-/// directories are removed by the OS's temp cleaning): returns an empty list.
-pub async fn drop_leftovers(url: &str, run_prefix: &str) -> Result<Vec<String>, DbError> {
+/// killed; databases of runs still going are listed in `live` and kept. Names that merely start
+/// with `mrt_` but do not have that shape (`mrt_prod`) are never touched. SQLite needs nothing
+/// (temp directories are removed by the OS's temp cleaning).
+pub async fn drop_leftovers(url: &str, run_prefix: &str) -> Result<Leftovers, DbError> {
     let trimmed = url.trim();
     if trimmed == "sqlite" || trimmed.starts_with("sqlite:") {
-        return Ok(Vec::new());
+        return Ok(Leftovers::default());
     }
     if !run_prefix
         .chars()

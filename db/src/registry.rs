@@ -30,6 +30,17 @@ pub(crate) fn validate_run_id(dialect: &'static str, run_id: &str) -> Result<Str
 
 /// Whether `name` looks like a database an mrt run made (`mrt_<run>_<n>`) and its run part starts
 /// with `run_prefix`. Used by `drop_leftovers`, which must not drop a user's `mrt_prod`.
+/// The run id in a database name `mrt_<run>_<n>`.
+pub(crate) fn run_of(name: &str) -> Option<&str> {
+    Some(name.strip_prefix("mrt_")?.rsplit_once('_')?.0)
+}
+
+/// What a run holds on a server for as long as it runs, so that `mrt clean` leaves its databases
+/// alone: the application name of one PostgreSQL session, the name of a MySQL lock.
+pub(crate) fn lease_name(run_id: &str) -> String {
+    format!("mrt run {run_id}")
+}
+
 pub(crate) fn is_leftover_name(name: &str, run_prefix: &str) -> bool {
     let Some(rest) = name.strip_prefix("mrt_") else {
         return false;

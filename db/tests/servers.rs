@@ -39,6 +39,37 @@ pub fn ensure(cond: bool, message: impl Into<String>) -> Result<(), Failed> {
     }
 }
 
+/// A run still going holds its lease on the server: `mrt clean` (even for every run) lists its
+/// database as live and keeps it; once the run has cleaned up, nothing of it is found.
+pub async fn live_run_is_kept(url: &str, server: mrt_db::Server, run: &str) -> Result<(), Failed> {
+    let fail = |what: &str, e: mrt_db::DbError| Failed::from(format!("{what}: {e}"));
+    let db = server.create().await.map_err(|e| fail("create", e))?;
+    let name = db.name().to_string();
+    let found = mrt_db::drop_leftovers(url, run)
+        .await
+        .map_err(|e| fail("clean while running", e))?;
+    let mut result = ensure(
+        found.dropped.is_empty() && found.live == [name.clone()],
+        format!("while the run goes on: {found:?}"),
+    );
+    if result.is_ok() {
+        let still = db.introspect(&[]).await;
+        result = ensure(still.is_ok(), format!("{name} is gone: {still:?}"));
+    }
+    db.close().await;
+    server.cleanup().await.map_err(|e| fail("cleanup", e))?;
+    let after = mrt_db::drop_leftovers(url, run)
+        .await
+        .map_err(|e| fail("clean after the run", e))?;
+    if result.is_ok() {
+        result = ensure(
+            after == mrt_db::Leftovers::default(),
+            format!("after the run: {after:?}"),
+        );
+    }
+    result
+}
+
 type Case = (&'static str, fn(String) -> Result<(), Failed>);
 
 fn trials(prefix: &str, var: &str, cases: &[Case], out: &mut Vec<Trial>) {

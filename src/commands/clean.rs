@@ -19,15 +19,22 @@ pub fn run(args: &CleanArgs) -> Result<u8> {
         .build()
         .context("cannot start the async runtime")?;
     for url in &args.databases {
-        let dropped = runtime.block_on(mrt_db::drop_leftovers(url, &args.run))?;
+        let found = runtime.block_on(mrt_db::drop_leftovers(url, &args.run))?;
         let server = mask(url);
-        if dropped.is_empty() {
+        if found.dropped.is_empty() {
             println!("{server}: no mrt databases left behind");
         } else {
             println!(
                 "{server}: dropped {} database(s): {}",
-                dropped.len(),
-                dropped.join(", ")
+                found.dropped.len(),
+                found.dropped.join(", ")
+            );
+        }
+        if !found.live.is_empty() {
+            println!(
+                "{server}: kept {} database(s) of runs still going: {}",
+                found.live.len(),
+                found.live.join(", ")
             );
         }
     }

@@ -9,9 +9,11 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOpti
 use sqlx::{ConnectOptions, Connection, Row as _};
 
 use crate::lazy_pool::LazyPool;
-use crate::registry::{is_leftover_name, run_blocking, validate_run_id, Registry};
+use crate::registry::{
+    is_leftover_name, lease_name, run_blocking, run_of, validate_run_id, Registry,
+};
 use crate::server_url::ServerUrl;
-use crate::{quote_ident, DbError, Dialect, TempDb};
+use crate::{quote_ident, DbError, Dialect, Leftovers, TempDb};
 
 pub(crate) const DIALECT: &str = "mysql";
 
@@ -79,6 +81,9 @@ pub struct MysqlServer {
     admin: MySqlPool,
     registry: Arc<Registry>,
     mariadb: bool,
+    /// A session holding the named lock [`lease_name`] while the run goes on: `mrt clean`
+    /// leaves the databases of runs whose lock is held alone.
+    lease: std::sync::Mutex<Option<MySqlConnection>>,
 }
 
 impl std::fmt::Debug for MysqlServer {
@@ -197,7 +202,15 @@ impl MysqlServer {
             server: url.host_port(),
             message: format!("reading server version: {e}"),
         })?;
-        let _ = conn.close().await;
+        sqlx::query("SELECT GET_LOCK(?, 0)")
+            .bind(lease_name(&run_id))
+            .execute(&mut conn)
+            .await
+            .map_err(|e| DbError::Server {
+                dialect: DIALECT,
+                server: url.host_port(),
+                message: format!("taking the run's lock: {e}"),
+            })?;
         let admin = MySqlPoolOptions::new()
             .max_connections(2)
             .min_connections(0)
@@ -210,6 +223,7 @@ impl MysqlServer {
             admin,
             registry: Arc::new(Registry::default()),
             mariadb,
+            lease: std::sync::Mutex::new(Some(conn)),
         })
     }
 
@@ -344,6 +358,10 @@ impl MysqlServer {
             }
         }
         self.admin.close().await;
+        let lease = self.lease.lock().ok().and_then(|mut lease| lease.take());
+        if let Some(lease) = lease {
+            let _ = lease.close().await;
+        }
         first_error.map_or(Ok(()), Err)
     }
 
@@ -537,10 +555,7 @@ async fn copy_database(conn: &mut MySqlConnection, src: &str, dst: &str) -> Resu
 }
 
 /// Drop the databases of crashed runs: every `mrt_<run>_<n>` whose run starts with `run_prefix`.
-pub(crate) async fn drop_leftovers(
-    url: ServerUrl,
-    run_prefix: &str,
-) -> Result<Vec<String>, DbError> {
+pub(crate) async fn drop_leftovers(url: ServerUrl, run_prefix: &str) -> Result<Leftovers, DbError> {
     let (_, mut conn) = connect_admin(&url).await?;
     let names: Vec<String> = sqlx::query_scalar(
         "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'mrt\\_%'",
@@ -552,16 +567,33 @@ pub(crate) async fn drop_leftovers(
         server: url.host_port(),
         message: format!("listing databases: {e}"),
     })?;
-    let mut dropped = Vec::new();
+    let mut found = Leftovers::default();
     for name in names {
-        if is_leftover_name(&name, run_prefix) {
-            drop_named(&mut conn, &name).await?;
-            dropped.push(name);
+        if !is_leftover_name(&name, run_prefix) {
+            continue;
         }
+        if let Some(run) = run_of(&name) {
+            let holder: Option<i64> = sqlx::query_scalar("SELECT IS_USED_LOCK(?)")
+                .bind(lease_name(run))
+                .fetch_one(&mut conn)
+                .await
+                .map_err(|e| DbError::Server {
+                    dialect: DIALECT,
+                    server: url.host_port(),
+                    message: format!("checking whether run {run} is still going: {e}"),
+                })?;
+            if holder.is_some() {
+                found.live.push(name);
+                continue;
+            }
+        }
+        drop_named(&mut conn, &name).await?;
+        found.dropped.push(name);
     }
     let _ = conn.close().await;
-    dropped.sort();
-    Ok(dropped)
+    found.dropped.sort();
+    found.live.sort();
+    Ok(found)
 }
 
 #[cfg(test)]

@@ -9,9 +9,11 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, Row as _};
 
 use crate::lazy_pool::LazyPool;
-use crate::registry::{is_leftover_name, run_blocking, validate_run_id, Registry};
+use crate::registry::{
+    is_leftover_name, lease_name, run_blocking, run_of, validate_run_id, Registry,
+};
 use crate::server_url::ServerUrl;
-use crate::{quote_ident, DbError, Dialect, TempDb};
+use crate::{quote_ident, DbError, Dialect, Leftovers, TempDb};
 
 pub(crate) const DIALECT: &str = "postgres";
 
@@ -81,6 +83,9 @@ pub struct PgServer {
     registry: Arc<Registry>,
     /// `DROP DATABASE ... WITH (FORCE)` exists from PostgreSQL 13 on.
     force_drop: bool,
+    /// A session named after the run (see [`lease_name`]) while the run goes on: `mrt clean`
+    /// leaves the databases of runs it sees here alone.
+    lease: std::sync::Mutex<Option<PgConnection>>,
 }
 
 impl std::fmt::Debug for PgServer {
@@ -188,7 +193,15 @@ impl PgServer {
                 server: url.host_port(),
                 message: format!("reading server version: {e}"),
             })?;
-        let _ = conn.close().await;
+        sqlx::query("SELECT set_config('application_name', $1, false)")
+            .bind(lease_name(&run_id))
+            .execute(&mut conn)
+            .await
+            .map_err(|e| DbError::Server {
+                dialect: DIALECT,
+                server: url.host_port(),
+                message: format!("naming the run's session: {e}"),
+            })?;
         let admin = PgPoolOptions::new()
             .max_connections(2)
             .min_connections(0)
@@ -201,6 +214,7 @@ impl PgServer {
             admin,
             registry: Arc::new(Registry::default()),
             force_drop: version >= 130_000,
+            lease: std::sync::Mutex::new(Some(conn)),
         })
     }
 
@@ -354,6 +368,10 @@ impl PgServer {
             }
         }
         self.admin.close().await;
+        let lease = self.lease.lock().ok().and_then(|mut lease| lease.take());
+        if let Some(lease) = lease {
+            let _ = lease.close().await;
+        }
         first_error.map_or(Ok(()), Err)
     }
 
@@ -397,12 +415,9 @@ impl Drop for PgServer {
     }
 }
 
-/// Drop the databases of crashed runs: every `mrt_<run>_<n>` whose run starts with `run_prefix`.
-/// A run that is still going loses its databases too; `mrt clean` is for when none is.
-pub(crate) async fn drop_leftovers(
-    url: ServerUrl,
-    run_prefix: &str,
-) -> Result<Vec<String>, DbError> {
+/// Drop the databases of crashed runs: every `mrt_<run>_<n>` whose run starts with `run_prefix`,
+/// except those of runs whose lease session is still connected.
+pub(crate) async fn drop_leftovers(url: ServerUrl, run_prefix: &str) -> Result<Leftovers, DbError> {
     let (_, mut conn) = connect_admin(&url).await?;
     let version: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::int")
         .fetch_one(&mut conn)
@@ -420,19 +435,35 @@ pub(crate) async fn drop_leftovers(
             server: url.host_port(),
             message: format!("listing databases: {e}"),
         })?;
-    let mut dropped = Vec::new();
+    let leases: Vec<String> = sqlx::query_scalar(
+        "SELECT application_name::text FROM pg_stat_activity WHERE application_name LIKE 'mrt run %'",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .map_err(|e| DbError::Server {
+        dialect: DIALECT,
+        server: url.host_port(),
+        message: format!("listing running mrt sessions: {e}"),
+    })?;
+    let mut found = Leftovers::default();
     for row in rows {
         let name: String = row.try_get(0).map_err(|e| DbError::Server {
             dialect: DIALECT,
             server: url.host_port(),
             message: format!("listing databases: {e}"),
         })?;
-        if is_leftover_name(&name, run_prefix) {
-            drop_named(&mut conn, version >= 130_000, &name).await?;
-            dropped.push(name);
+        if !is_leftover_name(&name, run_prefix) {
+            continue;
         }
+        if run_of(&name).is_some_and(|run| leases.contains(&lease_name(run))) {
+            found.live.push(name);
+            continue;
+        }
+        drop_named(&mut conn, version >= 130_000, &name).await?;
+        found.dropped.push(name);
     }
     let _ = conn.close().await;
-    dropped.sort();
-    Ok(dropped)
+    found.dropped.sort();
+    found.live.sort();
+    Ok(found)
 }

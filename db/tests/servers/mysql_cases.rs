@@ -12,6 +12,7 @@ use super::{block_on, ensure, run_id, Case};
 pub const CASES: &[Case] = &[
     ("lifecycle_create_clone_drop_cleanup", lifecycle),
     ("drop_leftovers_of_crashed_run", leftovers),
+    ("clean_keeps_a_live_runs_databases", live_run_kept),
     ("wrong_password_and_port_give_one_clear_error", bad_login),
     ("introspect_rich_schema", introspect_rich),
     ("diff_scale_and_faithful_recreate", diff),
@@ -163,6 +164,13 @@ fn lifecycle(url: String) -> Result<(), Failed> {
     })
 }
 
+fn live_run_kept(url: String) -> Result<(), Failed> {
+    block_on(async move {
+        let (server, run) = server(&url, "live").await?;
+        super::live_run_is_kept(&url, server, &run).await
+    })
+}
+
 fn leftovers(url: String) -> Result<(), Failed> {
     block_on(async move {
         let run = run_id("crash");
@@ -180,9 +188,10 @@ fn leftovers(url: String) -> Result<(), Failed> {
                 .await
                 .map_err(|e| e.to_string())?;
         }
-        let dropped = drop_leftovers(&url, &run)
+        let found = drop_leftovers(&url, &run)
             .await
             .map_err(fail("drop_leftovers"))?;
+        let dropped = found.dropped;
         let mut result = same(
             "dropped",
             &dropped,

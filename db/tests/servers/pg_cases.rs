@@ -13,6 +13,7 @@ pub const CASES: &[Case] = &[
     ("lifecycle_create_clone_drop_cleanup", lifecycle),
     ("drop_without_cleanup_drops_databases", drop_cleans_up),
     ("drop_leftovers_of_crashed_run", leftovers),
+    ("clean_keeps_a_live_runs_databases", live_run_kept),
     ("bad_port_and_login_give_one_clear_error", bad_login),
     ("introspect_rich_schema", introspect_rich),
     ("diff_scale_enum_and_faithful_recreate", diff),
@@ -154,6 +155,13 @@ fn drop_cleans_up(url: String) -> Result<(), Failed> {
     })
 }
 
+fn live_run_kept(url: String) -> Result<(), Failed> {
+    block_on(async move {
+        let (server, run) = server(&url, "live").await?;
+        super::live_run_is_kept(&url, server, &run).await
+    })
+}
+
 fn leftovers(url: String) -> Result<(), Failed> {
     block_on(async move {
         // A crashed run leaves mrt_<run>_<n> behind; a user database that merely starts with
@@ -173,9 +181,10 @@ fn leftovers(url: String) -> Result<(), Failed> {
                 .await
                 .map_err(|e| e.to_string())?;
         }
-        let dropped = drop_leftovers(&url, &run)
+        let found = drop_leftovers(&url, &run)
             .await
             .map_err(fail("drop_leftovers"))?;
+        let dropped = found.dropped;
         let expected = vec![format!("mrt_{run}_1"), format!("mrt_{run}_7")];
         let mut result = ensure(dropped == expected, format!("dropped {dropped:?}"));
         let left = databases(&url, &format!("mrt_{run}")).await?;

@@ -125,6 +125,16 @@ impl ServerUrl {
         format!("{scheme}://{auth}@{}/{database}", self.host_port())
     }
 
+    /// A server-level error (unreachable, refused login, CREATE/DROP DATABASE, catalog reads)
+    /// naming this server by `host:port`, with the password scrubbed from the message.
+    pub(crate) fn error(&self, dialect: &'static str, message: impl Into<String>) -> DbError {
+        DbError::Server {
+            dialect,
+            server: self.host_port(),
+            message: self.scrub(&message.into()),
+        }
+    }
+
     /// Remove the password (raw and percent-decoded) from a message that a client library
     /// produced, in case it ever echoes connection parameters.
     pub(crate) fn scrub(&self, message: &str) -> String {

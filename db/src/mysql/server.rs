@@ -105,11 +105,7 @@ fn options(url: &ServerUrl, database: &str) -> Result<MySqlConnectOptions, Strin
 }
 
 async fn connect_admin(url: &ServerUrl) -> Result<(MySqlConnectOptions, MySqlConnection), DbError> {
-    let server_error = |message: String| DbError::Server {
-        dialect: DIALECT,
-        server: url.host_port(),
-        message: url.scrub(&message),
-    };
+    let server_error = |message: String| url.error(DIALECT, message);
     let options = options(url, &url.admin_db).map_err(server_error)?;
     match tokio::time::timeout(CONNECT_TIMEOUT, MySqlConnection::connect_with(&options)).await {
         Ok(Ok(conn)) => Ok((options, conn)),
@@ -197,20 +193,14 @@ impl MysqlServer {
     pub(crate) async fn connect(url: ServerUrl, run_id: &str) -> Result<MysqlServer, DbError> {
         let run_id = validate_run_id(DIALECT, run_id)?;
         let (options, mut conn) = connect_admin(&url).await?;
-        let mariadb = is_mariadb(&mut conn).await.map_err(|e| DbError::Server {
-            dialect: DIALECT,
-            server: url.host_port(),
-            message: format!("reading server version: {e}"),
-        })?;
+        let mariadb = is_mariadb(&mut conn)
+            .await
+            .map_err(|e| url.error(DIALECT, format!("reading server version: {e}")))?;
         sqlx::query("SELECT GET_LOCK(?, 0)")
             .bind(lease_name(&run_id))
             .execute(&mut conn)
             .await
-            .map_err(|e| DbError::Server {
-                dialect: DIALECT,
-                server: url.host_port(),
-                message: format!("taking the run's lock: {e}"),
-            })?;
+            .map_err(|e| url.error(DIALECT, format!("taking the run's lock: {e}")))?;
         let admin = MySqlPoolOptions::new()
             .max_connections(2)
             .min_connections(0)
@@ -562,11 +552,7 @@ pub(crate) async fn drop_leftovers(url: ServerUrl, run_prefix: &str) -> Result<L
     )
     .fetch_all(&mut conn)
     .await
-    .map_err(|e| DbError::Server {
-        dialect: DIALECT,
-        server: url.host_port(),
-        message: format!("listing databases: {e}"),
-    })?;
+    .map_err(|e| url.error(DIALECT, format!("listing databases: {e}")))?;
     let mut found = Leftovers::default();
     for name in names {
         if !is_leftover_name(&name, run_prefix) {
@@ -577,10 +563,11 @@ pub(crate) async fn drop_leftovers(url: ServerUrl, run_prefix: &str) -> Result<L
                 .bind(lease_name(run))
                 .fetch_one(&mut conn)
                 .await
-                .map_err(|e| DbError::Server {
-                    dialect: DIALECT,
-                    server: url.host_port(),
-                    message: format!("checking whether run {run} is still going: {e}"),
+                .map_err(|e| {
+                    url.error(
+                        DIALECT,
+                        format!("checking whether run {run} is still going: {e}"),
+                    )
                 })?;
             if holder.is_some() {
                 found.live.push(name);

@@ -104,11 +104,7 @@ async fn connect_admin(url: &ServerUrl) -> Result<(PgConnectOptions, PgConnectio
     } else {
         url.admin_db.clone()
     };
-    let server_error = |message: String| DbError::Server {
-        dialect: DIALECT,
-        server: url.host_port(),
-        message: url.scrub(&message),
-    };
+    let server_error = |message: String| url.error(DIALECT, message);
     let options = PgConnectOptions::from_url(&url.connect_url(&admin_db))
         .map_err(|e| server_error(format!("invalid connection options: {e}")))?
         .application_name("mrt");
@@ -188,20 +184,12 @@ impl PgServer {
         let version: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::int")
             .fetch_one(&mut conn)
             .await
-            .map_err(|e| DbError::Server {
-                dialect: DIALECT,
-                server: url.host_port(),
-                message: format!("reading server version: {e}"),
-            })?;
+            .map_err(|e| url.error(DIALECT, format!("reading server version: {e}")))?;
         sqlx::query("SELECT set_config('application_name', $1, false)")
             .bind(lease_name(&run_id))
             .execute(&mut conn)
             .await
-            .map_err(|e| DbError::Server {
-                dialect: DIALECT,
-                server: url.host_port(),
-                message: format!("naming the run's session: {e}"),
-            })?;
+            .map_err(|e| url.error(DIALECT, format!("naming the run's session: {e}")))?;
         let admin = PgPoolOptions::new()
             .max_connections(2)
             .min_connections(0)
@@ -422,36 +410,22 @@ pub(crate) async fn drop_leftovers(url: ServerUrl, run_prefix: &str) -> Result<L
     let version: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::int")
         .fetch_one(&mut conn)
         .await
-        .map_err(|e| DbError::Server {
-            dialect: DIALECT,
-            server: url.host_port(),
-            message: format!("reading server version: {e}"),
-        })?;
+        .map_err(|e| url.error(DIALECT, format!("reading server version: {e}")))?;
     let rows = sqlx::query("SELECT datname::text FROM pg_database WHERE datname LIKE 'mrt\\_%'")
         .fetch_all(&mut conn)
         .await
-        .map_err(|e| DbError::Server {
-            dialect: DIALECT,
-            server: url.host_port(),
-            message: format!("listing databases: {e}"),
-        })?;
+        .map_err(|e| url.error(DIALECT, format!("listing databases: {e}")))?;
     let leases: Vec<String> = sqlx::query_scalar(
         "SELECT application_name::text FROM pg_stat_activity WHERE application_name LIKE 'mrt run %'",
     )
     .fetch_all(&mut conn)
     .await
-    .map_err(|e| DbError::Server {
-        dialect: DIALECT,
-        server: url.host_port(),
-        message: format!("listing running mrt sessions: {e}"),
-    })?;
+    .map_err(|e| url.error(DIALECT, format!("listing running mrt sessions: {e}")))?;
     let mut found = Leftovers::default();
     for row in rows {
-        let name: String = row.try_get(0).map_err(|e| DbError::Server {
-            dialect: DIALECT,
-            server: url.host_port(),
-            message: format!("listing databases: {e}"),
-        })?;
+        let name: String = row
+            .try_get(0)
+            .map_err(|e| url.error(DIALECT, format!("listing databases: {e}")))?;
         if !is_leftover_name(&name, run_prefix) {
             continue;
         }

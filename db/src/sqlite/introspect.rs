@@ -177,52 +177,24 @@ pub async fn schema_from_master(
         })
         .collect();
     master.sort_by(|a, b| (&a.kind, &a.name).cmp(&(&b.kind, &b.name)));
-    let texts = uncached_texts(&master, ignore_tables);
-    if texts.is_empty() {
-        return assemble(&db, None, &master, ignore_tables).await;
-    }
-    let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
-        .await
-        .map_err(|e| db.query_error("opening an in-memory database", e))?;
-    for sql in texts {
-        sqlx::raw_sql(sql)
-            .execute(&mut conn)
+    let (mut tables, missing) = lookup(&master, ignore_tables);
+    if !missing.is_empty() {
+        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
             .await
-            .map_err(|e| db.query_error(format!("recreating `{sql}`"), e))?;
-    }
-    assemble(&db, Some(&mut conn), &master, ignore_tables).await
-}
-
-/// The `CREATE` texts of the tables not in the cache, each followed by its indexes' (what
-/// [`assemble`] reads from the in-memory database).
-fn uncached_texts<'a>(master: &'a [MasterEntry], ignore_tables: &[&str]) -> Vec<&'a str> {
-    let grouped = indexes_by_table(master);
-    let no_indexes: Vec<(&str, &str)> = Vec::new();
-    let mut texts = Vec::new();
-    for entry in master.iter().filter(|e| e.kind == "table") {
-        if ignore_tables.iter().any(|i| same_name(i, &entry.name)) {
-            continue;
+            .map_err(|e| db.query_error("opening an in-memory database", e))?;
+        let texts = missing.iter().flat_map(|m| {
+            let indexes = m.indexes.iter().map(|(_, sql)| *sql);
+            m.entry.sql.as_deref().into_iter().chain(indexes)
+        });
+        for sql in texts.filter(|s| !s.is_empty()) {
+            sqlx::raw_sql(sql)
+                .execute(&mut conn)
+                .await
+                .map_err(|e| db.query_error(format!("recreating `{sql}`"), e))?;
         }
-        let indexes = grouped
-            .get(&entry.name.to_ascii_lowercase())
-            .unwrap_or(&no_indexes);
-        let key = KeyRef {
-            name: &entry.name,
-            sql: entry.sql.as_deref().unwrap_or_default(),
-            indexes,
-        };
-        if cached_table(&key).is_some() {
-            continue;
-        }
-        texts.extend(entry.sql.as_deref());
-        texts.extend(
-            indexes
-                .iter()
-                .map(|(_, sql)| *sql)
-                .filter(|s| !s.is_empty()),
-        );
+        tables.extend(read_missing(&db, &mut conn, &master, missing).await?);
     }
-    texts
+    Ok(assemble(&master, ignore_tables, tables))
 }
 
 pub(crate) async fn introspect(db: &SqliteDb, ignore_tables: &[&str]) -> Result<Schema, DbError> {
@@ -232,77 +204,102 @@ pub(crate) async fn introspect(db: &SqliteDb, ignore_tables: &[&str]) -> Result<
         .await
         .map_err(|e| db.query_error("introspecting schema", e))?;
     let master = read_master(db, &mut conn).await?;
-    assemble(db, Some(&mut conn), &master, ignore_tables).await
+    let (mut tables, missing) = lookup(&master, ignore_tables);
+    tables.extend(read_missing(db, &mut conn, &master, missing).await?);
+    Ok(assemble(&master, ignore_tables, tables))
 }
 
-/// The schema from `sqlite_master`'s entries: tables from the cache or read through `conn`
-/// (`None`: every table is expected in the cache), views and triggers from their texts.
-async fn assemble(
-    db: &SqliteDb,
-    mut conn: Option<&mut sqlx::SqliteConnection>,
-    master: &[MasterEntry],
+/// A user table the cache does not hold for its texts: its entry and its indexes' texts.
+struct Missing<'a> {
+    entry: &'a MasterEntry,
+    indexes: Vec<(&'a str, &'a str)>,
+}
+
+/// The user tables of `master`: those the cache holds for exactly their texts, and the others.
+fn lookup<'a>(
+    master: &'a [MasterEntry],
     ignore_tables: &[&str],
-) -> Result<Schema, DbError> {
-    let ignored = |t: &str| ignore_tables.iter().any(|i| same_name(i, t));
+) -> (Vec<(String, Arc<Table>)>, Vec<Missing<'a>>) {
+    let mut grouped = indexes_by_table(master);
+    let (mut found, mut missing) = (Vec::new(), Vec::new());
+    for entry in master.iter().filter(|e| e.kind == "table") {
+        if ignore_tables.iter().any(|i| same_name(i, &entry.name)) {
+            continue;
+        }
+        let indexes = grouped
+            .remove(&entry.name.to_ascii_lowercase())
+            .unwrap_or_default();
+        let key = KeyRef {
+            name: &entry.name,
+            sql: entry.sql.as_deref().unwrap_or_default(),
+            indexes: &indexes,
+        };
+        match cached_table(&key) {
+            Some(table) => found.push((entry.name.clone(), table)),
+            None => missing.push(Missing { entry, indexes }),
+        }
+    }
+    (found, missing)
+}
+
+/// Reads the missing tables through `conn` (which holds them) and caches them by their texts.
+async fn read_missing(
+    db: &SqliteDb,
+    conn: &mut sqlx::SqliteConnection,
+    master: &[MasterEntry],
+    missing: Vec<Missing<'_>>,
+) -> Result<Vec<(String, Arc<Table>)>, DbError> {
     let index_sql: BTreeMap<&str, &str> = master
         .iter()
         .filter(|e| e.kind == "index")
         .filter_map(|e| Some((e.name.as_str(), e.sql.as_deref()?)))
         .collect();
+    let mut read = Vec::new();
+    for m in missing {
+        let table = Arc::new(introspect_table(db, &mut *conn, m.entry, &index_sql).await?);
+        let key = KeyRef {
+            name: &m.entry.name,
+            sql: m.entry.sql.as_deref().unwrap_or_default(),
+            indexes: &m.indexes,
+        };
+        cache_table(&key, &table);
+        read.push((m.entry.name.clone(), table));
+    }
+    Ok(read)
+}
 
-    let grouped_indexes = indexes_by_table(master);
+/// The schema: the modelled tables, views and triggers from their texts.
+fn assemble(
+    master: &[MasterEntry],
+    ignore_tables: &[&str],
+    tables: Vec<(String, Arc<Table>)>,
+) -> Schema {
+    let ignored = |t: &str| ignore_tables.iter().any(|i| same_name(i, t));
     let mut schema = Schema::default();
+    schema.tables.extend(tables);
     let dialect = SQLiteDialect {};
     for entry in master {
+        let definition = || normalize_sql(&dialect, entry.sql.as_deref().unwrap_or(""));
         match entry.kind.as_str() {
-            "table" if !ignored(&entry.name) => {
-                let no_indexes: Vec<(&str, &str)> = Vec::new();
-                let key = KeyRef {
-                    name: &entry.name,
-                    sql: entry.sql.as_deref().unwrap_or_default(),
-                    indexes: grouped_indexes
-                        .get(&entry.name.to_ascii_lowercase())
-                        .unwrap_or(&no_indexes),
-                };
-                let table = match (cached_table(&key), conn.as_deref_mut()) {
-                    (Some(t), _) => t,
-                    (None, Some(conn)) => {
-                        let t = Arc::new(introspect_table(db, conn, entry, &index_sql).await?);
-                        cache_table(&key, &t);
-                        t
-                    }
-                    (None, None) => {
-                        let message = "left the cache while being modelled".to_string();
-                        return Err(introspect_error(db, entry.name.clone(), message));
-                    }
-                };
-                schema.tables.insert(entry.name.clone(), table);
-            }
             "view" => {
-                let definition = normalize_sql(&dialect, entry.sql.as_deref().unwrap_or(""));
-                schema.views.insert(
-                    entry.name.clone(),
-                    View {
-                        name: entry.name.clone(),
-                        definition,
-                    },
-                );
+                let view = View {
+                    name: entry.name.clone(),
+                    definition: definition(),
+                };
+                schema.views.insert(entry.name.clone(), view);
             }
             "trigger" if !ignored(&entry.tbl_name) => {
-                let definition = normalize_sql(&dialect, entry.sql.as_deref().unwrap_or(""));
-                schema.triggers.insert(
-                    entry.name.clone(),
-                    Trigger {
-                        name: entry.name.clone(),
-                        table: entry.tbl_name.clone(),
-                        definition,
-                    },
-                );
+                let trigger = Trigger {
+                    name: entry.name.clone(),
+                    table: entry.tbl_name.clone(),
+                    definition: definition(),
+                };
+                schema.triggers.insert(entry.name.clone(), trigger);
             }
             _ => {}
         }
     }
-    Ok(schema)
+    schema
 }
 
 async fn introspect_table(

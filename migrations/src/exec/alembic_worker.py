@@ -194,6 +194,10 @@ def _trust_known_heads():
             return original(self)
         if connection.engine.url.database != database:
             return original(self)
+        if heads:
+            # Heads are rows of the version table: it exists (see _remember_version_table).
+            key = _version_key(connection.engine.url, self.version_table_schema, self.version_table)
+            _version_tables.add(key)
         return heads
 
     MigrationContext.get_current_heads = get_current_heads

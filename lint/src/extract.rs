@@ -1,7 +1,7 @@
 //! Builds the [`Migration`] model of one parsed file.
 
 use crate::model::{Action, Body, Migration};
-use crate::python::{is_noop, Module};
+use crate::python::{is_noop, only_raises, Call, Module, Recv, INERT_OP};
 use crate::{ops, Dialect};
 use rustpython_parser::ast::Ranged;
 use rustpython_parser::text_size::TextRange;
@@ -17,8 +17,11 @@ fn body(module: &Module, name: &str, dialect: Dialect) -> Option<Body> {
     let function = module.calls_of(name)?;
     let def = function.def;
     let mut actions = Vec::new();
+    let mut opaque_effects = function.opaque_effects;
     for (index, call) in function.calls.iter().enumerate() {
-        for (kind, via) in ops::kinds(call, module, dialect) {
+        let kinds = ops::kinds(call, module, dialect);
+        opaque_effects |= kinds.is_empty() && unmodelled_op(call);
+        for (kind, via) in kinds {
             actions.push(Action {
                 kind,
                 via,
@@ -36,6 +39,14 @@ fn body(module: &Module, name: &str, dialect: Dialect) -> Option<Body> {
         header: TextRange::new(start, header_end.max(start)),
         whole: def.range(),
         noop: is_noop(&def.body),
+        raises: only_raises(&def.body),
+        opaque_effects,
         actions,
     })
+}
+
+/// An `op` operation mrt does not turn into an action (`alter_column(server_default=...)`,
+/// `create_table_comment`, a custom operation): it still changes the database.
+fn unmodelled_op(call: &Call) -> bool {
+    matches!(call.recv, Recv::Op | Recv::Batch(_)) && !INERT_OP.contains(&call.method)
 }

@@ -26,6 +26,17 @@ pub struct Hit {
     pub start: TextSize,
     pub span: TextRange,
     pub message: String,
+    /// Set when another rule reports the same hazard more specifically: this hit is then
+    /// dropped and named in that rule's message ("one hazard, one finding").
+    pub yields_to: Option<Yield>,
+}
+
+/// The more specific hit a [`Hit`] gives way to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Yield {
+    pub code: &'static str,
+    /// `Some`: only a hit of `code` at this call; `None`: any hit of `code` in the file.
+    pub at: Option<TextSize>,
 }
 
 impl Hit {
@@ -40,6 +51,24 @@ impl Hit {
             start,
             span,
             message: message.into(),
+            yields_to: None,
+        }
+    }
+
+    /// This hit gives way to a hit of `code` at the same call, when there is one.
+    pub fn yielding_at_call(self, code: &'static str) -> Self {
+        let at = Some(self.start);
+        Hit {
+            yields_to: Some(Yield { code, at }),
+            ..self
+        }
+    }
+
+    /// This hit gives way to any hit of `code` in the file, when there is one.
+    pub fn yielding_in_file(self, code: &'static str) -> Self {
+        Hit {
+            yields_to: Some(Yield { code, at: None }),
+            ..self
         }
     }
 }

@@ -2,24 +2,39 @@
 //! parse (MRT902). They come from `mrt-migrations`, which reads the files without running them.
 
 use crate::{Finding, Severity};
-use mrt_migrations::{Problem, ProblemKind, RevisionGraph};
+use mrt_migrations::{Problem, ProblemKind, Revision, RevisionGraph};
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+/// What makes two heads the same finding: their file, canonical when it exists.
+fn head_key(r: &Revision) -> PathBuf {
+    std::fs::canonicalize(&r.path).unwrap_or_else(|_| r.path.clone())
+}
 
 /// MRT901: one finding on each head's file, each naming every head, so the user sees the
-/// problem whichever file they open.
+/// problem whichever file they open. A file is reported once even when the graph lists it
+/// as a head twice (the same revision id declared twice, a file reached by two paths).
 pub fn graph_findings(graph: &RevisionGraph) -> Vec<Finding> {
     let heads = graph.heads();
-    if heads.len() < 2 {
+    let mut names: Vec<&str> = Vec::new();
+    for head in &heads {
+        if !names.contains(&head.id.as_str()) {
+            names.push(head.id.as_str());
+        }
+    }
+    if names.len() < 2 {
         return Vec::new();
     }
-    let names: Vec<&str> = heads.iter().map(|r| r.id.as_str()).collect();
     let message = format!(
         "{} heads: {}; create a merge revision (`alembic merge {}`)",
-        heads.len(),
+        names.len(),
         names.join(", "),
         names.join(" ")
     );
+    let mut files = HashSet::new();
     heads
         .iter()
+        .filter(|head| files.insert(head_key(head)))
         .map(|head| Finding {
             revision: Some(head.id.clone()),
             path: head.path.clone(),

@@ -9,6 +9,7 @@ mod dialect;
 mod extract;
 mod finding;
 mod graph;
+mod hazards;
 pub mod model;
 mod ops;
 pub mod python;
@@ -25,6 +26,7 @@ pub use registry::{find_rule, rules, Rule, RuleDoc};
 pub use severity::{Severity, UnknownSeverity};
 
 use rustpython_parser::source_code::RandomLocator;
+use rustpython_parser::text_size::TextRange;
 use rustpython_parser::{ast, Parse};
 use std::collections::HashSet;
 use std::path::Path;
@@ -86,19 +88,26 @@ fn enabled(rule: &Rule, ctx: &FileContext) -> bool {
     rule.runs_on(ctx.dialect) && (!rule.opt_in || opted())
 }
 
-/// One finding per (code, call), positioned, unsuppressed, sorted.
-fn to_findings(ctx: &FileContext, hits: Vec<(&Rule, Hit)>) -> Vec<Finding> {
+/// One finding per (code, call) and per hazard, positioned, unsuppressed, sorted.
+fn to_findings(ctx: &FileContext, hits: Vec<(&'static Rule, Hit)>) -> Vec<Finding> {
     let suppressions = suppress::Suppressions::from_source(ctx.source);
     let mut locator = RandomLocator::new(ctx.source);
     let mut seen = HashSet::new();
+    let unique: Vec<(&'static Rule, Hit)> = hits
+        .into_iter()
+        .filter(|(_, hit)| seen.insert((hit.code, hit.start)))
+        .collect();
     let mut findings = Vec::new();
-    for (rule, hit) in hits {
-        if !seen.insert((hit.code, hit.start)) {
-            continue;
-        }
-        let first = locator.locate(hit.span.start()).row.get() as usize;
-        let last = locator.locate(hit.span.end()).row.get() as usize;
-        if suppressions.silences(hit.code, first, last) {
+    for merged in hazards::merge(unique) {
+        let mut silenced = |code: &str, span: TextRange| {
+            let first = locator.locate(span.start()).row.get() as usize;
+            let last = locator.locate(span.end()).row.get() as usize;
+            suppressions.silences(code, first, last)
+        };
+        let hit = &merged.hit;
+        if silenced(hit.code, hit.span)
+            || merged.also.iter().any(|(code, span)| silenced(code, *span))
+        {
             continue;
         }
         let at = locator.locate(hit.start);
@@ -107,9 +116,9 @@ fn to_findings(ctx: &FileContext, hits: Vec<(&Rule, Hit)>) -> Vec<Finding> {
             path: ctx.path.to_path_buf(),
             line: at.row.get() as usize,
             column: at.column.get() as usize,
-            code: rule.code,
-            severity: rule.severity,
-            message: hit.message,
+            code: merged.rule.code,
+            severity: merged.rule.severity,
+            message: merged.hit.message,
         });
     }
     findings.sort_by(|a, b| (a.line, a.column, a.code).cmp(&(b.line, b.column, b.code)));

@@ -152,6 +152,13 @@ pub enum Kind {
     Insert {
         table: Name,
     },
+    /// Rows copied from one table into another (`INSERT INTO into SELECT ... FROM from`,
+    /// `CREATE TABLE into AS SELECT ... FROM from`): a table whose rows were copied may be
+    /// dropped without losing them.
+    CopyRows {
+        from: Name,
+        into: Name,
+    },
     Truncate {
         table: Name,
     },
@@ -205,13 +212,35 @@ pub struct Body {
     pub whole: TextRange,
     /// Only `pass`, a docstring and/or `...`.
     pub noop: bool,
+    /// Only `raise` (and `pass`/docstrings): the migration declares itself irreversible.
+    pub raises: bool,
+    /// A call in it (helpers included) may change the database in a way no action shows (see
+    /// `python::Function::opaque_effects`).
+    pub opaque_effects: bool,
     pub actions: Vec<Action>,
 }
 
 impl Body {
+    /// Something in it may change the database: a modelled action or an opaque call.
+    pub fn changes_db(&self) -> bool {
+        !self.actions.is_empty() || self.opaque_effects
+    }
+
     pub fn any(&self, pred: impl Fn(&Kind) -> bool) -> bool {
         self.actions.iter().any(|a| pred(&a.kind))
     }
+}
+
+/// Before `actions[i]`, the rows of `table` were copied into a table that is not dropped
+/// afterwards.
+pub fn copied_out_before(actions: &[Action], i: usize, table: &Name) -> bool {
+    let i = i.min(actions.len());
+    actions[..i].iter().enumerate().any(|(j, a)| match &a.kind {
+        Kind::CopyRows { from, into } if surely_same(from, table) => !actions[j + 1..].iter().any(
+            |later| matches!(&later.kind, Kind::Drop { obj: Obj::Table, name } if surely_same(name, into)),
+        ),
+        _ => false,
+    })
 }
 
 /// A whole migration file as the rules see it.
@@ -249,6 +278,34 @@ impl Migration {
         self.up_any(
             |k| matches!(k, Kind::Create { obj: Obj::Table, name, .. } if surely_same(name, table)),
         )
+    }
+
+    /// Upgrade actions that run before the `i`-th one (statements of one `execute` in order).
+    pub fn up_before(&self, i: usize) -> &[Action] {
+        let all = self.up_actions();
+        &all[..i.min(all.len())]
+    }
+
+    /// The upgrade creates this table before its `i`-th action: a later drop or rename of it
+    /// touches nothing that existed before the upgrade.
+    pub fn up_created_before(&self, i: usize, table: &Name) -> bool {
+        self.up_before(i).iter().any(
+            |a| matches!(&a.kind, Kind::Create { obj: Obj::Table, name, .. } if surely_same(name, table)),
+        )
+    }
+
+    /// The upgrade adds this column (or creates its table) before its `i`-th action.
+    pub fn up_added_before(&self, i: usize, table: &Name, column: &Name) -> bool {
+        self.up_created_before(i, table)
+            || self.up_before(i).iter().any(|a| {
+                matches!(&a.kind, Kind::AddColumn { table: t, column: c, .. } if surely_same(t, table) && surely_same(c, column))
+            })
+    }
+
+    /// Before its `i`-th action the upgrade copied the rows of `table` into a table it keeps
+    /// (`INSERT INTO new SELECT ... FROM table`), so dropping `table` there loses nothing.
+    pub fn up_copied_out_before(&self, i: usize, table: &Name) -> bool {
+        copied_out_before(self.up_actions(), i, table)
     }
 
     /// The upgrade adds this column.

@@ -15,6 +15,8 @@ pub struct Module<'a> {
     pub suite: &'a [Stmt],
     funcs: HashMap<&'a str, &'a ast::StmtFunctionDef>,
     bindings: HashMap<&'a str, Vec<&'a Expr>>,
+    /// Local names bound by `import` / `from ... import`, with the module they come from.
+    imports: HashMap<&'a str, String>,
 }
 
 /// Who a call is made on.
@@ -70,6 +72,10 @@ impl<'a> Call<'a> {
 pub struct Function<'a> {
     pub def: &'a ast::StmtFunctionDef,
     pub calls: Vec<Call<'a>>,
+    /// Some call may change the database although no [`Call`] says how: an `op` operation mrt
+    /// does not model, ORM session writes, code imported from the project, a database handle
+    /// passed to code mrt cannot see.
+    pub opaque_effects: bool,
 }
 
 impl<'a> Module<'a> {
@@ -86,7 +92,13 @@ impl<'a> Module<'a> {
             suite,
             funcs,
             bindings,
+            imports: collect_imports(suite),
         }
+    }
+
+    /// The module a local name was imported from, if it was.
+    pub fn imported_from(&self, name: &str) -> Option<&str> {
+        self.imports.get(name).map(String::as_str)
     }
 
     pub fn function(&self, name: &str) -> Option<&'a ast::StmtFunctionDef> {
@@ -110,11 +122,13 @@ impl<'a> Module<'a> {
             aliases: HashMap::new(),
             calls: Vec::new(),
             span: def.range(),
+            opaque_effects: false,
         };
         walker.stmts(&def.body);
         Some(Function {
             def,
             calls: walker.calls,
+            opaque_effects: walker.opaque_effects,
         })
     }
 
@@ -151,6 +165,95 @@ pub fn callee(func: &Expr) -> Option<&str> {
     match func {
         Expr::Name(n) => Some(n.id.as_str()),
         Expr::Attribute(a) => Some(a.attr.as_str()),
+        _ => None,
+    }
+}
+
+/// `import a.b as c`, `from a.b import c as d`, at the top level and in nested blocks.
+fn collect_imports(stmts: &[Stmt]) -> HashMap<&str, String> {
+    let mut out = HashMap::new();
+    for stmt in stmts {
+        match stmt {
+            Stmt::Import(i) => {
+                for alias in &i.names {
+                    let module = alias.name.as_str();
+                    let local = match &alias.asname {
+                        Some(a) => a.as_str(),
+                        None => module.split('.').next().unwrap_or(module),
+                    };
+                    out.insert(local, module.to_string());
+                }
+            }
+            Stmt::ImportFrom(i) => {
+                let module = i.module.as_ref().map_or("", |m| m.as_str());
+                for alias in &i.names {
+                    let local = alias.asname.as_ref().unwrap_or(&alias.name).as_str();
+                    out.insert(local, module.to_string());
+                }
+            }
+            _ => {}
+        }
+        for body in child_bodies(stmt) {
+            out.extend(collect_imports(body));
+        }
+    }
+    out
+}
+
+/// Modules whose functions never write to the database by themselves: SQLAlchemy and Alembic
+/// objects only act through calls mrt models (`execute`, `create(bind)`, `op.X`), the rest is
+/// the standard library a migration uses for logging and computing.
+const INERT_MODULES: &[&str] = &[
+    "sqlalchemy",
+    "alembic",
+    "logging",
+    "warnings",
+    "datetime",
+    "time",
+    "json",
+    "os",
+    "sys",
+    "re",
+    "uuid",
+    "typing",
+    "decimal",
+    "enum",
+    "math",
+    "itertools",
+    "functools",
+    "collections",
+    "textwrap",
+    "string",
+    "random",
+    "hashlib",
+    "pathlib",
+    "pprint",
+    "dataclasses",
+    "__future__",
+];
+
+fn inert_module(module: &str) -> bool {
+    let top = module.split('.').next().unwrap_or(module);
+    INERT_MODULES.contains(&top)
+}
+
+/// `op` methods that read or build and change nothing.
+pub const INERT_OP: &[&str] = &[
+    "get_bind",
+    "get_context",
+    "f",
+    "inline_literal",
+    "implementation_for",
+    "register_operation",
+];
+
+/// The name a call chain starts from: `a` for `a.b(x).c`.
+fn root_name(expr: &Expr) -> Option<&str> {
+    match expr {
+        Expr::Name(n) => Some(n.id.as_str()),
+        Expr::Attribute(a) => root_name(&a.value),
+        Expr::Call(c) => root_name(&c.func),
+        Expr::Subscript(s) => root_name(&s.value),
         _ => None,
     }
 }
@@ -218,6 +321,7 @@ struct Walker<'m, 'a> {
     aliases: HashMap<&'a str, Name>,
     calls: Vec<Call<'a>>,
     span: TextRange,
+    opaque_effects: bool,
 }
 
 impl<'a> Walker<'_, 'a> {
@@ -341,6 +445,9 @@ impl<'a> Walker<'_, 'a> {
     }
 
     fn call(&mut self, c: &'a ast::ExprCall) {
+        if !self.opaque_effects && self.may_change_db(c) {
+            self.opaque_effects = true;
+        }
         if let Some(recv) = self.receiver(&c.func) {
             if let Expr::Attribute(a) = c.func.as_ref() {
                 self.calls.push(Call {
@@ -382,6 +489,62 @@ impl<'a> Walker<'_, 'a> {
         }
     }
 
+    /// Whether a call may write to the database in a way the model does not show. Errs towards
+    /// yes for code mrt cannot read, so a downgrade that does nothing is never let through
+    /// because the work hides in an imported helper.
+    fn may_change_db(&self, c: &ast::ExprCall) -> bool {
+        let method = match c.func.as_ref() {
+            Expr::Attribute(a) => Some(a.attr.as_str()),
+            _ => None,
+        };
+        // `op` operations are judged by what they do (see `extract`), not here.
+        if let Some(Recv::Op | Recv::Batch(_)) = self.receiver(&c.func) {
+            return false;
+        }
+        if matches!(method, Some("create_all" | "drop_all")) {
+            return true;
+        }
+        // `table.create(bind)`, `sa.Enum(...).drop(bind=conn)`: DDL on a SQLAlchemy object.
+        if matches!(method, Some("create" | "drop"))
+            && !(c.args.is_empty() && c.keywords.is_empty())
+        {
+            return true;
+        }
+        let root = root_name(&c.func);
+        if method.is_some() && root.is_some_and(is_session_name) {
+            return true;
+        }
+        if let Expr::Name(n) = c.func.as_ref() {
+            if self.module.function(n.id.as_str()).is_some() {
+                return false; // a helper of this file: followed instead
+            }
+        }
+        let foreign = root
+            .and_then(|r| self.module.imported_from(r))
+            .is_some_and(|m| !inert_module(m));
+        let inert_callee = root
+            .and_then(|r| self.module.imported_from(r))
+            .is_some_and(inert_module);
+        foreign || (!inert_callee && self.passes_db_handle(c))
+    }
+
+    /// An argument is `op`, a batch operation, a connection or a session.
+    fn passes_db_handle(&self, c: &ast::ExprCall) -> bool {
+        let handle = |e: &Expr| match e {
+            Expr::Name(n) => {
+                let id = n.id.as_str();
+                matches!(
+                    id,
+                    "op" | "batch_op" | "conn" | "connection" | "bind" | "engine"
+                ) || is_session_name(id)
+                    || self.aliases.contains_key(id)
+                    || self.module.resolve(id).is_some_and(is_bind_call)
+            }
+            other => is_bind_call(other),
+        };
+        c.args.iter().any(handle) || c.keywords.iter().any(|k| handle(&k.value))
+    }
+
     fn helper(&mut self, name: &str) {
         let Some(def) = self.module.function(name) else {
             return;
@@ -395,10 +558,28 @@ impl<'a> Walker<'_, 'a> {
     }
 }
 
+fn is_session_name(name: &str) -> bool {
+    name.to_ascii_lowercase().contains("session")
+}
+
+/// `op.get_bind()` / `op.get_context()`.
+fn is_bind_call(e: &Expr) -> bool {
+    matches!(e, Expr::Call(c) if is_op_attr(&c.func, "get_bind") || is_op_attr(&c.func, "get_context"))
+}
+
 /// `op.<attr>`.
 pub fn is_op_attr(func: &Expr, attr: &str) -> bool {
     matches!(func, Expr::Attribute(a) if a.attr.as_str() == attr
         && matches!(a.value.as_ref(), Expr::Name(n) if n.id.as_str() == "op"))
+}
+
+/// A body that only refuses: `raise` (with `pass`, docstrings and `...` around it), the
+/// documented way to declare a migration irreversible.
+pub fn only_raises(body: &[Stmt]) -> bool {
+    body.iter().any(|s| matches!(s, Stmt::Raise(_)))
+        && body
+            .iter()
+            .all(|s| matches!(s, Stmt::Raise(_)) || is_noop(std::slice::from_ref(s)))
 }
 
 /// A body that does nothing: only `pass`, docstrings and `...`.

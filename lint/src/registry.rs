@@ -84,7 +84,7 @@ const fn opt_in(r: Rule) -> Rule {
     Rule { opt_in: true, ..r }
 }
 
-static RULES: [Rule; 42] = [
+static RULES: [Rule; 43] = [
     rule("MRT100", "runtime-sql", I, ALL, "SQL built at run time cannot be checked statically", [
         "An `execute()` whose SQL is an f-string, `%`/`.format()` formatting, a concatenation with a variable, or any expression mrt cannot reduce to a literal.",
         "Every raw-SQL rule (DROP, TRUNCATE, DELETE, UPDATE, CREATE TYPE, ...) reads the SQL text. When the text only exists at run time mrt cannot tell whether it is safe, and staying silent would look like a pass.",
@@ -98,7 +98,7 @@ static RULES: [Rule; 42] = [
         "def upgrade():\n    op.add_column(\"users\", sa.Column(\"email\", sa.String()))\n# no downgrade()",
     ]),
     rule("MRT102", "noop-downgrade", E, ALL, "downgrade() does nothing while upgrade() changes the database", [
-        "A `downgrade()` whose body is only `pass`, a docstring or `...`, in a revision whose `upgrade()` does something. Merge revisions and revisions whose upgrade is empty too are not reported.",
+        "A `downgrade()` whose body is only `pass`, a docstring or `...`, in a revision whose `upgrade()` changes the database: an operation, raw SQL, an ORM session write, or a call into code mrt cannot read (a function imported from the project, or one given `op`, a connection or a session). Helper functions of the same file are followed. Merge revisions, and upgrades that only log, print or compute, are not reported. When all the upgrade does is add enum values, MRT304 is reported instead and names this rule.",
         "The rollback \"succeeds\" but leaves the schema of the newer revision in place; the next upgrade then fails or, worse, the application runs against a schema it does not expect.",
         "Undo every operation of `upgrade()` in reverse order (drop what was created, re-create what was dropped, rename back).",
         "def upgrade():\n    op.create_table(\"tags\", sa.Column(\"id\", sa.Integer, primary_key=True))\n\ndef downgrade():\n    pass",
@@ -110,13 +110,13 @@ static RULES: [Rule; 42] = [
         "op.execute(\"UPDATE users SET status = 'active' WHERE status IS NULL\")",
     ]),
     rule("MRT104", "raw-sql-without-reverse", W, ALL, "op.execute() in upgrade() with no reversing statement in downgrade()", [
-        "Raw SQL through `op.execute` whose effect no dedicated rule covers (CREATE FUNCTION/VIEW/TABLE/INDEX/EXTENSION, INSERT, ADD COLUMN, statements mrt does not model) when `downgrade()` has no statement undoing that same object. A DROP/CREATE is matched by kind and name; an unrelated statement in downgrade does not count.",
+        "Raw SQL through `op.execute` whose effect no dedicated rule covers (CREATE FUNCTION/VIEW/TABLE/INDEX/EXTENSION, INSERT, ADD COLUMN, statements mrt does not model), or an UPDATE of existing values, when `downgrade()` has no statement undoing that same object. A DROP/CREATE is matched by kind and name; an unrelated statement in downgrade does not count. An UPDATE may be reported as MRT103 as well, as pytest-mrt did, so `# noqa: MRT104` comments keep working.",
         "Raw SQL is invisible to Alembic's autogenerate and easy to forget when writing the downgrade; the object stays behind and the next upgrade fails with \"already exists\".",
         "Add the reverse statement for the same object to downgrade(), e.g. `DROP FUNCTION f` for `CREATE FUNCTION f`.",
         "op.execute(\"CREATE FUNCTION touch() RETURNS trigger AS $$ ... $$ LANGUAGE plpgsql\")",
     ]),
     rule("MRT105", "connection-sql-without-reverse", W, ALL, "connection-level execute in upgrade() with no reverse", [
-        "The same as MRT104 for SQL executed through `op.get_bind().execute(...)`, `connection.execute(...)` or `context.execute(...)`.",
+        "The same as MRT104 for SQL executed through `op.get_bind().execute(...)`, `connection.execute(...)`, `context.execute(...)` or `op.get_context().execute(...)`.",
         "Connection-level SQL bypasses `op` entirely, so it is even easier to miss when writing the downgrade.",
         "Add the reversing statement for the same object to downgrade().",
         "conn = op.get_bind()\nconn.execute(sa.text(\"INSERT INTO settings (k, v) VALUES ('a', '1')\"))",
@@ -128,16 +128,16 @@ static RULES: [Rule; 42] = [
         "op.bulk_insert(roles, [{\"name\": \"admin\"}])",
     ]),
     rule("MRT201", "drop-column", E, ALL, "DROP COLUMN in upgrade()", [
-        "`op.drop_column(...)` or raw `ALTER TABLE ... DROP COLUMN` in `upgrade()`.",
+        "`op.drop_column(...)` or raw `ALTER TABLE ... DROP COLUMN` in `upgrade()`, except for a column the same upgrade added before (a temporary column). When the drop ends an add-copy-drop, MRT208 is reported instead and names this rule.",
         "The column's values are deleted. A downgrade that re-adds the column restores the shape, not the data: every row comes back with NULL or the default.",
         "Stop using the column first, release, then drop it in a later migration once a rollback past it is no longer wanted; or copy the values to a backup table in upgrade and restore them in downgrade.",
         "op.drop_column(\"users\", \"legacy_email\")",
     ]),
     rule("MRT202", "drop-table", E, ALL, "DROP TABLE in upgrade()", [
-        "`op.drop_table(...)` or raw `DROP TABLE` in `upgrade()`, except for a table the same upgrade created (a temporary table).",
+        "`op.drop_table(...)` or raw `DROP TABLE` in `upgrade()`, also when the upgrade re-creates a table of the same name afterwards (a rebuild: the message says so). Not reported: a table the same upgrade created before (a temporary table), and a table whose rows the upgrade copied first into a table it keeps (`INSERT INTO new SELECT ... FROM old`, `CREATE TABLE new AS SELECT ... FROM old`, or renaming the old table, copying from it and dropping it).",
         "All rows are deleted; a downgrade that re-creates the table brings back an empty table.",
-        "Rename the table instead (reversible) and drop it in a later release, or keep its rows in a backup table that downgrade restores.",
-        "op.drop_table(\"audit_log\")",
+        "Rename the table instead (reversible) and drop it in a later release, or keep its rows in a backup table that downgrade restores. For a rebuild, rename the old table, create the new one, copy the rows over with `INSERT INTO t SELECT ... FROM t_old`, then drop `t_old`.",
+        "op.drop_table(\"audit_log\")\n# or a rebuild:\nop.drop_table(\"users\")\nop.create_table(\"users\", sa.Column(\"id\", sa.Integer, primary_key=True))",
     ]),
     rule("MRT203", "truncate", E, ALL, "TRUNCATE in upgrade()", [
         "A raw `TRUNCATE` of a table the upgrade did not create.",
@@ -158,7 +158,7 @@ static RULES: [Rule; 42] = [
         "op.drop_constraint(\"fk_orders_user\", \"orders\", type_=\"foreignkey\")",
     ]),
     rule("MRT206", "batch-drop-column", E, ALL, "DROP COLUMN inside batch_alter_table", [
-        "`batch_op.drop_column(...)` inside `with op.batch_alter_table(...)` in `upgrade()`.",
+        "`batch_op.drop_column(...)` inside `with op.batch_alter_table(...)` in `upgrade()`, except for a column the same upgrade added before. When the drop ends an add-copy-drop, MRT208 is reported instead and names this rule.",
         "Batch mode copies the table without the column (SQLite's move-and-copy); the values are deleted exactly as with DROP COLUMN.",
         "As for MRT201: stop using the column, drop it in a later release, or back the values up and restore them in downgrade.",
         "with op.batch_alter_table(\"users\") as batch_op:\n    batch_op.drop_column(\"nickname\")",
@@ -170,13 +170,13 @@ static RULES: [Rule; 42] = [
         "op.execute(\"DROP VIEW active_users\")",
     ]),
     rule("MRT208", "multi-step-destructive", E, ALL, "add + copy + drop column in one upgrade()", [
-        "An `upgrade()` that adds a column to a table, copies data with UPDATE, and drops another column of the same table.",
+        "An `upgrade()` that adds a column to a table, copies data with UPDATE, and drops another column of the same table (one that existed before the upgrade). The DROP COLUMN is reported once, as this rule; its message names MRT201/MRT206, and a `# noqa` for either code silences it.",
         "It looks like a rename or a type change but the old column's values are destroyed; the downgrade can only re-create the old column empty, or lossily converted back.",
         "Split it: release the add and copy first, switch the code, then drop the old column in a later migration; or use `alter_column(new_column_name=...)` / a reversible type change.",
         "op.add_column(\"users\", sa.Column(\"full_name\", sa.Text))\nop.execute(\"UPDATE users SET full_name = name\")\nop.drop_column(\"users\", \"name\")",
     ]),
     rule("MRT213", "set-not-null-existing", W, ALL, "SET NOT NULL on an existing column", [
-        "`alter_column(..., nullable=False)` or raw `ALTER ... SET NOT NULL` on a column the same upgrade did not add.",
+        "`alter_column(..., nullable=False)` or raw `ALTER ... SET NOT NULL` on a column the same upgrade did not add. When the downgrade does not make the column nullable again, the statement is reported once, as MRT402 (op) or MRT403 (raw SQL), whose message names this rule; a `# noqa` for either code silences it.",
         "The statement fails on any row that still holds NULL, which a test database without data will not show; on PostgreSQL it also scans the table under an exclusive lock.",
         "Backfill the NULLs in the same migration first (`UPDATE t SET c = ... WHERE c IS NULL`), or add a `CHECK (c IS NOT NULL) NOT VALID` constraint, validate it, then set NOT NULL.",
         "op.alter_column(\"users\", \"email\", nullable=False)",
@@ -188,19 +188,19 @@ static RULES: [Rule; 42] = [
         "op.execute(\"DELETE FROM sessions\")",
     ]),
     rule("MRT215", "destructive-downgrade", E, ALL, "downgrade() destroys data the upgrade did not create", [
-        "In `downgrade()`: dropping a table the upgrade did not create, DELETE/TRUNCATE of a table the upgrade inserted nothing into, UPDATE of a table the upgrade did not touch, or dropping a column the upgrade did not add.",
+        "In `downgrade()`: dropping a table the upgrade did not create (unless the downgrade copied its rows into a table it keeps first), DELETE/TRUNCATE of a table the upgrade inserted nothing into, an UPDATE of a table the upgrade did not touch or of a column the upgrade did not change (read from the SET list, also with CASE values, sub-selects and `sa.text(...)`; a column the downgrade re-adds may be filled back), or dropping a column the upgrade did not add.",
         "A downgrade must undo the upgrade, nothing more. Data that existed before the upgrade and is destroyed on the way down is lost for good, and the rollback is usually run in a hurry, on production.",
         "Limit downgrade() to reversing the upgrade's own changes: drop only what upgrade created, delete only the rows it inserted (with a WHERE), restore only what it changed.",
         "def upgrade():\n    op.add_column(\"users\", sa.Column(\"age\", sa.Integer))\n\ndef downgrade():\n    op.drop_column(\"users\", \"age\")\n    op.drop_table(\"profiles\")  # never created by upgrade",
     ]),
     rule("MRT301", "rename-table-without-reverse", E, ALL, "rename_table without renaming back", [
-        "`op.rename_table(a, b)` or `ALTER TABLE a RENAME TO b` in `upgrade()` when `downgrade()` has no rename of `b` back to `a` (a rename of some other table does not count).",
+        "`op.rename_table(a, b)` or `ALTER TABLE a RENAME TO b` in `upgrade()` when `downgrade()` has no rename of `b` back to `a` (a rename of some other table does not count). A table the same upgrade created before renaming it is new under either name and is not reported.",
         "After the downgrade the old code queries a table that no longer exists under its name.",
         "Add `op.rename_table(\"b\", \"a\")` to downgrade().",
         "op.rename_table(\"customer\", \"customers\")",
     ]),
     rule("MRT302", "rename-column-without-reverse", E, ALL, "rename column without renaming back", [
-        "`alter_column(t, c, new_column_name=n)` (also in batch mode) or `ALTER TABLE t RENAME COLUMN c TO n` in `upgrade()` when `downgrade()` does not rename `t.n` back to `c`.",
+        "`alter_column(t, c, new_column_name=n)` (also in batch mode) or `ALTER TABLE t RENAME COLUMN c TO n` in `upgrade()` when `downgrade()` does not rename `t.n` back to `c`. A column the same upgrade added before renaming it is not reported.",
         "The old code selects the old column name and fails after the downgrade.",
         "Add `op.alter_column(\"t\", \"n\", new_column_name=\"c\")` to downgrade().",
         "op.alter_column(\"users\", \"name\", new_column_name=\"full_name\")",
@@ -212,7 +212,7 @@ static RULES: [Rule; 42] = [
         "op.alter_column(\"items\", \"price\", type_=sa.Numeric(10, 2), existing_type=sa.Float)",
     ]),
     rule("MRT304", "enum-value-added", E, PG_OR_UNKNOWN, "ENUM value added (PostgreSQL cannot drop it)", [
-        "`ALTER TYPE ... ADD VALUE` (or alembic-postgresql-enum's `sync_enum_values`) in `upgrade()` when `downgrade()` does not re-create the type. Runs on PostgreSQL and on an unknown dialect (the statement only exists on PostgreSQL).",
+        "`ALTER TYPE ... ADD VALUE` (or alembic-postgresql-enum's `sync_enum_values`) in `upgrade()` when `downgrade()` does not re-create the type. Runs on PostgreSQL and on an unknown dialect (the statement only exists on PostgreSQL). When the upgrade only adds enum values and the downgrade does nothing, this is the one finding (its message names MRT102).",
         "PostgreSQL has no `ALTER TYPE ... DROP VALUE`: the value stays after the downgrade, and rows using it keep values the old code does not know.",
         "In downgrade, move rows off the value, rename the type, create it again with the old values, `ALTER COLUMN ... TYPE new USING col::text::new`, and drop the renamed type.",
         "op.execute(\"ALTER TYPE order_status ADD VALUE 'refunded'\")",
@@ -224,13 +224,13 @@ static RULES: [Rule; 42] = [
         "op.add_column(\"users\", sa.Column(\"plan\", sa.String(), nullable=False))",
     ]),
     rule("MRT402", "not-null-not-reverted", W, ALL, "NOT NULL set without making the column nullable again in downgrade()", [
-        "`alter_column(t, c, nullable=False)` in `upgrade()` when `downgrade()` neither sets `t.c` back to `nullable=True` nor drops the column or table.",
+        "`alter_column(t, c, nullable=False)` in `upgrade()` when `downgrade()` neither sets `t.c` back to `nullable=True` nor drops the column or table. On an existing column this also covers MRT213 (named in the message).",
         "After the downgrade the old code, which may insert NULL there, fails with NOT NULL violations.",
         "Add `op.alter_column(\"t\", \"c\", nullable=True)` to downgrade().",
         "op.alter_column(\"users\", \"email\", existing_type=sa.String(), nullable=False)",
     ]),
     rule("MRT403", "not-null-sql-not-reverted", W, ALL, "NOT NULL via raw SQL without reverse", [
-        "Raw `ALTER TABLE t ALTER COLUMN c SET NOT NULL` (or MySQL `MODIFY c ... NOT NULL`) in `upgrade()` when `downgrade()` does not drop NOT NULL on that same column. Any other `NULL` in downgrade SQL does not count.",
+        "Raw `ALTER TABLE t ALTER COLUMN c SET NOT NULL` (or MySQL `MODIFY c ... NOT NULL`) in `upgrade()` when `downgrade()` does not drop NOT NULL on that same column. Any other `NULL` in downgrade SQL does not count. On an existing column this also covers MRT213 (named in the message).",
         "As for MRT402: the old code may write NULL there and fails after the downgrade.",
         "Add `ALTER TABLE t ALTER COLUMN c DROP NOT NULL` (or `op.alter_column(\"t\", \"c\", nullable=True)`) to downgrade().",
         "op.execute(\"ALTER TABLE users ALTER COLUMN email SET NOT NULL\")",
@@ -294,6 +294,12 @@ static RULES: [Rule; 42] = [
         "The type survives the downgrade; the next upgrade fails with `type \"name\" already exists`.",
         "Add `op.execute(\"DROP TYPE name\")` (or `sa.Enum(name=...).drop(bind)`) to downgrade(), after dropping the columns that use it.",
         "op.execute(\"CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')\")",
+    ]),
+    rule("MRT504", "create-without-drop", E, ALL, "object created by upgrade() and left behind by downgrade()", [
+        "A table, column, index, unique/check/foreign-key/primary-key constraint or view that an `op` operation in `upgrade()` creates (`create_table`, `add_column`, `create_index`, `create_unique_constraint`, `create_check_constraint`, `create_foreign_key`, `create_primary_key`, `create_view`, also in batch mode) and that `downgrade()` does not remove: no drop of it by name, of its table, or (for indexes and constraints) of the new column it is on. Objects the upgrade drops or renames again are followed to their final name; temporary ones need no removal, and an object that replaces one the upgrade dropped (a changed index, a rebuilt table) is not counted. Raw-SQL creates are MRT104/MRT105, triggers MRT502, types and enums MRT503, sequences MRT501. A downgrade that is missing (MRT101), does nothing (MRT102) or only raises is not checked object by object.",
+        "The rollback \"succeeds\" but the object stays: the old code meets a schema it does not expect (a NOT NULL column it does not fill, a unique constraint it violates), and the next upgrade fails with \"already exists\" or \"duplicate column\".",
+        "Remove every object the upgrade creates, in reverse order: `op.drop_constraint(...)`, `op.drop_index(...)`, `op.drop_column(...)`, `op.drop_table(...)`.",
+        "def upgrade():\n    op.add_column(\"users\", sa.Column(\"email\", sa.String()))\n    op.create_index(\"ix_users_email\", \"users\", [\"email\"])\n\ndef downgrade():\n    op.drop_index(\"ix_users_email\", table_name=\"users\")\n    # users.email is never dropped",
     ]),
     opt_in(rule("MRT701", "deploy-drop-column", E, ALL, "rolling deploy: column dropped while old code runs", [
         "Opt-in. Any DROP COLUMN in `upgrade()`.",

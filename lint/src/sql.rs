@@ -111,9 +111,14 @@ fn statement(stmt: &Statement) -> Vec<Kind> {
             table: relation(&u.table.relation),
             columns: assigned(&u.assignments),
         }],
-        Statement::Insert(i) => vec![Kind::Insert {
-            table: insert_table(&i.table),
-        }],
+        Statement::Insert(i) => {
+            let into = insert_table(&i.table);
+            let mut kinds = vec![Kind::Insert {
+                table: into.clone(),
+            }];
+            kinds.extend(copies(i.source.as_deref(), &into));
+            kinds
+        }
         Statement::CreateTable(c) => create_table(c),
         Statement::CreateIndex(c) => vec![Kind::CreateIndex {
             name: c.name.as_ref().and_then(object),
@@ -231,7 +236,41 @@ fn create_table(c: &ast::CreateTable) -> Vec<Kind> {
     if cascades {
         kinds.push(Kind::Cascade);
     }
+    kinds.extend(copies(c.query.as_deref(), &object(&c.name)));
     kinds
+}
+
+/// One [`Kind::CopyRows`] per table the query reads from.
+fn copies(query: Option<&ast::Query>, into: &Name) -> Vec<Kind> {
+    let mut tables = Vec::new();
+    if let Some(q) = query {
+        query_tables(&q.body, &mut tables);
+    }
+    tables
+        .into_iter()
+        .map(|from| Kind::CopyRows {
+            from,
+            into: into.clone(),
+        })
+        .collect()
+}
+
+/// Tables named in the FROM clauses (joins included) of a SELECT or set operation.
+fn query_tables(body: &ast::SetExpr, out: &mut Vec<Name>) {
+    match body {
+        ast::SetExpr::Select(select) => {
+            for t in &select.from {
+                out.push(relation(&t.relation));
+                out.extend(t.joins.iter().map(|j| relation(&j.relation)));
+            }
+        }
+        ast::SetExpr::Query(q) => query_tables(&q.body, out),
+        ast::SetExpr::SetOperation { left, right, .. } => {
+            query_tables(left, out);
+            query_tables(right, out);
+        }
+        _ => {}
+    }
 }
 
 fn cascade(action: &Option<ReferentialAction>) -> bool {
@@ -522,10 +561,10 @@ fn fallback(piece: &str) -> Vec<Kind> {
             has_where: u.contains(&"WHERE"),
         },
         ["UPDATE", ..] => Kind::Update {
-            table: name_at(1),
-            columns: Vec::new(),
+            table: name_at(1 + skip_words(&u[1..], &["ONLY"])),
+            columns: fallback_set_columns(piece),
         },
-        ["INSERT", "INTO", ..] => Kind::Insert { table: name_at(2) },
+        ["INSERT", "INTO", ..] => return fallback_insert(&words, &u),
         ["ALTER", "TYPE", _, "ADD", "VALUE", ..] => Kind::AddEnumValue { ty: name_at(2) },
         ["ALTER", "SEQUENCE", ..] => Kind::AlterSequence { name: name_at(2) },
         ["ALTER", "TABLE", rest @ ..] => return fallback_alter(&words[2..], rest),
@@ -533,6 +572,86 @@ fn fallback(piece: &str) -> Vec<Kind> {
         _ => Kind::OtherSql,
     };
     vec![kind]
+}
+
+/// `INSERT INTO t ... [SELECT ... FROM s]`: the insert, and the copy when it reads a table.
+fn fallback_insert(words: &[String], upper: &[&str]) -> Vec<Kind> {
+    let into = words.get(2).map(|w| norm(w));
+    let mut kinds = vec![Kind::Insert {
+        table: into.clone(),
+    }];
+    let from = upper
+        .iter()
+        .position(|w| *w == "SELECT")
+        .and_then(|s| {
+            upper[s..]
+                .iter()
+                .position(|w| *w == "FROM")
+                .map(|f| s + f + 1)
+        })
+        .and_then(|i| words.get(i))
+        .map(|w| norm(w.trim_end_matches(';')));
+    if let Some(from) = from {
+        kinds.push(Kind::CopyRows {
+            from: Some(from),
+            into,
+        });
+    }
+    kinds
+}
+
+/// Columns assigned by `UPDATE t SET a = ..., b = CASE ... END WHERE ...`, read outside
+/// parentheses and quotes so CASE arms and sub-selects are skipped. Empty (unknown) when an
+/// assignment target is not a plain column name.
+fn fallback_set_columns(piece: &str) -> Vec<String> {
+    let flat = top_level(piece).to_ascii_uppercase();
+    let words: Vec<&str> = flat.split_whitespace().collect();
+    let Some(set) = words.iter().position(|w| *w == "SET") else {
+        return Vec::new();
+    };
+    let clause: Vec<&str> = words[set + 1..]
+        .iter()
+        .take_while(|w| !matches!(**w, "WHERE" | "FROM" | "RETURNING"))
+        .copied()
+        .collect();
+    let mut columns = Vec::new();
+    for assignment in clause.join(" ").split(',') {
+        let target = assignment.split('=').next().unwrap_or("").trim();
+        if target.is_empty() || target.contains(char::is_whitespace) || !assignment.contains('=') {
+            return Vec::new();
+        }
+        columns.push(norm(target));
+    }
+    columns
+}
+
+/// The statement with everything inside parentheses or quotes blanked out.
+fn top_level(sql: &str) -> String {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    sql.chars()
+        .map(|c| match (quote, c) {
+            (Some(q), c) if c == q => {
+                quote = None;
+                ' '
+            }
+            (Some(_), _) => ' ',
+            (None, '\'' | '"' | '`') => {
+                quote = Some(c);
+                ' '
+            }
+            (None, '(') => {
+                depth += 1;
+                ' '
+            }
+            (None, ')') => {
+                depth = depth.saturating_sub(1);
+                ' '
+            }
+            (None, _) if depth > 0 => ' ',
+            (None, c) => c,
+        })
+        .collect()
 }
 
 fn skip_words(words: &[&str], skippable: &[&str]) -> usize {

@@ -280,6 +280,29 @@ fn multiple_heads_are_reported_on_each_head() {
     assert!(graph_findings(&merged).is_empty());
 }
 
+/// A head file listed twice (reached by two paths, or named twice by the graph) is reported
+/// once, and its id is named once.
+#[test]
+fn multiple_heads_give_one_finding_per_head_file() {
+    let mut twice = revision("c", &["a"]);
+    twice.path = PathBuf::from("versions/./b.py");
+    let mut same_file = revision("b", &["a"]);
+    same_file.path = PathBuf::from("versions/b.py");
+    let graph = RevisionGraph::build(
+        vec![revision("a", &[]), same_file, revision("d", &["a"]), twice],
+        &[],
+    );
+    let found = graph_findings(&graph);
+    let paths: Vec<String> = found.iter().map(|f| f.path.display().to_string()).collect();
+    assert_eq!(found.len(), 2, "{paths:?}");
+    assert!(
+        found
+            .iter()
+            .all(|f| f.code == "MRT901" && f.message.starts_with("3 heads: b, d, c")),
+        "{found:#?}"
+    );
+}
+
 #[test]
 fn syntax_problems_become_mrt902() {
     let problems = vec![

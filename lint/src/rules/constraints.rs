@@ -4,17 +4,29 @@ use super::{each_up, Ctx};
 use crate::finding::Hit;
 use crate::model::{same, show, surely_same, Cons, DefaultKind, Kind, Migration, Name, Obj, Via};
 
+/// MRT213; when the downgrade does not make the column nullable again, MRT402 (op) or MRT403
+/// (raw SQL) reports the same statement and names this one.
 pub fn set_not_null_existing(ctx: &Ctx) -> Vec<Hit> {
-    each_up(ctx, "MRT213", |a| match &a.kind {
-        Kind::SetNotNull { table, column } if !ctx.m.up_adds_column(table, column) => {
-            Some(format!(
-                "upgrade() makes existing column `{}.{}` NOT NULL: it fails on rows that hold NULL",
-                show(table),
-                show(column)
-            ))
-        }
-        _ => None,
-    })
+    ctx.m
+        .up_actions()
+        .iter()
+        .filter_map(|a| match &a.kind {
+            Kind::SetNotNull { table, column } if !ctx.m.up_adds_column(table, column) => {
+                let hit = Hit::new(
+                    "MRT213",
+                    a.start,
+                    a.span,
+                    format!(
+                        "upgrade() makes existing column `{}.{}` NOT NULL: it fails on rows that hold NULL",
+                        show(table),
+                        show(column)
+                    ),
+                );
+                Some(hit.yielding_at_call(if a.via.is_sql() { "MRT403" } else { "MRT402" }))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 fn not_null_reverted(m: &Migration, table: &Name, column: &Name) -> bool {

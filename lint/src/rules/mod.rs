@@ -5,6 +5,7 @@ mod constraints;
 mod data;
 mod deploy;
 mod destructive;
+mod leftovers;
 mod objects;
 mod rename;
 mod structure;
@@ -58,6 +59,7 @@ pub fn check(code: &str) -> Option<Check> {
         "MRT501" => objects::sequence,
         "MRT502" => objects::trigger,
         "MRT503" => objects::create_type,
+        "MRT504" => leftovers::create_without_drop,
         "MRT701" => deploy::drop_column,
         "MRT702" => deploy::rename_column,
         "MRT703" => deploy::drop_table,
@@ -65,6 +67,21 @@ pub fn check(code: &str) -> Option<Check> {
         "MRT705" => deploy::type_change,
         _ => return None,
     })
+}
+
+/// Like [`each_up`], for checks that need the action's position in the upgrade (what ran
+/// before it, what runs after).
+fn each_up_at(
+    ctx: &Ctx,
+    code: &'static str,
+    f: impl Fn(usize, &Action) -> Option<String>,
+) -> Vec<Hit> {
+    ctx.m
+        .up_actions()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| f(i, a).map(|msg| Hit::new(code, a.start, a.span, msg)))
+        .collect()
 }
 
 /// One hit per upgrade action the closure has a message for.

@@ -1,15 +1,20 @@
 //! Renames and type changes (MRT301-MRT304).
 
-use super::{each_up, Ctx};
+use super::{each_up, each_up_at, Ctx};
 use crate::finding::Hit;
-use crate::model::{same, show, Kind, Obj};
+use crate::model::{same, show, surely_same, Kind, Migration, Name, Obj};
 
+/// A table the upgrade created before renaming it (built under a temporary name) needs no
+/// rename back: the downgrade drops it under its final name.
 pub fn rename_table(ctx: &Ctx) -> Vec<Hit> {
     let m = ctx.m;
-    each_up(ctx, "MRT301", |a| {
+    each_up_at(ctx, "MRT301", |i, a| {
         let Kind::RenameTable { from, to } = &a.kind else {
             return None;
         };
+        if m.up_created_before(i, from) || replaced_later(m, i, from, to) {
+            return None;
+        }
         let reversed = m.down_any(
             |k| matches!(k, Kind::RenameTable { from: f, to: t } if same(f, to) && same(t, from)),
         );
@@ -25,12 +30,33 @@ pub fn rename_table(ctx: &Ctx) -> Vec<Hit> {
     })
 }
 
+/// After renaming `from` to `to`, the upgrade creates a new `from` or drops `to`: the rename
+/// moved the old table aside for a rebuild, and the downgrade deals with `from`, not `to`.
+fn replaced_later(m: &Migration, i: usize, from: &Name, to: &Name) -> bool {
+    m.up_actions()[i + 1..].iter().any(|a| match &a.kind {
+        Kind::Create {
+            obj: Obj::Table,
+            name,
+            ..
+        } => surely_same(name, from),
+        Kind::Drop {
+            obj: Obj::Table,
+            name,
+        } => surely_same(name, to),
+        _ => false,
+    })
+}
+
+/// As for tables: a column the upgrade added before renaming it is new under either name.
 pub fn rename_column(ctx: &Ctx) -> Vec<Hit> {
     let m = ctx.m;
-    each_up(ctx, "MRT302", |a| {
+    each_up_at(ctx, "MRT302", |i, a| {
         let Kind::RenameColumn { table, from, to } = &a.kind else {
             return None;
         };
+        if m.up_added_before(i, table, from) {
+            return None;
+        }
         let reversed = m.down_any(|k| {
             matches!(k, Kind::RenameColumn { table: t, from: f, to: n } if same(t, table) && same(f, to) && same(n, from))
         });

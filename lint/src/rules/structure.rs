@@ -2,6 +2,7 @@
 
 use super::Ctx;
 use crate::finding::Hit;
+use crate::model::Kind;
 
 pub fn missing_downgrade(ctx: &Ctx) -> Vec<Hit> {
     match (&ctx.m.upgrade, &ctx.m.downgrade) {
@@ -15,19 +16,30 @@ pub fn missing_downgrade(ctx: &Ctx) -> Vec<Hit> {
     }
 }
 
-/// An empty downgrade is right when the upgrade is empty too, or for a merge revision, whose
-/// only job is to join heads.
+/// An empty downgrade is right when the upgrade changes nothing in the database (it is
+/// empty, or only logs and computes), or for a merge revision, whose only job is to join
+/// heads. When all the upgrade does is add enum values, MRT304 says the same more precisely.
 pub fn noop_downgrade(ctx: &Ctx) -> Vec<Hit> {
     let (Some(up), Some(down)) = (&ctx.m.upgrade, &ctx.m.downgrade) else {
         return Vec::new();
     };
-    if !down.noop || up.noop || ctx.is_merge {
+    if !down.noop || !up.changes_db() || ctx.is_merge {
         return Vec::new();
     }
-    vec![Hit::new(
+    let hit = Hit::new(
         "MRT102",
         down.def_start,
         down.whole,
         "downgrade() does nothing but upgrade() changes the database",
-    )]
+    );
+    let only_enum_values = !up.opaque_effects
+        && up
+            .actions
+            .iter()
+            .all(|a| matches!(a.kind, Kind::AddEnumValue { .. }));
+    vec![if only_enum_values {
+        hit.yielding_in_file("MRT304")
+    } else {
+        hit
+    }]
 }

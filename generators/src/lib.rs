@@ -19,7 +19,7 @@ mod strategy;
 mod types;
 
 use constraints::{read_checks, unique_sets, ColumnComparison, UniqueSet};
-use mrt_db::{Column, Schema, Table, Value};
+use mrt_db::{Column, Row, Schema, Table, Value};
 use proptest::strategy::{BoxedStrategy, Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use std::collections::{BTreeMap, HashSet};
@@ -60,6 +60,10 @@ pub struct SeedOptions {
     pub literals: Literals,
     /// Table name → user-given rows that replace or extend the generated ones.
     pub custom: BTreeMap<String, CustomSeed>,
+    /// Table name → rows already in the database (a data migration's lookup rows, a system
+    /// user): generated rows avoid their keys and unique values, auto-numbered keys continue
+    /// after them, and foreign keys may point at them. They are not part of the returned seeds.
+    pub existing: BTreeMap<String, Vec<Row>>,
 }
 
 impl Default for SeedOptions {
@@ -69,6 +73,7 @@ impl Default for SeedOptions {
             seed: 0,
             literals: Literals::default(),
             custom: BTreeMap::new(),
+            existing: BTreeMap::new(),
         }
     }
 }
@@ -97,6 +102,9 @@ pub struct SeedLink {
     pub child_columns: Vec<usize>,
     pub parent: String,
     pub parent_columns: Vec<usize>,
+    /// Keys of parent rows that were in the database before seeding: shrinking never removes
+    /// them, so children pointing at them stay.
+    pub existing_parent_keys: Vec<Vec<Value>>,
 }
 
 /// What shrinking may do to one column's values.
@@ -123,13 +131,22 @@ pub fn seed(schema: &Schema, options: SeedOptions) -> Result<Seeds, SeedError> {
                 generate = 0;
             }
         }
-        plan.fill(&mut rows, generate, &done, &mut runner)?;
-        seeds.shape.links.extend(plan.links(schema));
+        let existing = options
+            .existing
+            .get(&table.name)
+            .map_or(&[][..], Vec::as_slice);
+        plan.fill(&mut rows, generate, existing, &done, &mut runner)?;
+        seeds
+            .shape
+            .links
+            .extend(plan.links(schema, &options.existing));
         seeds
             .shape
             .columns
             .insert(table.name.clone(), plan.column_shapes(schema));
-        done.insert(table.name.clone(), rows.clone());
+        let mut parents = existing.to_vec();
+        parents.extend(rows.iter().cloned());
+        done.insert(table.name.clone(), parents);
         seeds.tables.push((table.name.clone(), rows));
     }
     Ok(seeds)
@@ -250,34 +267,33 @@ impl<'a> TablePlan<'a> {
         }
     }
 
-    /// Appends `count` generated rows to `rows` (which may already hold custom rows).
+    /// Appends `count` generated rows to `rows` (which may already hold custom rows), distinct
+    /// from `existing` (rows already in the table) in every unique set.
     fn fill(
         &self,
-        rows: &mut Vec<Vec<Value>>,
+        rows: &mut Vec<Row>,
         count: usize,
-        done: &BTreeMap<String, Vec<Vec<Value>>>,
+        existing: &[Row],
+        done: &BTreeMap<String, Vec<Row>>,
         runner: &mut TestRunner,
     ) -> Result<(), SeedError> {
+        // `all` is what the table will hold: existing rows first, then custom and generated ones.
+        let base = existing.len();
+        let mut all: Vec<Row> = existing.to_vec();
+        all.append(rows);
         let mut seen: Vec<HashSet<Vec<Value>>> = self
             .uniques
             .iter()
-            .map(|u| rows.iter().filter_map(|r| u.key(r)).collect())
+            .map(|u| all.iter().filter_map(|r| u.key(r)).collect())
             .collect();
-        let mut used_auto: Vec<HashSet<i64>> = (0..self.table.columns.len())
-            .map(|c| {
-                rows.iter()
-                    .filter_map(|r| match r.get(c) {
-                        Some(Value::Int(n)) => Some(*n),
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .collect();
+        let mut used_auto = self.used_ints(&all);
+        let auto_start = self.auto_starts(existing);
         for _ in 0..count {
-            let index = rows.len();
+            let index = all.len() - base;
             let mut attempt = 0;
             let row = loop {
-                let mut row = self.gen_row(index, attempt, rows, done, &used_auto, runner)?;
+                let mut row =
+                    self.gen_row(index, attempt, &all, done, &used_auto, &auto_start, runner)?;
                 for cmp in &self.comparisons {
                     cmp.repair(&mut row);
                 }
@@ -300,7 +316,7 @@ impl<'a> TablePlan<'a> {
                     return Err(SeedError::Uniqueness {
                         table: self.table.name.clone(),
                         columns: names(&self.uniques[set].columns),
-                        rows: rows.len() + 1,
+                        rows: all.len() - base + 1,
                     });
                 }
                 if let Some(cmp) = broken {
@@ -320,9 +336,41 @@ impl<'a> TablePlan<'a> {
                     used.insert(*n);
                 }
             }
-            rows.push(row);
+            all.push(row);
         }
+        rows.extend(all.drain(base..));
         Ok(())
+    }
+
+    /// Per column, the integers `rows` already hold (auto-numbered keys must not repeat them).
+    fn used_ints(&self, rows: &[Row]) -> Vec<HashSet<i64>> {
+        (0..self.table.columns.len())
+            .map(|c| {
+                rows.iter()
+                    .filter_map(|r| match r.get(c) {
+                        Some(Value::Int(n)) => Some(*n),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Per column, where auto-numbered values start: after the largest existing one, as the
+    /// database's own sequence would continue (so generated keys never meet existing ones).
+    fn auto_starts(&self, existing: &[Row]) -> Vec<Option<i64>> {
+        (0..self.table.columns.len())
+            .map(|c| {
+                existing
+                    .iter()
+                    .filter_map(|r| match r.get(c) {
+                        Some(Value::Int(n)) => Some(*n),
+                        _ => None,
+                    })
+                    .max()
+                    .map(|n| n.saturating_add(1))
+            })
+            .collect()
     }
 
     /// The index of the first unique set `row` repeats, after trying (late in the attempts) to
@@ -351,18 +399,24 @@ impl<'a> TablePlan<'a> {
         None
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn gen_row(
         &self,
         index: usize,
         attempt: usize,
-        earlier: &[Vec<Value>],
-        done: &BTreeMap<String, Vec<Vec<Value>>>,
+        earlier: &[Row],
+        done: &BTreeMap<String, Vec<Row>>,
         used_auto: &[HashSet<i64>],
+        auto_start: &[Option<i64>],
         runner: &mut TestRunner,
-    ) -> Result<Vec<Value>, SeedError> {
+    ) -> Result<Row, SeedError> {
         let mut row = Vec::with_capacity(self.table.columns.len());
         for (c, column) in self.table.columns.iter().enumerate() {
-            row.push(self.gen_value(c, column, index, attempt, used_auto, runner));
+            let auto = Auto {
+                used: &used_auto[c],
+                start: auto_start[c],
+            };
+            row.push(self.gen_value(c, column, index, attempt, auto, runner));
         }
         for fk in &self.fks {
             self.assign_fk(fk, &mut row, index, earlier, done, runner)?;
@@ -376,14 +430,14 @@ impl<'a> TablePlan<'a> {
         column: &Column,
         index: usize,
         attempt: usize,
-        used_auto: &[HashSet<i64>],
+        auto: Auto,
         runner: &mut TestRunner,
     ) -> Value {
         if self.auto[c] {
             if let SqlType::Int { min, max } = self.specs[c].ty {
-                let start = min.max(1);
+                let start = auto.start.unwrap_or(1).max(min);
                 let mut n = start.saturating_add(index as i64);
-                while used_auto[c].contains(&n) && n < max {
+                while auto.used.contains(&n) && n < max {
                     n += 1;
                 }
                 return Value::Int(n);
@@ -516,7 +570,7 @@ impl<'a> TablePlan<'a> {
         Ok(())
     }
 
-    fn links(&self, schema: &Schema) -> Vec<SeedLink> {
+    fn links(&self, schema: &Schema, existing: &BTreeMap<String, Vec<Row>>) -> Vec<SeedLink> {
         self.fks
             .iter()
             .filter(|fk| schema.tables.contains_key(fk.ref_table) && !fk.ref_columns.is_empty())
@@ -525,6 +579,17 @@ impl<'a> TablePlan<'a> {
                 child_columns: fk.columns.clone(),
                 parent: fk.ref_table.to_string(),
                 parent_columns: fk.ref_columns.clone(),
+                existing_parent_keys: existing
+                    .get(fk.ref_table)
+                    .into_iter()
+                    .flatten()
+                    .map(|r| {
+                        fk.ref_columns
+                            .iter()
+                            .map(|&c| r.get(c).cloned().unwrap_or(Value::Null))
+                            .collect()
+                    })
+                    .collect(),
             })
             .collect()
     }
@@ -563,6 +628,13 @@ impl<'a> TablePlan<'a> {
             })
             .collect()
     }
+}
+
+/// One column's auto-numbering: values already taken and where numbering starts.
+#[derive(Clone, Copy)]
+struct Auto<'a> {
+    used: &'a HashSet<i64>,
+    start: Option<i64>,
 }
 
 /// The row that holds boundary values (see `boundary`): not the first, which stays ordinary.

@@ -115,7 +115,8 @@ fn cascade(seeds: &mut Seeds) {
     loop {
         let mut changed = false;
         for link in &seeds.shape.links {
-            let parent_keys = keys(seeds, &link.parent, &link.parent_columns);
+            let mut parent_keys = keys(seeds, &link.parent, &link.parent_columns);
+            parent_keys.extend(link.existing_parent_keys.iter().cloned());
             let Some(child) = seeds.tables.iter_mut().find(|(n, _)| *n == link.child) else {
                 continue;
             };

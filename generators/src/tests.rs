@@ -634,3 +634,114 @@ fn every_bounded_text_column_meets_its_maximum_length() {
 fn seed_schema(s: &Schema, seed: u64) -> Seeds {
     super::seed(s, options(8, seed)).expect("seedable")
 }
+
+/// Rows a data migration left behind: users id 1 and 5 ('system@x', 'bot@x'), posts id 7.
+fn existing_rows() -> BTreeMap<String, Vec<Row>> {
+    let user = |id: i64, email: &str| {
+        vec![
+            Value::Int(id),
+            Value::Text(email.into()),
+            Value::Text("active".into()),
+            Value::Null,
+            Value::Null,
+            Value::Null,
+        ]
+    };
+    let mut existing = BTreeMap::new();
+    existing.insert(
+        "users".to_string(),
+        vec![user(1, "system@x"), user(5, "bot@x")],
+    );
+    existing.insert(
+        "posts".to_string(),
+        vec![vec![
+            Value::Int(7),
+            Value::Int(1),
+            Value::Text("ab".into()),
+            Value::Text("live".into()),
+            Value::Text("2026-01-01 00:00:00".into()),
+            Value::Null,
+        ]],
+    );
+    existing
+}
+
+#[test]
+fn existing_rows_are_avoided_continued_and_referenced() {
+    let s = schema();
+    let existing = existing_rows();
+    let mut referenced_existing = false;
+    for seed_value in 0..20 {
+        let seeds = seed(
+            &s,
+            SeedOptions {
+                existing: existing.clone(),
+                literals: mine_literals(&["WHERE email = 'system@x'"]),
+                ..options(8, seed_value)
+            },
+        )
+        .unwrap();
+        let users = rows_of(&seeds, "users");
+        assert_eq!(users.len(), 8, "existing rows are not part of the seeds");
+        // Auto-numbered keys continue after the largest existing one, as the sequence would.
+        let ids: Vec<i64> = users
+            .iter()
+            .map(|r| match r[0] {
+                Value::Int(n) => n,
+                ref v => panic!("id {v:?}"),
+            })
+            .collect();
+        assert_eq!(ids, (6..14).collect::<Vec<_>>(), "seed {seed_value}");
+        // The unique email of an existing row is never generated, even when mined.
+        assert!(
+            users
+                .iter()
+                .all(|r| r[1] != Value::Text("system@x".into())
+                    && r[1] != Value::Text("bot@x".into()))
+        );
+        // Posts avoid the existing post's key; their authors may be existing users.
+        let posts = rows_of(&seeds, "posts");
+        assert!(posts.iter().all(|r| r[0] != Value::Int(7)));
+        let mut known: HashSet<Value> = ids.iter().map(|&n| Value::Int(n)).collect();
+        known.extend([Value::Int(1), Value::Int(5)]);
+        for post in posts {
+            assert!(
+                post[1] == Value::Null || known.contains(&post[1]),
+                "{post:?}"
+            );
+            referenced_existing |= post[1] == Value::Int(1) || post[1] == Value::Int(5);
+        }
+    }
+    assert!(
+        referenced_existing,
+        "no post ever pointed at an existing user"
+    );
+}
+
+#[test]
+fn shrinking_keeps_children_of_existing_parents() {
+    let s = schema();
+    let points_at_existing = |r: &Row| r[1] == Value::Int(1) || r[1] == Value::Int(5);
+    // One generated row per table: shrinking may empty `users`, a post of an existing user stays.
+    let seeds = (0..50)
+        .map(|n| {
+            let existing = existing_rows();
+            seed(
+                &s,
+                SeedOptions {
+                    existing,
+                    ..options(1, n)
+                },
+            )
+            .unwrap()
+        })
+        .find(|seeds| rows_of(seeds, "posts").iter().any(points_at_existing))
+        .expect("a post pointing at an existing user");
+    let no_users = shrink_candidates(&seeds)
+        .into_iter()
+        .find(|c| rows_of(c, "users").is_empty())
+        .expect("a candidate without generated users");
+    let posts = rows_of(&no_users, "posts");
+    assert_eq!(posts.len(), 1, "{no_users:?}");
+    assert!(points_at_existing(&posts[0]));
+}

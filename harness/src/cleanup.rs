@@ -32,22 +32,43 @@ pub fn forget_all() {
 pub fn install_signal_handler() {
     INSTALL.call_once(|| {
         let result = ctrlc::set_handler(|| {
-            INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
-            eprintln!("\nmrt: interrupted; dropping the databases this run created ...");
-            let servers: Vec<Arc<Server>> = SERVERS.lock().map(|s| s.clone()).unwrap_or_default();
-            for server in servers {
-                server.cleanup_blocking(SIGNAL_CLEANUP);
-                let left = server.created_databases();
-                if !left.is_empty() {
-                    eprintln!("mrt: could not drop {} on {}: run `mrt clean`", left.join(", "), server.label());
-                }
-            }
-            // Workers last: killing one first would let its trial go on and create databases.
-            mrt_migrations::exec::kill_all_workers();
-            std::process::exit(130);
+            stop_run("mrt: interrupted; dropping the databases this run created", 130)
         });
         if let Err(e) = result {
             eprintln!("mrt: cannot install the Ctrl-C handler ({e}); an interrupted run may leave databases behind");
         }
     });
+}
+
+/// Ends the whole run at once (a signal, or env.py reaching for a database mrt did not create):
+/// says why in one message, drops every database the run created, kills the workers and exits
+/// with `code`. Trials still running see [`interrupted`] and report nothing, so no verdict of a
+/// stopped run reaches the output. Only the first caller does this; later ones wait for the exit.
+pub fn stop_run(message: &str, code: i32) -> ! {
+    if INTERRUPTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        park();
+    }
+    eprintln!("\n{message}");
+    let servers: Vec<Arc<Server>> = SERVERS.lock().map(|s| s.clone()).unwrap_or_default();
+    for server in servers {
+        server.cleanup_blocking(SIGNAL_CLEANUP);
+        let left = server.created_databases();
+        if !left.is_empty() {
+            eprintln!(
+                "mrt: could not drop {} on {}: run `mrt clean --db <server URL>`",
+                left.join(", "),
+                server.label()
+            );
+        }
+    }
+    // Workers last: killing one first would let its trial go on and create databases.
+    mrt_migrations::exec::kill_all_workers();
+    std::process::exit(code);
+}
+
+/// Blocks the calling thread for good: the run is being stopped and the process exits soon.
+pub fn park() -> ! {
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
 }

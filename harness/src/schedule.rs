@@ -201,6 +201,10 @@ impl Shared {
             crate::trial::run(ctx, rev, pool).map_err(|v| v.to_string())
         }))
         .unwrap_or_else(|panic| Err(format!("mrt panicked: {}", panic_message(&panic))));
+        if crate::cleanup::interrupted() {
+            // The run is being stopped: this verdict (likely "interrupted") is not the trial's.
+            crate::cleanup::park();
+        }
         let Some(delivery) = self.results.get(&(pool, rev.to_string())) else {
             return;
         };

@@ -102,7 +102,10 @@ fn shrink(
         }
         break;
     }
-    let rows = seed_lines(&smallest);
+    let mut rows = seed_lines(&smallest);
+    if rows.is_empty() {
+        rows.push("none: it fails with no generated rows at all (the rows it loses were in the database before seeding)".into());
+    }
     let title = format!(
         "smallest failing rows ({steps} shrink steps in {runs} re-runs; the seed reproduces them)"
     );
@@ -244,7 +247,7 @@ impl Trial<'_, '_> {
         let scope = scope_of(&s0, self.input.mentioned.as_ref());
         crate::timing::add(crate::timing::Kind::Compare, start.elapsed());
         let pre_seed = self.read_all(db, &scope)?;
-        self.seed(db, &scope)?;
+        self.seed(db, &scope, &pre_seed)?;
         let d0 = self.read_all(db, &scope)?;
         let mut upgrade = self.own_step(true);
         upgrade.report_master = db.dialect() == Dialect::Sqlite;
@@ -384,6 +387,9 @@ impl Trial<'_, '_> {
         crate::timing::add(crate::timing::Kind::Migration, start.elapsed());
         match result {
             Ok(ok) => Ok(ok),
+            Err(mrt_migrations::exec::StepError::Refused(message)) => {
+                crate::cleanup::stop_run(&format!("mrt: error: {message}"), 3)
+            }
             Err(e) => {
                 let detail = match &e {
                     mrt_migrations::exec::StepError::Failed { error, traceback } => {
@@ -463,13 +469,21 @@ impl Trial<'_, '_> {
         Ok(out)
     }
 
-    fn seed(&mut self, db: &TempDb, schema: &Schema) -> Stage<()> {
+    /// Inserts generated rows besides `existing` (what the tables held before seeding: rows that
+    /// earlier data migrations inserted), which the generator steers clear of.
+    fn seed(
+        &mut self,
+        db: &TempDb,
+        schema: &Schema,
+        existing: &BTreeMap<String, Vec<Row>>,
+    ) -> Stage<()> {
         let options = SeedOptions {
             rows_per_table: self.ctx.settings.rows,
             seed: trial_seed(self.ctx.settings.seed, self.rev)
                 .wrapping_add(self.input.case.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
             literals: self.input.literals.clone(),
             custom: self.ctx.settings.custom_seeds.clone(),
+            existing: existing.clone(),
         };
         let seeds = match &self.input.explicit {
             Some(explicit) => explicit.clone(),

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqliteSynchronous};
 use tempfile::TempDir;
 
 use crate::lazy_pool::LazyPool;
@@ -37,11 +37,10 @@ impl SqliteDb {
             .filename(path)
             .create_if_missing(true)
             .foreign_keys(true)
-            // The rollback journal in memory: everything stays in the one file, which the Python
-            // worker and file copies rely on (WAL would leave committed data in a side file), and
-            // no journal file is created and deleted per transaction. Throwaway files: a crash
-            // mid-transaction needs no recovery, and a sync per commit buys nothing.
-            .journal_mode(SqliteJournalMode::Memory)
+            // The journal mode is the file's own (the default rollback journal, or WAL if the
+            // app's engine chose it): forcing one on each new connection fails "database is
+            // locked" once the app has switched to WAL and the worker holds a connection.
+            // Throwaway files: a sync per commit buys nothing.
             .synchronous(SqliteSynchronous::Off)
             // The Python worker may hold the write lock briefly while we read.
             .busy_timeout(Duration::from_secs(30))

@@ -12,7 +12,9 @@ request:  {"id": 1, "op": "upgrade" | "downgrade", "target": "ab12", "url": "sql
           "master": true asks for SQLite's sqlite_master texts after the step.
 response: {"id": 1, "ok": true, "heads": ["ab12"] (downgrades; null after upgrades),
            "statements": ["CREATE TABLE ...", ...], "master": "[[...]]" or null}
-          {"id": 1, "ok": false, "error": "...", "traceback": "..."}
+          {"id": 1, "ok": false, "error": "...", "traceback": "...", "refused": null}
+          "refused" is a message when env.py connected to a database other than the step's own
+          (see _Guard): mrt then stops the whole run.
 """
 import gc
 import json
@@ -57,7 +59,10 @@ def main():
     # Every statement any engine executes during a step, so mrt knows which tables a step touched
     # (including env.py files that build their own engine).
     sa.event.listen(sa.engine.Engine, "before_cursor_execute", _capture)
+    sa.event.listen(sa.engine.Engine, "do_connect", _GUARD.before_connect)
+    sa.event.listen(sa.pool.Pool, "connect", _GUARD.after_connect)
     sa.event.listen(sa.pool.Pool, "connect", _throwaway)
+    _GUARD.env_py = getattr(script, "env_py_location", "env.py")
     _cache_env_code(alembic)
     _linear_unmerge()
     _remember_version_table()
@@ -82,10 +87,14 @@ def main():
                     "ok": False,
                     "error": "".join(traceback.format_exception_only(type(e), e)).strip(),
                     "traceback": traceback.format_exc(),
+                    # Even if env.py caught the refusal, the run must stop.
+                    "refused": _GUARD.refused,
                 }
             )
             if isinstance(e, (KeyboardInterrupt, SystemExit)):
                 return
+        finally:
+            _GUARD.end_step()
 
 
 def _cache_env_code(alembic):
@@ -208,9 +217,153 @@ _MAX_STATEMENTS = 5000
 
 
 def _capture(conn, cursor, statement, parameters, context, executemany):
+    _GUARD.saw_statement(conn)
     if len(_statements) < _MAX_STATEMENTS and (not _statements or _statements[-1] != statement):
         _statements.append(statement)
 
+
+
+class ForeignDatabase(RuntimeError):
+    """env.py connected to a database mrt did not create for this step."""
+
+
+def _url_target(url):
+    """What a SQLAlchemy URL points at: ("sqlite", real path) or (family, host, port, database)."""
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return ("sqlite", _real(url.database))
+    return _server_target(backend, url.host, url.port, url.database)
+
+
+def _server_target(backend, host, port, database):
+    family = "mysql" if backend in ("mysql", "mariadb") else backend
+    default = {"postgresql": 5432, "mysql": 3306}.get(family)
+    return (family, host or "localhost", int(port or default or 0), database)
+
+
+def _real(path):
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return path or ":memory:"
+    return os.path.realpath(path)
+
+
+def _describe(target):
+    if target is None:
+        return "no database (outside a step)"
+    if target[0] == "sqlite":
+        return f"SQLite file {target[1]}"
+    family, host, port, database = target
+    return f"{family} database {database!r} on {host}:{port}"
+
+
+class _Guard:
+    """mrt must never migrate a database it did not create (an env.py that builds its engine
+    from a fixed URL would otherwise migrate the user's own database, and its trials would pass
+    on mrt's empty one). Three checks, first to last:
+    - before SQLAlchemy connects (the `do_connect` event: no socket opened, no SQLite file
+      created), the connection's arguments must point at the step's database;
+    - once a DBAPI connection exists (pool `connect`: covers engines with a custom `creator`),
+      the driver's own idea of its database must be the step's, before any statement runs;
+    - after a step, at least one statement must have run on the step's database (Alembic always
+      writes its version table), or env.py migrated somewhere else, e.g. through an engine kept
+      from an earlier step.
+    A refusal is remembered for the step, so env.py catching the exception changes nothing."""
+
+    def __init__(self):
+        self.target = None
+        self.url_env = "DATABASE_URL"
+        self.env_py = "env.py"
+        self.refused = None
+        self.touched = False
+        self._targets = {}
+
+    def start_step(self, url, url_env):
+        import sqlalchemy as sa
+
+        self.target = _url_target(sa.engine.make_url(url))
+        self.url_env = url_env
+        self.refused = None
+        self.touched = False
+
+    def end_step(self):
+        self.target = None
+        self.refused = None
+
+    def refuse(self, what):
+        message = (
+            f"{self.env_py} {what}. mrt never runs migrations on a database it did not create, "
+            "so the run stops here. Make env.py take its "
+            "URL from `config.get_main_option(\"sqlalchemy.url\")` (as Alembic's templates do), "
+            f"from ${self.url_env}, or use `config.attributes[\"connection\"]` when it is set; "
+            "see README, \"env.py and mrt's database\"."
+        )
+        if self.refused is None:
+            self.refused = message
+        raise ForeignDatabase(message)
+
+    def before_connect(self, dialect, _record, cargs, cparams):
+        if dialect.name == "sqlite":
+            path = cargs[0] if cargs else cparams.get("database")
+            got = ("sqlite", _real(path))
+        else:
+            database = cparams.get("dbname") or cparams.get("database") or cparams.get("db")
+            got = _server_target(dialect.name, cparams.get("host"), cparams.get("port"), database)
+        if got != self.target:
+            self.refuse(f"tried to connect to {_describe(got)}, not {self._own()}; it was stopped before connecting")
+
+    def after_connect(self, dbapi_connection, _record):
+        got = _dbapi_target(dbapi_connection)
+        if got is not None and got != self.target:
+            dbapi_connection.close()
+            self.refuse(f"connected to {_describe(got)}, not {self._own()}; it was stopped before its first statement")
+
+    def saw_statement(self, conn):
+        if self.touched:
+            return
+        url = conn.engine.url
+        target = self._targets.get(url)
+        if target is None:
+            if len(self._targets) > 64:
+                self._targets.clear()
+            target = self._targets[url] = _url_target(url)
+        if target == self.target:
+            self.touched = True
+
+    def check_touched(self):
+        if not self.touched:
+            self.refuse(
+                f"ran the step without a single statement on {self._own()}: it migrated another "
+                "database (an engine kept from an earlier step, or one built from a fixed URL)"
+            )
+
+    def _own(self):
+        return f"the database mrt created for this step ({_describe(self.target)})"
+
+
+def _dbapi_target(dbapi_connection):
+    """The database a live DBAPI connection is on, asked of the driver (None: unknown driver)."""
+    module = type(dbapi_connection).__module__
+    if module == "sqlite3":
+        cursor = dbapi_connection.cursor()
+        try:
+            files = [row[2] for row in cursor.execute("PRAGMA database_list") if row[1] == "main"]
+        finally:
+            cursor.close()
+        return ("sqlite", _real(files[0] if files else ""))
+    if module.startswith("psycopg2"):
+        info = dbapi_connection.info
+        return _server_target("postgresql", info.host, info.port, info.dbname)
+    if module.startswith("psycopg"):
+        info = dbapi_connection.info
+        return _server_target("postgresql", info.host, info.port, info.dbname)
+    if module.startswith("pymysql"):
+        db = dbapi_connection.db
+        db = db.decode() if isinstance(db, bytes) else db
+        return _server_target("mysql", dbapi_connection.host, dbapi_connection.port, db)
+    return None
+
+
+_GUARD = _Guard()
 
 # Directories holding mrt's SQLite trial databases, and names of its server databases.
 _trial_dirs = set()
@@ -219,8 +372,11 @@ _trial_dbs = set()
 
 def _throwaway(dbapi_connection, _record):
     """mrt's own databases are throwaway copies: nothing in them must survive a crash, so no
-    fsync, no journal file (SQLite) and no WAL flush per commit (PostgreSQL), as on mrt's side;
-    those are a large share of a step. Any other database env.py connects to is left alone."""
+    fsync, no journal file (SQLite) and no WAL flush per commit (PostgreSQL); those are a large
+    share of a step. The SQLite journal goes to memory only while the file is in the default
+    rollback mode: a database the app's engine switched to WAL stays in WAL (forcing it back
+    needs the only connection, and any other one open made every next step "database is
+    locked"). Any other database env.py connects to is left alone (and refused, see _Guard)."""
     module = type(dbapi_connection).__module__
     if module == "sqlite3" and _trial_dirs:
         cursor = dbapi_connection.cursor()
@@ -228,7 +384,9 @@ def _throwaway(dbapi_connection, _record):
             files = [row[2] for row in cursor.execute("PRAGMA database_list") if row[1] == "main"]
             if files and os.path.dirname(files[0]) in _trial_dirs:
                 cursor.execute("PRAGMA synchronous=OFF")
-                cursor.execute("PRAGMA journal_mode=MEMORY")
+                mode = cursor.execute("PRAGMA journal_mode").fetchone()
+                if mode and str(mode[0]).lower() == "delete":
+                    cursor.execute("PRAGMA journal_mode=MEMORY")
         finally:
             cursor.close()
     elif module.startswith("psycopg"):
@@ -274,6 +432,7 @@ def run(req, cfg, script, url_env):
     import sqlalchemy as sa
 
     url = with_driver(req["url"])
+    _GUARD.start_step(url, url_env)
     if url.startswith("sqlite:///"):
         _trial_dirs.add(os.path.dirname(url[len("sqlite:///"):]))
     else:
@@ -289,6 +448,8 @@ def run(req, cfg, script, url_env):
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
             migrate(req, cfg, script)
+            # Before mrt's own reads below, which would count as statements on its database.
+            _GUARD.check_touched()
             # A downgrade's heads, read in its own transaction when the version table is known to
             # exist (a failing read would abort it): two round trips less than a read after it.
             if req["op"] == "downgrade" and _version_key(engine.url, None, version_table) in _version_tables:

@@ -15,16 +15,27 @@ const DRIVER: &str = include_str!("alembic_worker.py");
 /// migration step would otherwise outlive mrt).
 static LIVE: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
 
-/// Kills every live worker process; for signal handlers, where destructors do not run.
+/// Kills every live worker process with everything it started, and reaps them; for signal
+/// handlers, where destructors do not run.
 pub fn kill_all_workers() {
     let pids: Vec<u32> = LIVE
         .lock()
         .map(|mut v| std::mem::take(&mut *v))
         .unwrap_or_default();
     for pid in pids {
-        let _ = Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
-            .status();
+        kill_group(pid);
+        if let Ok(pid) = i32::try_from(pid) {
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+        }
+    }
+}
+
+/// SIGKILL to a worker's process group (each worker leads its own, see [`Worker::start`]), so a
+/// migration's child processes die with it; a signal from Rust, no `kill` program needed.
+fn kill_group(pid: u32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        let group = nix::unistd::Pid::from_raw(pid);
+        let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
     }
 }
 /// Lines of the worker's stderr kept to explain a crash.
@@ -104,6 +115,28 @@ pub enum StepError {
     Failed { error: String, traceback: String },
     #[error("the Python worker died: {0}")]
     Crashed(String),
+    /// env.py connected to a database mrt did not create for the step (the worker stopped it
+    /// before the connection or before its first statement): the whole run must stop.
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// A step's reply from the worker (see the protocol in `alembic_worker.py`).
+#[derive(Debug, serde::Deserialize)]
+struct Reply {
+    ok: bool,
+    #[serde(default)]
+    heads: Option<Vec<String>>,
+    #[serde(default)]
+    statements: Vec<String>,
+    #[serde(default)]
+    master: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    traceback: Option<String>,
+    #[serde(default)]
+    refused: Option<String>,
 }
 
 pub struct Worker {
@@ -135,7 +168,11 @@ impl Worker {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default()
         };
-        let mut child = Command::new(&spec.python.path)
+        let mut command = Command::new(&spec.python.path);
+        // Its own process group: Ctrl-C in the terminal reaches mrt alone (which then stops the
+        // run in order), and killing the group takes a migration's child processes too.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let mut child = command
             .arg("-c")
             .arg(DRIVER)
             .arg(&spec.project_root)
@@ -210,21 +247,21 @@ impl Worker {
             return Err(StepError::Crashed(self.stderr_text()));
         }
         let line = self.read_line(timeout)?;
-        let resp: serde_json::Value = serde_json::from_str(&line)
+        let reply: Reply = serde_json::from_str(&line)
             .map_err(|e| StepError::Crashed(format!("unreadable reply {line:?}: {e}")))?;
-        if resp["ok"] == true {
+        if let Some(message) = reply.refused {
+            return Err(StepError::Refused(message));
+        }
+        if reply.ok {
             return Ok(StepOk {
-                heads: (!resp["heads"].is_null()).then(|| strings(&resp["heads"])),
-                statements: strings(&resp["statements"]),
-                master: resp["master"].as_str().map(String::from),
+                heads: reply.heads,
+                statements: reply.statements,
+                master: reply.master,
             });
         }
         Err(StepError::Failed {
-            error: resp["error"]
-                .as_str()
-                .unwrap_or("unknown error")
-                .to_string(),
-            traceback: resp["traceback"].as_str().unwrap_or("").to_string(),
+            error: reply.error.unwrap_or_else(|| "unknown error".into()),
+            traceback: reply.traceback.unwrap_or_default(),
         })
     }
 
@@ -254,6 +291,7 @@ impl Worker {
     }
 
     fn kill(&mut self) {
+        kill_group(self.child.id());
         let _ = self.child.kill();
         let _ = self.child.wait();
         let pid = self.child.id();
@@ -277,16 +315,6 @@ impl Worker {
 /// The rows of a [`StepOk::master`] text.
 pub fn master_rows(master: &str) -> Result<Vec<MasterRow>, serde_json::Error> {
     serde_json::from_str(master)
-}
-
-fn strings(v: &serde_json::Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|h| h.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 impl Drop for Worker {

@@ -168,6 +168,24 @@ fn select_reports_only_the_named_rules() {
 }
 
 #[test]
+fn select_of_an_absorbed_code_reports_it() {
+    // b2's DROP COLUMN is one MRT208 finding that absorbed MRT201; selecting MRT201 alone must
+    // still report the hazard (it used to vanish with the unselected MRT208).
+    let dir = check_common::fixture("absorbed_kept");
+    let (code, report, _) = check_json(&dir, &["--select", "MRT201"]);
+    assert_eq!(code, Some(2));
+    let codes: Vec<String> = severities(&report).into_iter().map(|(c, _)| c).collect();
+    assert_eq!(codes, ["MRT201"]);
+    let (_, report, _) = check_json(&dir, &["--select", "MRT208,MRT201"]);
+    let codes: Vec<String> = severities(&report).into_iter().map(|(c, _)| c).collect();
+    assert_eq!(
+        codes,
+        ["MRT208"],
+        "one hazard, one finding when both are selected"
+    );
+}
+
+#[test]
 fn since_checks_only_later_revisions() {
     let dir = copy_fixture("errors");
     let (code, report, _) = check_json(dir.path(), &["--since", DROP_REV]);

@@ -16,6 +16,10 @@ pub struct Finding {
     pub code: &'static str,
     pub severity: Severity,
     pub message: String,
+    /// The findings this one absorbed ("one hazard, one finding"), as their own rules reported
+    /// them: when this finding's rule is turned off or not selected, they stand in for it, so
+    /// the hazard is not lost with it.
+    pub also: Vec<Finding>,
 }
 
 /// A rule's raw report: where the offending call starts and the whole statement it spans, so a

@@ -43,6 +43,7 @@ pub fn graph_findings(graph: &RevisionGraph) -> Vec<Finding> {
             code: "MRT901",
             severity: Severity::Error,
             message: message.clone(),
+            also: Vec::new(),
         })
         .collect()
 }
@@ -60,6 +61,7 @@ pub fn problem_findings(problems: &[Problem]) -> Vec<Finding> {
             code: "MRT902",
             severity: Severity::Error,
             message: p.message.clone(),
+            also: Vec::new(),
         })
         .collect()
 }

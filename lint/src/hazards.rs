@@ -9,20 +9,20 @@
 
 use crate::finding::Hit;
 use crate::registry::{find_rule, Rule};
-use rustpython_parser::text_size::TextRange;
 
-/// A hit that survived merging, with the hits it absorbed (code and statement).
+/// A hit that survived merging, with the hits it absorbed (each as its rule reported it, so
+/// the CLI can fall back to it when the absorbing rule is turned off or not selected).
 pub struct Merged {
     pub rule: &'static Rule,
     pub hit: Hit,
-    pub also: Vec<(&'static str, TextRange)>,
+    pub also: Vec<(&'static Rule, Hit)>,
 }
 
 impl Merged {
-    fn absorb(&mut self, code: &'static str, span: TextRange) {
-        let summary = find_rule(code).map_or("", |r| r.summary);
-        self.hit.message = format!("{} (also {code}: {summary})", self.hit.message);
-        self.also.push((code, span));
+    fn absorb(&mut self, rule: &'static Rule, hit: &Hit) {
+        let summary = find_rule(hit.code).map_or("", |r| r.summary);
+        self.hit.message = format!("{} (also {}: {summary})", self.hit.message, hit.code);
+        self.also.push((rule, hit.clone()));
     }
 }
 
@@ -48,7 +48,7 @@ pub fn merge(hits: Vec<(&'static Rule, Hit)>) -> Vec<Merged> {
         };
         for &j in to {
             if let Some(keeper) = slots[j].as_mut() {
-                keeper.absorb(gone.hit.code, gone.hit.span);
+                keeper.absorb(gone.rule, &gone.hit);
             }
         }
     }

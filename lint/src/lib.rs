@@ -105,22 +105,38 @@ fn to_findings(ctx: &FileContext, hits: Vec<(&'static Rule, Hit)>) -> Vec<Findin
             suppressions.silences(code, first, last)
         };
         let hit = &merged.hit;
-        if silenced(hit.code, hit.span)
-            || merged.also.iter().any(|(code, span)| silenced(code, *span))
+        if silenced(hit.code, hit.span) || merged.also.iter().any(|(_, h)| silenced(h.code, h.span))
         {
             continue;
         }
-        let at = locator.locate(hit.start);
-        findings.push(Finding {
-            revision: ctx.revision.map(str::to_string),
-            path: ctx.path.to_path_buf(),
-            line: at.row.get() as usize,
-            column: at.column.get() as usize,
-            code: merged.rule.code,
-            severity: merged.rule.severity,
-            message: merged.hit.message,
-        });
+        let mut finding = positioned(ctx, &mut locator, merged.rule, merged.hit);
+        finding.also = merged
+            .also
+            .into_iter()
+            .map(|(rule, hit)| positioned(ctx, &mut locator, rule, hit))
+            .collect();
+        findings.push(finding);
     }
     findings.sort_by(|a, b| (a.line, a.column, a.code).cmp(&(b.line, b.column, b.code)));
     findings
+}
+
+/// A hit as a finding of `rule`, at the line and column of the hit's start.
+fn positioned(
+    ctx: &FileContext,
+    locator: &mut RandomLocator,
+    rule: &'static Rule,
+    hit: Hit,
+) -> Finding {
+    let at = locator.locate(hit.start);
+    Finding {
+        revision: ctx.revision.map(str::to_string),
+        path: ctx.path.to_path_buf(),
+        line: at.row.get() as usize,
+        column: at.column.get() as usize,
+        code: rule.code,
+        severity: rule.severity,
+        message: hit.message,
+        also: Vec::new(),
+    }
 }

@@ -263,20 +263,35 @@ impl Policy {
             .unwrap_or_default()
     }
 
-    /// Applies severity overrides (dropping rules turned off) and `--select`.
+    /// Applies severity overrides (dropping rules turned off) and `--select`. A finding that is
+    /// dropped gives way to the findings it absorbed, which go through the same policy: turning
+    /// MRT208 off (or selecting only MRT201) must not hide the MRT201 that MRT208 stood for.
     pub fn apply(&self, findings: Vec<Finding>) -> Vec<Finding> {
-        findings
-            .into_iter()
-            .filter(|f| self.select.as_ref().is_none_or(|s| s.contains(f.code)))
-            .filter_map(|mut f| match self.overrides.get(f.code) {
-                Some(None) => None,
-                Some(Some(s)) => {
-                    f.severity = *s;
-                    Some(f)
-                }
-                None => Some(f),
-            })
-            .collect()
+        findings.into_iter().flat_map(|f| self.resolve(f)).collect()
+    }
+
+    fn resolve(&self, mut f: Finding) -> Vec<Finding> {
+        match self.level(f.code, f.severity) {
+            Some(level) => {
+                f.severity = level;
+                vec![f]
+            }
+            None => std::mem::take(&mut f.also)
+                .into_iter()
+                .flat_map(|a| self.resolve(a))
+                .collect(),
+        }
+    }
+
+    /// The severity a finding of `code` is reported at; `None` when off or not selected.
+    fn level(&self, code: &str, default: Severity) -> Option<Severity> {
+        if self.select.as_ref().is_some_and(|s| !s.contains(code)) {
+            return None;
+        }
+        match self.overrides.get(code) {
+            Some(level) => *level,
+            None => Some(default),
+        }
     }
 }
 
@@ -496,7 +511,62 @@ mod tests {
             code,
             severity,
             message: String::new(),
+            also: Vec::new(),
         }
+    }
+
+    /// MRT208 that absorbed an MRT201 on the same statement, as lint reports it.
+    fn merged_208() -> Finding {
+        let mut f = finding("MRT208", Severity::Error);
+        f.message = "narrowed (also MRT201: ...)".into();
+        let mut absorbed = finding("MRT201", Severity::Error);
+        absorbed.message = "drops column".into();
+        f.also.push(absorbed);
+        f
+    }
+
+    #[test]
+    fn absorbed_finding_stands_in_when_its_absorber_is_off_or_not_selected() {
+        let none = Policy::new(&loaded(Config::default()), None, &[], &[]).unwrap();
+        let out = none.apply(vec![merged_208()]);
+        assert_eq!(out.iter().map(|f| f.code).collect::<Vec<_>>(), ["MRT208"]);
+
+        let mut config = Config::default();
+        config.severity.insert("MRT208".into(), "off".into());
+        let off = Policy::new(&loaded(config.clone()), None, &[], &[]).unwrap();
+        let out = off.apply(vec![merged_208()]);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(
+            (out[0].code, out[0].message.as_str()),
+            ("MRT201", "drops column")
+        );
+
+        config.severity.insert("MRT201".into(), "warning".into());
+        let out = Policy::new(&loaded(config.clone()), None, &[], &[])
+            .unwrap()
+            .apply(vec![merged_208()]);
+        assert_eq!(
+            (out[0].code, out[0].severity),
+            ("MRT201", Severity::Warning)
+        );
+
+        config.severity.insert("MRT201".into(), "off".into());
+        let both_off = Policy::new(&loaded(config), None, &[], &[]).unwrap();
+        assert!(both_off.apply(vec![merged_208()]).is_empty());
+
+        let select =
+            Policy::new(&loaded(Config::default()), None, &[], &["MRT201".into()]).unwrap();
+        let out = select.apply(vec![merged_208()]);
+        assert_eq!(out.iter().map(|f| f.code).collect::<Vec<_>>(), ["MRT201"]);
+        let both = Policy::new(
+            &loaded(Config::default()),
+            None,
+            &[],
+            &["MRT201".into(), "MRT208".into()],
+        )
+        .unwrap();
+        let out = both.apply(vec![merged_208()]);
+        assert_eq!(out.iter().map(|f| f.code).collect::<Vec<_>>(), ["MRT208"]);
     }
 
     #[test]

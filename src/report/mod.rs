@@ -202,6 +202,7 @@ mod tests {
                 code,
                 severity: sev,
                 message: format!("{code} here"),
+                also: Vec::new(),
             },
             path: path.to_string(),
         }

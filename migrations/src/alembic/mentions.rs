@@ -14,16 +14,52 @@ pub fn mentioned_words(source: &str) -> Option<BTreeSet<String>> {
         let (tok, _) = token.ok()?;
         if let Tok::String { value, .. } = tok {
             words.extend(sql_words(&value));
+            // The whole literal too: `op.create_table("order items")` names one table, which
+            // the word split would turn into two words that match nothing.
+            words.insert(value.to_lowercase());
         }
     }
     Some(words)
 }
 
-/// Identifier-like words of a text (SQL or a plain name), lower-cased, quotes stripped.
+/// Identifier-like words of a text (SQL or a plain name), lower-cased, quotes stripped; and the
+/// contents of its quoted identifiers (`"order items"`, `` `tb-x` ``, `[tb.x]`) whole, since
+/// such a name is no word of its own.
 pub fn sql_words(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
         .filter(|w| !w.is_empty())
         .map(str::to_lowercase)
+        .chain(quoted_identifiers(text))
+}
+
+/// The contents of `"..."`, `` `...` `` and `[...]` in a text, lower-cased (a doubled quote
+/// inside stands for one). Single quotes are string literals, not names.
+fn quoted_identifiers(text: &str) -> impl Iterator<Item = String> + '_ {
+    let mut chars = text.chars().peekable();
+    std::iter::from_fn(move || loop {
+        let open = chars.next()?;
+        let close = match open {
+            '"' => '"',
+            '`' => '`',
+            '[' => ']',
+            _ => continue,
+        };
+        let mut name = String::new();
+        while let Some(c) = chars.next() {
+            if c == close {
+                if close != ']' && chars.peek() == Some(&close) {
+                    chars.next();
+                    name.push(c);
+                    continue;
+                }
+                break;
+            }
+            name.push(c);
+        }
+        if !name.is_empty() {
+            return Some(name.to_lowercase());
+        }
+    })
 }
 
 #[cfg(test)]
@@ -38,5 +74,19 @@ mod tests {
             assert!(words.contains(w), "{w} missing from {words:?}");
         }
         assert!(!words.contains("add_column"));
+    }
+
+    #[test]
+    fn names_that_are_not_plain_identifiers_are_kept_whole() {
+        let src = "op.create_table(\"order items\")\nop.execute('DELETE FROM `tb-x` WHERE \"val.ue\" = 1')\n";
+        let words = mentioned_words(src).unwrap();
+        for w in ["order items", "tb-x", "val.ue", "order", "items"] {
+            assert!(words.contains(w), "{w} missing from {words:?}");
+        }
+        let sql: Vec<String> =
+            sql_words("DELETE FROM \"Order \"\"Items\"\"\" WHERE [tb.x].a = 'lit eral'").collect();
+        assert!(sql.contains(&"order \"items\"".to_string()), "{sql:?}");
+        assert!(sql.contains(&"tb.x".to_string()), "{sql:?}");
+        assert!(!sql.contains(&"lit eral".to_string()), "{sql:?}");
     }
 }

@@ -8,10 +8,12 @@ pub mod exec;
 mod graph;
 mod problem;
 mod project;
+mod text;
 
 pub use graph::{RevisionGraph, RevisionId};
 pub use problem::{shown, Problem, ProblemKind};
 pub use project::{Project, ProjectError, ProjectKind, ProjectOptions};
+pub use text::{escape, escape_lines};
 
 use std::path::PathBuf;
 

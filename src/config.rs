@@ -83,7 +83,9 @@ pub fn load(dir: &Path) -> Result<Loaded, ConfigError> {
     let mrt_toml = dir.join("mrt.toml");
     if mrt_toml.is_file() {
         let text = read(&mrt_toml)?;
-        return parse(&mrt_toml, &text).map(|config| Loaded {
+        let config = parse(&mrt_toml, &text)?;
+        validate(&config, &mrt_toml, &text, "")?;
+        return Ok(Loaded {
             config,
             source: Some(mrt_toml),
         });
@@ -91,10 +93,16 @@ pub fn load(dir: &Path) -> Result<Loaded, ConfigError> {
     let pyproject = dir.join("pyproject.toml");
     if pyproject.is_file() {
         let text = read(&pyproject)?;
-        let table: toml::Table = toml::from_str(&text).map_err(|e| invalid(&pyproject, e))?;
-        if let Some(section) = table.get("tool").and_then(|t| t.get("mrt")) {
-            let config = Config::deserialize(section.clone())
-                .map_err(|e| invalid_in(&pyproject, "[tool.mrt]", e))?;
+        // Deserialized from the text itself (not via a `toml::Value`) so errors keep their line.
+        let doc: Pyproject = toml::from_str(&text).map_err(|e| {
+            let mut err = invalid(&pyproject, &text, e);
+            if let ConfigError::Invalid { message, .. } = &mut err {
+                *message = format!("[tool.mrt]: {message}");
+            }
+            err
+        })?;
+        if let Some(config) = doc.tool.and_then(|t| t.mrt) {
+            validate(&config, &pyproject, &text, "[tool.mrt]: ")?;
             return Ok(Loaded {
                 config,
                 source: Some(pyproject),
@@ -102,6 +110,78 @@ pub fn load(dir: &Path) -> Result<Loaded, ConfigError> {
         }
     }
     Ok(Loaded::default())
+}
+
+/// The parts of a pyproject.toml mrt reads; other tools' sections are not looked at.
+#[derive(Deserialize)]
+struct Pyproject {
+    tool: Option<Tool>,
+}
+
+#[derive(Deserialize)]
+struct Tool {
+    mrt: Option<Config>,
+}
+
+/// Values that parse but cannot work: rejected here, naming the key and its line, instead of
+/// a run that tests nothing (`rows = 0`) or hands env.py an unnamed variable (`url_env = ""`).
+fn validate(config: &Config, path: &Path, text: &str, section: &str) -> Result<(), ConfigError> {
+    let fail = |key: &str, message: String| {
+        let line = line_of_key(text, key)
+            .map(|l| format!("line {l}: "))
+            .unwrap_or_default();
+        Err(ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message: format!("{section}{line}{key}: {message}"),
+        })
+    };
+    if config.rows == Some(0) {
+        return fail(
+            "rows",
+            "0 rows per table tests nothing; at least 1 is needed (default 8)".into(),
+        );
+    }
+    if config.cases == Some(0) {
+        return fail(
+            "cases",
+            "0 cases per trial tests nothing; at least 1 is needed (default 1)".into(),
+        );
+    }
+    for (key, value) in [
+        ("url_env", &config.url_env),
+        ("version_table", &config.version_table),
+    ] {
+        if let Some(v) = value {
+            if let Err(why) = check_name(v) {
+                return fail(key, why);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A name mrt passes on (an environment variable, a table): not empty, no `=` or NUL.
+pub fn check_name(value: &str) -> Result<(), String> {
+    if value.trim().is_empty() {
+        Err("an empty name cannot work; remove the key to use the default".into())
+    } else if value.contains(['=', '\0']) || value.trim() != value {
+        Err(format!(
+            "{value:?} is not a usable name (no `=`, NUL or surrounding spaces)"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// The first line that assigns `key` (`key = ...`), for messages about a value that parsed.
+fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            l.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
 }
 
 fn read(path: &Path) -> Result<String, ConfigError> {
@@ -112,29 +192,17 @@ fn read(path: &Path) -> Result<String, ConfigError> {
 }
 
 fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-    toml::from_str(text).map_err(|e| invalid(path, e))
+    toml::from_str(text).map_err(|e| invalid(path, text, e))
 }
 
-fn invalid(path: &Path, e: toml::de::Error) -> ConfigError {
+fn invalid(path: &Path, text: &str, e: toml::de::Error) -> ConfigError {
     let location = e
         .span()
-        .and_then(|span| {
-            std::fs::read_to_string(path)
-                .ok()
-                .map(|t| line_of(&t, span.start))
-        })
-        .map(|line| format!("line {line}: "))
+        .map(|span| format!("line {}: ", line_of(text, span.start)))
         .unwrap_or_default();
     ConfigError::Invalid {
         path: path.to_path_buf(),
         message: format!("{location}{}", e.message()),
-    }
-}
-
-fn invalid_in(path: &Path, section: &str, e: toml::de::Error) -> ConfigError {
-    ConfigError::Invalid {
-        path: path.to_path_buf(),
-        message: format!("in {section}: {}", e.message()),
     }
 }
 
@@ -212,6 +280,52 @@ mod tests {
         std::fs::write(dir.path().join("mrt.toml"), "skip = [\"b2\"]\n").unwrap();
         let err = load(dir.path()).unwrap_err().to_string();
         assert!(err.contains("line 1") && err.contains("map"), "{err}");
+    }
+
+    #[test]
+    fn values_that_cannot_work_name_the_key_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        for (text, key, line) in [
+            ("seed = 1\nrows = 0\n", "rows", 2),
+            ("url_env = \"\"\n", "url_env", 1),
+            ("cases = 0\n", "cases", 1),
+            ("\nversion_table = \" \"\n", "version_table", 2),
+        ] {
+            std::fs::write(dir.path().join("mrt.toml"), text).unwrap();
+            let err = load(dir.path()).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("line {line}: {key}:")),
+                "{text:?}: {err}"
+            );
+        }
+        std::fs::write(
+            dir.path().join("mrt.toml"),
+            "rows = 1\nurl_env = \"APP_DB\"\n",
+        )
+        .unwrap();
+        assert_eq!(load(dir.path()).unwrap().config.rows, Some(1));
+    }
+
+    #[test]
+    fn pyproject_errors_name_the_line_and_reject_wrong_types() {
+        let dir = tempfile::tempdir().unwrap();
+        let py = dir.path().join("pyproject.toml");
+        std::fs::write(
+            &py,
+            "[project]\nname = \"x\"\n\n[tool.black]\nline-length = 99\n\n[tool.mrt]\nrows = \"8\"\n",
+        )
+        .unwrap();
+        let err = load(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("[tool.mrt]") && err.contains("line 8"),
+            "{err}"
+        );
+        std::fs::write(&py, "[tool.mrt]\n\nbogus = 1\n").unwrap();
+        let err = load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("bogus") && err.contains("line 3"), "{err}");
+        std::fs::write(&py, "[tool.mrt]\nurl_env = \"\"\n").unwrap();
+        let err = load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("[tool.mrt]: line 2: url_env"), "{err}");
     }
 
     #[test]

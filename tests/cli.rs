@@ -81,3 +81,52 @@ fn graph_errors_exit_two_and_still_print_the_rest() {
     assert!(out.contains("aa03"), "{out}");
     assert!(err.contains("aa02_broken.py:22:1: syntax error"), "{err}");
 }
+
+/// A copy of `fixtures/check/clean` (a `users` table) with `mrt.toml` set to `config`.
+fn clean_project_with(config: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    common::copy_dir(&common::fixtures("check").join("clean"), dir.path()).unwrap();
+    std::fs::write(dir.path().join("mrt.toml"), config).unwrap();
+    dir
+}
+
+#[test]
+fn config_values_that_cannot_work_are_config_errors_naming_the_key() {
+    for (config, key) in [
+        ("rows = 0\n", "rows"),
+        ("url_env = \"\"\n", "url_env"),
+        ("cases = 0\n", "cases"),
+    ] {
+        let dir = clean_project_with(config);
+        let (code, _, err) = run(&["test", "--list"], dir.path());
+        assert_eq!(code, Some(3), "{config}: {err}");
+        assert!(
+            err.contains("mrt.toml") && err.contains(&format!("line 1: {key}:")),
+            "{config}: {err}"
+        );
+    }
+    let dir = clean_project_with("");
+    for flags in [["--rows", "0"], ["--url-env", ""], ["--cases", "0"]] {
+        let (code, _, err) = run(&["test", "--list", flags[0], flags[1]], dir.path());
+        assert_eq!(code, Some(3), "{flags:?}: {err}");
+        assert!(err.contains(flags[0]), "{flags:?}: {err}");
+    }
+}
+
+#[test]
+fn seeds_for_a_table_no_revision_mentions_are_a_warning_naming_it() {
+    let dir = clean_project_with(
+        "[seeds.users]\nrows = [{ id = 1, email = \"a@x\" }]\n[seeds.userz]\nrows = [{ id = 1 }]\n",
+    );
+    let (code, out, err) = run(&["test", "--list"], dir.path());
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("lint::"), "{out}");
+    assert!(
+        err.contains("warning:") && err.contains("seeds.userz") && err.contains("`userz`"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("seeds.users:"),
+        "users is created by a1: {err}"
+    );
+}

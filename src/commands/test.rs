@@ -114,14 +114,24 @@ pub fn settings(args: &TestArgs) -> Result<Settings> {
             source: "--provision",
         };
     }
+    let url_env = match &args.url_env {
+        Some(flag) => {
+            config::check_name(flag).map_err(|why| anyhow::anyhow!("--url-env: {why}"))?;
+            flag.clone()
+        }
+        None => c.url_env.clone().unwrap_or_else(|| "DATABASE_URL".into()),
+    };
+    if args.rows == Some(0) {
+        bail!("--rows: 0 rows per table tests nothing; at least 1 is needed (default 8)");
+    }
+    if args.cases == Some(0) {
+        bail!("--cases: 0 cases per trial tests nothing; at least 1 is needed (default 1)");
+    }
+    warn_unused_seeds(&project, &loaded);
     Ok(Settings {
         python,
         project,
-        url_env: args
-            .url_env
-            .clone()
-            .or_else(|| c.url_env.clone())
-            .unwrap_or_else(|| "DATABASE_URL".into()),
+        url_env,
         databases,
         seed: run_seed(args.seed, c.seed)?,
         rows: args.rows.or(c.rows).unwrap_or(DEFAULT_ROWS),
@@ -173,6 +183,35 @@ fn custom_seeds(loaded: &Loaded) -> BTreeMap<String, mrt_generators::CustomSeed>
         }
     }
     seeds
+}
+
+/// `seeds` for a table that no revision file mentions: most likely a typo or a table of another
+/// project, and its rows would never be used. A warning, not an error: the name is matched
+/// against the files' text, which a table created under a computed name does not contain.
+fn warn_unused_seeds(project: &Project, loaded: &Loaded) {
+    if loaded.config.seeds.is_empty() {
+        return;
+    }
+    let texts: Vec<String> = project
+        .graph
+        .ordered()
+        .filter_map(|r| std::fs::read(&r.path).ok())
+        .map(|b| String::from_utf8_lossy(&b).to_lowercase())
+        .collect();
+    let origin = loaded
+        .source
+        .as_deref()
+        .map_or_else(|| "config".to_string(), mrt_migrations::shown);
+    for table in loaded.config.seeds.keys() {
+        let name = table.to_lowercase();
+        if !texts.iter().any(|t| t.contains(&name)) {
+            eprintln!(
+                "warning: {origin}: seeds.{}: no revision file mentions a table `{}`; these rows are never used",
+                mrt_migrations::escape(table),
+                mrt_migrations::escape(table)
+            );
+        }
+    }
 }
 
 /// `skip` from config, every key a revision of this project (a typo must not silently test it).

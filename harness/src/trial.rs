@@ -393,8 +393,7 @@ impl Trial<'_, '_> {
             Err(e) => {
                 let detail = match &e {
                     mrt_migrations::exec::StepError::Failed { error, traceback } => {
-                        let root = self.ctx.settings.project.root.display().to_string();
-                        user_frames(traceback, &root)
+                        user_frames(traceback, &user_dirs(&self.ctx.settings.project))
                             .into_iter()
                             .fold(error.clone(), |acc, f| format!("{acc}\n{f}"))
                     }
@@ -745,9 +744,34 @@ fn trial_seed(run_seed: u64, rev: &str) -> u64 {
     })
 }
 
-/// The traceback frames in the user's project (`at versions/x.py:23 in downgrade: raise ...`),
+/// Where the user's own Python lives: the project, the script location and every version
+/// location (which may lie outside the project, even in an installed package). The project
+/// root comes first: paths under it are shown relative to it.
+fn user_dirs(project: &mrt_migrations::Project) -> Vec<String> {
+    let mut dirs = vec![
+        project.root.clone(),
+        project.alembic.script_location.clone(),
+    ];
+    dirs.extend(project.alembic.version_locations.iter().cloned());
+    let mut out: Vec<String> = Vec::new();
+    // As given and canonical: Python names files by the path it loaded them from.
+    for dir in dirs {
+        let canonical = dir.canonicalize().unwrap_or_else(|_| dir.clone());
+        for text in [dir.display().to_string(), canonical.display().to_string()] {
+            if !out.contains(&text) {
+                out.push(text);
+            }
+        }
+    }
+    out
+}
+
+/// The traceback frames in the user's files (`at versions/x.py:23 in downgrade: raise ...`),
 /// which is where the user needs to look; Alembic's and SQLAlchemy's frames are noise here.
-fn user_frames(traceback: &str, root: &str) -> Vec<String> {
+/// `dirs[0]` is the project root (frames under it are shown relative to it); frames under the
+/// other folders are shown with their full path.
+fn user_frames(traceback: &str, dirs: &[String]) -> Vec<String> {
+    let root = dirs.first().map_or("", String::as_str);
     let lines: Vec<&str> = traceback.lines().collect();
     let mut frames = Vec::new();
     for (i, line) in lines.iter().enumerate() {
@@ -757,13 +781,17 @@ fn user_frames(traceback: &str, root: &str) -> Vec<String> {
         let Some((path, tail)) = rest.split_once('"') else {
             continue;
         };
-        if !path.starts_with(root) {
+        let inside = |dir: &String| {
+            path.strip_prefix(dir.as_str())
+                .is_some_and(|rest| rest.starts_with('/'))
+        };
+        if !dirs.iter().any(inside) {
             continue;
         }
-        let shown = path
-            .strip_prefix(root)
-            .unwrap_or(path)
-            .trim_start_matches('/');
+        let shown = match path.strip_prefix(root) {
+            Some(rest) if rest.starts_with('/') => rest.trim_start_matches('/'),
+            _ => path,
+        };
         let location = tail
             .trim_start_matches(", line ")
             .replacen(", in ", " in ", 1);
@@ -793,8 +821,20 @@ mod tests {
     fn user_frames_keep_only_project_files() {
         let tb = "Traceback (most recent call last):\n  File \"/usr/lib/alembic/command.py\", line 3, in upgrade\n    script.run()\n  File \"/proj/migrations/versions/t08.py\", line 23, in downgrade\n    raise RuntimeError(\"x\")\nRuntimeError: x\n";
         assert_eq!(
-            user_frames(tb, "/proj"),
+            user_frames(tb, &["/proj".into()]),
             ["at migrations/versions/t08.py:23 in downgrade: raise RuntimeError(\"x\")"]
+        );
+        // A sibling folder whose name starts like the root is not the project.
+        assert!(user_frames(&tb.replace("/proj/", "/project2/"), &["/proj".into()]).is_empty());
+    }
+
+    #[test]
+    fn user_frames_include_version_locations_outside_the_project() {
+        let tb = "Traceback (most recent call last):\n  File \"/usr/lib/alembic/command.py\", line 3, in upgrade\n    script.run()\n  File \"/site/pkg/migrations/r1.py\", line 9, in upgrade\n    op.drop_column(\"t\", \"c\")\nKeyError: c\n";
+        let dirs = ["/proj".to_string(), "/site/pkg/migrations".to_string()];
+        assert_eq!(
+            user_frames(tb, &dirs),
+            ["at /site/pkg/migrations/r1.py:9 in upgrade: op.drop_column(\"t\", \"c\")"]
         );
     }
 

@@ -70,7 +70,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => exit::code(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", mrt_db::scrub_secrets(&format!("{e:#}")));
             exit::code(exit::USAGE)
         }
     }

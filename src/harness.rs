@@ -40,7 +40,7 @@ pub fn main() -> ! {
     let code = match test::run(&args) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", mrt_db::scrub_secrets(&format!("{e:#}")));
             crate::exit::USAGE
         }
     };

@@ -38,6 +38,14 @@ fn main() {
             eprintln!("note: guard::fixed_url::{db} ignored: {var} not set (.ci/run sets it)");
         }
     }
+    let pg = std::env::var("MRT_TEST_POSTGRES_URL").ok();
+    let no_pg = pg.is_none();
+    trials.push(
+        Trial::test("guard::password_scrubbed::postgres", move || {
+            password_scrubbed(pg.as_deref().unwrap_or(""))
+        })
+        .with_ignored_flag(no_pg),
+    );
     let trials = trials
         .into_iter()
         .map(|t| if ready { t } else { t.with_ignored_flag(true) })
@@ -214,4 +222,24 @@ fn refused_server(server: &str) -> Result<(), Failed> {
     })();
     ddl(format!("DROP DATABASE {name}"))?;
     result
+}
+
+/// A user error that echoes `$DATABASE_URL` must not show the password in any output. The test
+/// server trusts local logins, so a password added to its URL is accepted and ignored.
+fn password_scrubbed(server: &str) -> Result<(), Failed> {
+    const SECRET: &str = "Sup3rS3cretPw";
+    let (scheme, rest) = server.split_once("://").ok_or("bad server URL")?;
+    let (user, host) = rest.split_once('@').ok_or("server URL without user@")?;
+    let user = user.split(':').next().unwrap_or(user);
+    let url = format!("{scheme}://{user}:{SECRET}@{host}");
+    let project = common::fixtures("guard").join("echo_url");
+    let run = run_mrt(&project, &url, &[], None)?;
+    let all = format!("{}{}", run.stdout, run.stderr);
+    if !all.contains("cannot migrate") || !all.contains("***") {
+        return Err(format!("the upgrade's error is not shown scrubbed:\n{all}").into());
+    }
+    if all.contains(SECRET) {
+        return Err(format!("the password appears in the output:\n{all}").into());
+    }
+    Ok(())
 }

@@ -37,6 +37,7 @@ pub use model::{
 pub use mysql::MysqlServer;
 pub use postgres::PgServer;
 pub use sqlite::{sqlite_schema_from_master, SqliteServer};
+pub use server_url::scrub_secrets;
 pub use value::{Row, Value};
 
 /// The SQL dialects mrt can run trials on.

@@ -64,6 +64,10 @@ impl ServerUrl {
             _ => 3306,
         });
         let admin_db = url.path().trim_start_matches('/').to_string();
+        if let Some(p) = url.password().filter(|p| !p.is_empty()) {
+            remember_secret(p);
+            remember_secret(&decode(p));
+        }
         Ok(ServerUrl {
             dialect,
             url,
@@ -150,6 +154,37 @@ impl ServerUrl {
     }
 }
 
+/// Passwords of every server URL this process parsed: user code may echo `$DATABASE_URL` in
+/// an error, and that text reaches mrt's output through paths no one URL knows of.
+static SECRETS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+fn remember_secret(secret: &str) {
+    if secret.is_empty() {
+        return;
+    }
+    if let Ok(mut secrets) = SECRETS.lock() {
+        if !secrets.iter().any(|s| s == secret) {
+            secrets.push(secret.to_string());
+            // Longest first, so a password that contains another is replaced whole.
+            secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        }
+    }
+}
+
+/// `text` with every password mrt knows (see [`SECRETS`]) replaced by `***`.
+pub fn scrub_secrets(text: &str) -> String {
+    let Ok(secrets) = SECRETS.lock() else {
+        return text.to_string();
+    };
+    let mut out = text.to_string();
+    for secret in secrets.iter() {
+        if out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), "***");
+        }
+    }
+    out
+}
+
 fn decode(s: &str) -> String {
     url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
         .next()
@@ -181,6 +216,11 @@ mod tests {
         );
         assert_eq!(u.connect_url("mrt_x_1").path(), "/mrt_x_1");
         assert_eq!(u.scrub("bad s@cret and s%40cret"), "bad *** and ***");
+        // Every text mrt prints can be scrubbed, e.g. a user error that echoes $DATABASE_URL.
+        assert_eq!(
+            scrub_secrets("KeyError: postgresql://u:s@cret@h/db (s%40cret)"),
+            "KeyError: postgresql://u:***@h/db (***)"
+        );
 
         let m = ServerUrl::parse("mariadb://root@127.0.0.1/mysql").expect("parse");
         assert_eq!(m.dialect, Dialect::Mysql);

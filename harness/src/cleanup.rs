@@ -48,7 +48,7 @@ pub fn stop_run(message: &str, code: i32) -> ! {
     if INTERRUPTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
         park();
     }
-    eprintln!("\n{message}");
+    eprintln!("\n{}", mrt_db::scrub_secrets(message));
     let servers: Vec<Arc<Server>> = SERVERS.lock().map(|s| s.clone()).unwrap_or_default();
     for server in servers {
         server.cleanup_blocking(SIGNAL_CLEANUP);

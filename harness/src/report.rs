@@ -33,10 +33,12 @@ impl Verdict {
         }
     }
 
+    /// Adds a section; every text is scrubbed of known passwords here, once, since lines come
+    /// from user code and drivers (an error echoing `$DATABASE_URL`).
     pub fn add(&mut self, title: impl Into<String>, lines: Vec<String>) {
         self.sections.push(Section {
-            title: title.into(),
-            lines,
+            title: mrt_db::scrub_secrets(&title.into()),
+            lines: lines.iter().map(|l| mrt_db::scrub_secrets(l)).collect(),
         });
     }
 

@@ -48,20 +48,28 @@ pub fn graph_findings(graph: &RevisionGraph) -> Vec<Finding> {
         .collect()
 }
 
-/// MRT902 for every file that is not valid Python or not UTF-8.
+/// A finding for every problem reading the project, so a check never passes over what it could
+/// not read: MRT902 for a file that does not parse or cannot be read, MRT903 for a broken graph.
 pub fn problem_findings(problems: &[Problem]) -> Vec<Finding> {
     problems
         .iter()
-        .filter(|p| matches!(p.kind, ProblemKind::Syntax | ProblemKind::NotUtf8))
         .map(|p| Finding {
             revision: p.revision.clone(),
             path: p.path.clone(),
             line: p.line.unwrap_or(1).max(1),
             column: p.column.unwrap_or(1).max(1),
-            code: "MRT902",
+            code: problem_code(&p.kind),
             severity: Severity::Error,
             message: p.message.clone(),
             also: Vec::new(),
         })
         .collect()
+}
+
+fn problem_code(kind: &ProblemKind) -> &'static str {
+    use ProblemKind::*;
+    match kind {
+        Syntax | NotUtf8 | Unreadable | NotLiteral => "MRT902",
+        DuplicateId | MissingParent | MissingDependency | DuplicateBranchLabel | Cycle => "MRT903",
+    }
 }

@@ -84,7 +84,7 @@ const fn opt_in(r: Rule) -> Rule {
     Rule { opt_in: true, ..r }
 }
 
-static RULES: [Rule; 43] = [
+static RULES: [Rule; 44] = [
     rule("MRT100", "runtime-sql", I, ALL, "SQL built at run time cannot be checked statically", [
         "An `execute()` whose SQL is an f-string, `%`/`.format()` formatting, a concatenation with a variable, or any expression mrt cannot reduce to a literal.",
         "Every raw-SQL rule (DROP, TRUNCATE, DELETE, UPDATE, CREATE TYPE, ...) reads the SQL text. When the text only exists at run time mrt cannot tell whether it is safe, and staying silent would look like a pass.",
@@ -337,11 +337,17 @@ static RULES: [Rule; 43] = [
         "Create a merge revision: `alembic merge -m \"merge heads\" <head1> <head2>`; its empty upgrade/downgrade is correct.",
         "two revisions both declaring down_revision = \"a1b2c3\"",
     ]),
-    rule("MRT902", "syntax-error", E, ALL, "migration file does not parse", [
-        "A revision file that is not valid Python (or not UTF-8), reported at the position of the error.",
-        "Alembic cannot import it, so no upgrade or downgrade through it can run, and mrt cannot check its rules.",
-        "Fix the syntax error; `python -m py_compile path/to/revision.py` shows the same position.",
+    rule("MRT902", "syntax-error", E, ALL, "migration file does not parse or cannot be read", [
+        "A revision file that is not valid Python (or not UTF-8), reported at the position of the error; a file or folder in a version location that cannot be read, a symbolic link that cannot be followed (a loop, a missing target), or a `revision`/`down_revision` that is not a literal.",
+        "Alembic cannot import it, so no upgrade or downgrade through it can run, and mrt cannot check its rules: a check that passed over it would pass what it never read.",
+        "Fix the syntax error (`python -m py_compile path/to/revision.py` shows the same position), the permissions or the link, or write the ids as string literals.",
         "def downgrade(:\n    pass",
+    ]),
+    rule("MRT903", "broken-graph", E, ALL, "revision graph is broken (duplicate id, missing parent, cycle)", [
+        "A revision id declared by two files (the finding is on the file Alembic ignores and names the one it uses: the last it loads), a `down_revision` or `depends_on` naming no known revision or branch label, a branch label used twice, or a cycle of revisions.",
+        "Alembic refuses the project or silently uses one of two files, so the chain mrt checks is not the one that runs; revisions on a cycle cannot be ordered.",
+        "Give each revision its own id (`alembic revision` generates one), point `down_revision` at an existing revision, or break the cycle.",
+        "two files both declaring revision = \"d2\"",
     ]),
 ];
 

@@ -313,11 +313,13 @@ fn syntax_problems_become_mrt902() {
         Problem::new(ProblemKind::Cycle, "v/z.py", "cycle"),
     ];
     let found = problem_findings(&problems);
-    assert_eq!(found.len(), 2);
+    // A cycle is no longer left to a stderr warning: it is an MRT903 (the graph cannot be trusted).
+    assert_eq!(found.len(), 3);
     assert_eq!(
         (found[0].code, found[0].line, found[0].column),
         ("MRT902", 4, 7)
     );
     assert_eq!(found[0].revision.as_deref(), Some("x"));
     assert_eq!((found[1].line, found[1].column), (1, 1));
+    assert_eq!((found[2].code, found[2].line), ("MRT903", 1));
 }

@@ -24,6 +24,8 @@ pub struct RevisionGraph {
     dependents: Vec<Vec<usize>>,
     order: Vec<usize>,
     problems: Vec<Problem>,
+    /// Revisions whose id a later file declares again: Alembic ignores them, mrt still lints them.
+    shadowed: Vec<Revision>,
 }
 
 impl RevisionGraph {
@@ -31,7 +33,7 @@ impl RevisionGraph {
     /// so a child pointing at one is told where its parent went.
     pub fn build(revisions: Vec<Revision>, salvaged: &[(String, PathBuf)]) -> Self {
         let mut problems = Vec::new();
-        let revisions = drop_duplicates(revisions, &mut problems);
+        let (revisions, shadowed) = drop_duplicates(revisions, &mut problems);
         let by_id: HashMap<String, usize> = revisions
             .iter()
             .enumerate()
@@ -48,6 +50,7 @@ impl RevisionGraph {
             by_label,
             order: Vec::new(),
             problems,
+            shadowed,
         };
         graph.link(salvaged);
         graph.sort();
@@ -180,6 +183,12 @@ impl RevisionGraph {
         &self.problems
     }
 
+    /// Files whose revision id a later file declares again (see [`ProblemKind::DuplicateId`]):
+    /// not in the graph, as in Alembic, but files a check must still read.
+    pub fn shadowed(&self) -> &[Revision] {
+        &self.shadowed
+    }
+
     pub fn len(&self) -> usize {
         self.revisions.len()
     }
@@ -191,6 +200,17 @@ impl RevisionGraph {
     /// Revisions parents-first; revisions on a cycle are left out (they are in `problems`).
     pub fn ordered(&self) -> impl Iterator<Item = &Revision> {
         self.order.iter().map(|&i| &self.revisions[i])
+    }
+
+    /// Revisions on or behind a cycle, which [`Self::ordered`] leaves out: files that were read
+    /// and must still be checked.
+    pub fn unordered(&self) -> impl Iterator<Item = &Revision> {
+        let placed: HashSet<usize> = self.order.iter().copied().collect();
+        self.revisions
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| !placed.contains(i))
+            .map(|(_, r)| r)
     }
 
     /// Looks a revision up by id or branch label.
@@ -290,31 +310,48 @@ impl RevisionGraph {
     }
 }
 
-fn drop_duplicates(revisions: Vec<Revision>, problems: &mut Vec<Problem>) -> Vec<Revision> {
-    let mut first_seen: HashMap<String, (PathBuf, usize)> = HashMap::new();
-    let mut kept = Vec::with_capacity(revisions.len());
-    for rev in revisions {
-        if let Some((path, line)) = first_seen.get(&rev.id) {
-            problems.push(
-                Problem::new(
-                    ProblemKind::DuplicateId,
-                    &rev.path,
-                    format!(
-                        "duplicate revision id '{}', first declared at {}:{}",
-                        rev.id,
-                        shown(path),
-                        line
-                    ),
-                )
-                .at(rev.line, None)
-                .of(rev.id.clone()),
-            );
+/// Keeps, for each id, the revision Alembic uses: the last file it loads with that id (its
+/// revision map is a dict filled in load order). The others are returned apart, each with a
+/// problem naming the file that wins, so they are still linted and never silently passed.
+fn drop_duplicates(
+    revisions: Vec<Revision>,
+    problems: &mut Vec<Problem>,
+) -> (Vec<Revision>, Vec<Revision>) {
+    let mut last: HashMap<&str, usize> = HashMap::new();
+    for (i, rev) in revisions.iter().enumerate() {
+        last.insert(rev.id.as_str(), i);
+    }
+    let winners: HashMap<String, (PathBuf, usize)> = last
+        .values()
+        .map(|&i| {
+            let r = &revisions[i];
+            (r.id.clone(), (r.path.clone(), r.line))
+        })
+        .collect();
+    let keep: HashSet<usize> = last.into_values().collect();
+    let (mut kept, mut shadowed) = (Vec::new(), Vec::new());
+    for (i, rev) in revisions.into_iter().enumerate() {
+        if keep.contains(&i) {
+            kept.push(rev);
             continue;
         }
-        first_seen.insert(rev.id.clone(), (rev.path.clone(), rev.line));
-        kept.push(rev);
+        let (path, line) = &winners[&rev.id];
+        problems.push(
+            Problem::new(
+                ProblemKind::DuplicateId,
+                &rev.path,
+                format!(
+                    "duplicate revision id '{}': also declared at {}:{line}, the file Alembic uses (the last it loads); this one is ignored by Alembic",
+                    rev.id,
+                    shown(path),
+                ),
+            )
+            .at(rev.line, None)
+            .of(rev.id.clone()),
+        );
+        shadowed.push(rev);
     }
-    kept
+    (kept, shadowed)
 }
 
 fn label_map(revisions: &[Revision], problems: &mut Vec<Problem>) -> HashMap<String, usize> {
@@ -475,10 +512,18 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_id_keeps_first() {
-        let g = RevisionGraph::build(vec![rev("a", &[]), rev("a", &[])], &[]);
-        assert_eq!(g.len(), 1);
-        assert_eq!(g.problems()[0].kind, ProblemKind::DuplicateId);
+    fn duplicate_id_keeps_the_last_as_alembic_does() {
+        let mut second = rev("a", &[]);
+        second.path = PathBuf::from("a_second.py");
+        let g = RevisionGraph::build(vec![rev("a", &[]), second, rev("b", &["a"])], &[]);
+        assert_eq!(g.len(), 2);
+        assert_eq!(g.get("a").unwrap().path, PathBuf::from("a_second.py"));
+        let p = &g.problems()[0];
+        assert_eq!(p.kind, ProblemKind::DuplicateId);
+        assert_eq!(p.path, PathBuf::from("a.py"));
+        assert!(p.message.contains("a_second.py:1"), "{}", p.message);
+        assert_eq!(ids(g.shadowed()), ["a"]);
+        assert_eq!(g.shadowed()[0].path, PathBuf::from("a.py"));
     }
 
     #[test]

@@ -58,7 +58,6 @@ pub fn run(args: &CheckArgs, verbose: bool) -> Result<u8> {
     if verbose {
         eprintln!("note: dialect {dialect}");
     }
-    report_problems(&project);
     let report = check(&project, &policy, &selection, dialect, args.strict);
     match report::print(&report, args.format) {
         // `mrt check | head`: the reader has all it wanted; the verdict stands.
@@ -66,17 +65,6 @@ pub fn run(args: &CheckArgs, verbose: bool) -> Result<u8> {
         other => other.context("cannot write the report")?,
     }
     Ok(report.exit_code())
-}
-
-/// Graph problems that no rule covers (missing parent, cycle, duplicate id, ...) go to stderr:
-/// they do not change the exit code, but revisions on a cycle cannot be checked.
-fn report_problems(project: &Project) {
-    for p in project.problems() {
-        use mrt_migrations::ProblemKind::{NotUtf8, Syntax};
-        if !matches!(p.kind, Syntax | NotUtf8) {
-            eprintln!("warning: {p}");
-        }
-    }
 }
 
 fn check(
@@ -90,8 +78,9 @@ fn check(
     let (revisions, skipped) = select(project, selection);
     let mut findings = lint_all(&revisions, graph, dialect, &policy.opt_in);
     findings.extend(mrt_lint::graph_findings(graph));
+    let problems: Vec<_> = project.problems().cloned().collect();
     findings.extend(
-        mrt_lint::problem_findings(&project.file_problems)
+        mrt_lint::problem_findings(&problems)
             .into_iter()
             .filter(|f| selection.verdict(f.revision.as_deref(), &f.path) == Verdict::Check),
     );
@@ -113,11 +102,17 @@ fn check(
     }
 }
 
-/// The revisions to lint and the ones skipped by config, in graph order.
+/// The revisions to lint and the ones skipped by config: in graph order, then those on a cycle
+/// and those whose id a later file declares again (read, so checked, though not in the graph).
 fn select<'p>(project: &'p Project, selection: &Selection) -> (Vec<&'p Revision>, Vec<Skipped>) {
     let mut revisions = Vec::new();
     let mut skipped = Vec::new();
-    for r in project.graph.ordered() {
+    let graph = &project.graph;
+    for r in graph
+        .ordered()
+        .chain(graph.unordered())
+        .chain(graph.shadowed())
+    {
         match selection.verdict(Some(&r.id), &r.path) {
             Verdict::Check => revisions.push(r),
             Verdict::Skip(reason) => skipped.push(Skipped {
@@ -136,7 +131,7 @@ fn add_unparsed_files(checked: &mut Vec<Checked>, items: &[Item]) {
     let known: HashSet<String> = checked.iter().map(|c| c.path.clone()).collect();
     let mut extra: Vec<Checked> = items
         .iter()
-        .filter(|i| i.finding.code == "MRT902" && !known.contains(&i.path))
+        .filter(|i| is_unread(i.finding.code) && !known.contains(&i.path))
         .map(|i| Checked {
             revision: i.finding.revision.clone(),
             path: i.path.clone(),
@@ -283,9 +278,11 @@ impl Policy {
         }
     }
 
-    /// The severity a finding of `code` is reported at; `None` when off or not selected.
+    /// The severity a finding of `code` is reported at; `None` when off or not selected. What
+    /// mrt could not read (MRT902, MRT903) is reported whatever `--select` says.
     fn level(&self, code: &str, default: Severity) -> Option<Severity> {
-        if self.select.as_ref().is_some_and(|s| !s.contains(code)) {
+        let selected = |s: &HashSet<&str>| s.contains(code) || is_unread(code);
+        if self.select.as_ref().is_some_and(|s| !selected(s)) {
             return None;
         }
         match self.overrides.get(code) {
@@ -293,6 +290,11 @@ impl Policy {
             None => Some(default),
         }
     }
+}
+
+/// Findings about files or a graph mrt could not read: the check fails on them, never passes.
+fn is_unread(code: &str) -> bool {
+    matches!(code, "MRT902" | "MRT903")
 }
 
 fn origin(loaded: &Loaded) -> String {

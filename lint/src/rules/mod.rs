@@ -21,7 +21,7 @@ pub struct Ctx<'a> {
 
 pub type Check = fn(&Ctx) -> Vec<Hit>;
 
-/// The check of a per-file rule; `None` for graph rules (MRT901, MRT902).
+/// The check of a per-file rule; `None` for graph rules (MRT901, MRT902, MRT903).
 pub fn check(code: &str) -> Option<Check> {
     Some(match code {
         "MRT100" => objects::runtime_sql,

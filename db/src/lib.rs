@@ -36,8 +36,8 @@ pub use model::{
 };
 pub use mysql::MysqlServer;
 pub use postgres::PgServer;
-pub use sqlite::{sqlite_schema_from_master, SqliteServer};
 pub use server_url::scrub_secrets;
+pub use sqlite::{sqlite_schema_from_master, SqliteServer};
 pub use value::{Row, Value};
 
 /// The SQL dialects mrt can run trials on.
@@ -72,6 +72,87 @@ pub fn quote_ident(dialect: Dialect, name: &str) -> String {
         Dialect::Sqlite | Dialect::Postgres => format!("\"{}\"", name.replace('"', "\"\"")),
         Dialect::Mysql => format!("`{}`", name.replace('`', "``")),
     }
+}
+
+/// One row changed after it was inserted: the row whose `key` columns hold these values (NULL
+/// matches NULL) gets the `set` values. Seeds use it to fill a nullable foreign key of a cycle
+/// once the table it points at has rows: inserted NULL first, then set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowUpdate {
+    pub key: Vec<(String, Value)>,
+    pub set: Vec<(String, Value)>,
+}
+
+/// The `UPDATE` for one [`RowUpdate`] and the values to bind, in placeholder order (`set`
+/// first, then the key's non-NULL values; a NULL key value is matched with `IS NULL`, which
+/// binds nothing). `placeholder(n, column)` renders the n-th parameter (1-based).
+pub(crate) fn update_sql<'u>(
+    dialect: Dialect,
+    table: &Table,
+    update: &'u RowUpdate,
+    placeholder: impl Fn(usize, &str) -> String,
+) -> (String, Vec<&'u Value>) {
+    let mut binds: Vec<&Value> = Vec::new();
+    let mut set = Vec::with_capacity(update.set.len());
+    for (column, value) in &update.set {
+        binds.push(value);
+        set.push(format!(
+            "{} = {}",
+            quote_ident(dialect, column),
+            placeholder(binds.len(), column)
+        ));
+    }
+    let mut conditions = Vec::with_capacity(update.key.len());
+    for (column, value) in &update.key {
+        let name = quote_ident(dialect, column);
+        if *value == Value::Null {
+            conditions.push(format!("{name} IS NULL"));
+        } else {
+            binds.push(value);
+            conditions.push(format!("{name} = {}", placeholder(binds.len(), column)));
+        }
+    }
+    let condition = if conditions.is_empty() {
+        "1 = 1".to_string()
+    } else {
+        conditions.join(" AND ")
+    };
+    let sql = format!(
+        "UPDATE {} SET {} WHERE {condition}",
+        quote_ident(dialect, &table.name),
+        set.join(", ")
+    );
+    (sql, binds)
+}
+
+/// Statements that clear the nullable foreign keys which would stop deleting `tables` in this
+/// order: those pointing at a table deleted earlier in the list or at their own table, as a
+/// foreign-key cycle has (a nullable `teams.default_member_id` while `members.team_id` points
+/// back); without them the first `DELETE` of a cycle fails whichever table comes first.
+pub(crate) fn unlink_statements(dialect: Dialect, tables: &[&Table]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, table) in tables.iter().enumerate() {
+        for fk in &table.foreign_keys {
+            let earlier = tables[..i].iter().any(|t| t.name == fk.ref_table);
+            let nullable = fk
+                .columns
+                .iter()
+                .all(|c| table.column(c).is_some_and(|col| col.nullable));
+            if !(earlier || fk.ref_table == table.name) || !nullable || fk.columns.is_empty() {
+                continue;
+            }
+            let names: Vec<String> = fk.columns.iter().map(|c| quote_ident(dialect, c)).collect();
+            let set: Vec<String> = names.iter().map(|n| format!("{n} = NULL")).collect();
+            let any: Vec<String> = names.iter().map(|n| format!("{n} IS NOT NULL")).collect();
+            out.push(format!(
+                "UPDATE {} SET {} WHERE {}",
+                quote_ident(dialect, &table.name),
+                set.join(", "),
+                any.join(" OR ")
+            ));
+        }
+    }
+    out
 }
 
 /// A database server mrt makes its isolated databases on: SQLite (a temp directory), PostgreSQL or
@@ -385,8 +466,22 @@ impl TempDb {
         }
     }
 
+    /// Apply `updates` to rows of `table` in one transaction (values as for [`insert_rows`]).
+    /// An update that matches no row is an error naming the table and the update's position,
+    /// and nothing is changed.
+    ///
+    /// [`insert_rows`]: TempDb::insert_rows
+    pub async fn update_rows(&self, table: &Table, updates: &[RowUpdate]) -> Result<(), DbError> {
+        match &self.backend {
+            Backend::Sqlite(db) => db.update_rows(table, updates).await,
+            Backend::Postgres(db) => db.update_rows(table, updates).await,
+            Backend::Mysql(db) => db.update_rows(table, updates).await,
+        }
+    }
+
     /// Delete every row of the given tables, in the given order (children first, so foreign
-    /// keys hold), in one transaction.
+    /// keys hold), in one transaction. Nullable foreign keys that point at a table deleted
+    /// earlier (a cycle) or at their own table are set to NULL first.
     pub async fn delete_all_rows(&self, tables_child_first: &[&Table]) -> Result<(), DbError> {
         match &self.backend {
             Backend::Sqlite(db) => sqlite::delete_all_rows(db, tables_child_first).await,

@@ -252,3 +252,49 @@ fn bad_run_id_is_rejected() {
     assert!(SqliteServer::new("a-b").is_err());
     assert!(SqliteServer::new("a'b").is_err());
 }
+
+/// A foreign-key cycle (`teams.default_member_id` nullable -> members, `members.team_id` NOT NULL
+/// -> teams): rows go in with the nullable key NULL, `update_rows` fills it, and
+/// `delete_all_rows` clears it before deleting, in either order.
+#[tokio::test]
+async fn cycle_rows_are_filled_by_updates_and_deleted() {
+    use mrt_db::RowUpdate;
+    let server = SqliteServer::new("io").expect("server");
+    let db = server.create().await.expect("create");
+    exec(
+        &db,
+        "CREATE TABLE teams (id INTEGER PRIMARY KEY, default_member_id INTEGER REFERENCES members(id))",
+    )
+    .await;
+    exec(
+        &db,
+        "CREATE TABLE members (id INTEGER PRIMARY KEY, team_id INTEGER NOT NULL REFERENCES teams(id))",
+    )
+    .await;
+    let schema = db.introspect(&[]).await.expect("introspect");
+    let (teams, members) = (&schema.tables["teams"], &schema.tables["members"]);
+    db.insert_rows(teams, &[vec![Value::Int(1), Value::Null]])
+        .await
+        .expect("teams");
+    db.insert_rows(members, &[vec![Value::Int(7), Value::Int(1)]])
+        .await
+        .expect("members");
+    let fill = RowUpdate {
+        key: vec![("id".into(), Value::Int(1))],
+        set: vec![("default_member_id".into(), Value::Int(7))],
+    };
+    db.update_rows(teams, &[fill]).await.expect("update");
+    let back = db.read_rows(teams).await.expect("read");
+    assert_eq!(back, vec![vec![Value::Int(1), Value::Int(7)]]);
+    // An update that finds no row is an error, and changes nothing.
+    let missing = RowUpdate {
+        key: vec![("id".into(), Value::Int(99))],
+        set: vec![("default_member_id".into(), Value::Null)],
+    };
+    let err = db.update_rows(teams, &[missing]).await.unwrap_err();
+    assert!(err.to_string().contains("matches no row"), "{err}");
+    // Members first (children of teams), then teams: teams.default_member_id is cleared first.
+    db.delete_all_rows(&[members, teams]).await.expect("delete");
+    assert!(db.read_rows(teams).await.expect("read").is_empty());
+    assert!(db.read_rows(members).await.expect("read").is_empty());
+}

@@ -14,15 +14,17 @@
 mod constraints;
 mod custom;
 mod literals;
+mod order;
 mod shrink;
 mod strategy;
 mod types;
 
 use constraints::{read_checks, unique_sets, ColumnComparison, UniqueSet};
-use mrt_db::{Column, Row, Schema, Table, Value};
+use mrt_db::{Column, Row, RowUpdate, Schema, Table, Value};
+use order::{row_key, seed_order, CycleHints};
 use proptest::strategy::{BoxedStrategy, Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use strategy::{parse_for, strategy_for, Spec};
 use types::SqlType;
 
@@ -33,12 +35,15 @@ pub use strategy::column_strategy;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SeedError {
-    #[error("cannot seed table {table}: column {column} must reference a row of {ref_table}, which has none when {table} is seeded (no rows, outside the seeded tables, or seeded later in a foreign-key cycle) and the column is NOT NULL; add a custom seed for {table} (or {ref_table})")]
+    #[error("cannot seed table {table}: column {column} is NOT NULL and must reference a row of {ref_table}, which has none to offer (its custom seed gives none, each is taken by a one-to-one key, or it is outside the seeded tables); add a custom seed for {table} (or {ref_table})")]
     NoParentRows {
         table: String,
         column: String,
         ref_table: String,
     },
+    /// A cycle of foreign keys none of which can be set aside (see `order`).
+    #[error("cannot seed the foreign-key cycle {cycle}: no row of it can be inserted before the others (each foreign key is NOT NULL or its table has no primary key to fill it in afterwards, and none points at rows already there); give these tables custom seeds (`seeds.<table>` in config: rows that point at existing rows, or `rows = []` to leave a table empty)")]
+    Cycle { cycle: String },
     #[error("cannot seed table {table}: could not generate {rows} distinct values for unique column(s) {columns}; add a custom seed for {table}")]
     Uniqueness {
         table: String,
@@ -78,13 +83,63 @@ impl Default for SeedOptions {
     }
 }
 
-/// Rows per table, in the order they must be inserted (parents first).
+/// Rows per table, in the order they must be inserted (parents first), then the foreign keys of
+/// cycles to fill once every table has rows.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Seeds {
     pub tables: Vec<(String, Vec<Vec<Value>>)>,
+    /// Applied after every insert, in order (see [`Seeds::row_updates`]): rows of `tables` hold
+    /// NULL in these columns until then.
+    pub updates: Vec<SeedUpdate>,
     /// What [`shrink_candidates`] needs to keep shrunk rows insertable; filled by [`seed`],
     /// empty (no links, nothing simplified) for hand-built seeds.
     pub shape: SeedShape,
+}
+
+/// A nullable foreign key of a cycle (`teams.default_member_id` while `members.team_id` NOT NULL
+/// points back), inserted NULL and set here once its parent has rows. Positions index the
+/// table's columns, as in the rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeedUpdate {
+    pub table: String,
+    /// The row to change, found by its values in these columns (its primary key, or else a
+    /// unique set of NOT NULL columns).
+    pub key_columns: Vec<usize>,
+    pub key: Vec<Value>,
+    /// The foreign key's columns and the parent key they get.
+    pub columns: Vec<usize>,
+    pub values: Vec<Value>,
+    pub parent: String,
+    pub parent_columns: Vec<usize>,
+}
+
+impl Seeds {
+    /// The updates as the database applies them, grouped by table in order (consecutive
+    /// updates of one table together). Updates of tables missing from `schema` are left out,
+    /// as the harness leaves out their rows.
+    pub fn row_updates<'s>(&self, schema: &'s Schema) -> Vec<(&'s Table, Vec<RowUpdate>)> {
+        let mut out: Vec<(&'s Table, Vec<RowUpdate>)> = Vec::new();
+        for u in &self.updates {
+            let Some(table) = schema.tables.get(&u.table) else {
+                continue;
+            };
+            let named = |cols: &[usize], values: &[Value]| -> Vec<(String, Value)> {
+                cols.iter()
+                    .zip(values)
+                    .filter_map(|(&c, v)| Some((table.columns.get(c)?.name.clone(), v.clone())))
+                    .collect()
+            };
+            let update = RowUpdate {
+                key: named(&u.key_columns, &u.key),
+                set: named(&u.columns, &u.values),
+            };
+            match out.last_mut() {
+                Some((t, list)) if t.name == table.name => list.push(update),
+                _ => out.push((&**table, vec![update])),
+            }
+        }
+        out
+    }
 }
 
 /// The structure of seeded tables that shrinking must respect.
@@ -117,20 +172,46 @@ pub struct ColumnShape {
 }
 
 /// Generates rows for every table of `schema` (parents before children, so foreign keys hold).
+/// A foreign-key cycle is broken at a nullable foreign key, which is filled by [`Seeds::updates`].
 pub fn seed(schema: &Schema, options: SeedOptions) -> Result<Seeds, SeedError> {
     let mut runner = runner_for(options.seed);
-    let mut done: BTreeMap<String, Vec<Vec<Value>>> = BTreeMap::new();
+    // Rows already there are parents from the start: a cycle may be entered through them.
+    let mut done: BTreeMap<String, Vec<Vec<Value>>> = options
+        .existing
+        .iter()
+        .filter(|(_, rows)| !rows.is_empty())
+        .map(|(t, rows)| (t.clone(), rows.clone()))
+        .collect();
+    let existing_tables: BTreeSet<String> = done.keys().cloned().collect();
+    let custom_tables: BTreeSet<String> = options
+        .custom
+        .iter()
+        .filter(|(_, c)| c.mode == CustomMode::Replace)
+        .map(|(t, _)| t.clone())
+        .collect();
+    let order = seed_order(
+        schema,
+        &CycleHints {
+            existing: &existing_tables,
+            custom: &custom_tables,
+        },
+    )?;
     let mut seeds = Seeds::default();
-    for table in schema.user_tables_parent_first() {
-        let plan = TablePlan::new(schema, table, &options.literals);
+    // Tables with deferred foreign keys: their plan and where their generated rows start.
+    let mut later: Vec<(TablePlan, usize)> = Vec::new();
+    for table in order.tables {
+        let mut plan = TablePlan::new(schema, table, &options.literals);
+        plan.defer(&order.deferred);
         let mut rows = Vec::new();
         let mut generate = options.rows_per_table;
         if let Some(custom) = options.custom.get(&table.name) {
             rows = custom_rows(table, custom)?;
+            seeds.updates.extend(plan.hold_back(&mut rows));
             if custom.mode == CustomMode::Replace {
                 generate = 0;
             }
         }
+        let given = rows.len();
         let existing = options
             .existing
             .get(&table.name)
@@ -148,8 +229,61 @@ pub fn seed(schema: &Schema, options: SeedOptions) -> Result<Seeds, SeedError> {
         parents.extend(rows.iter().cloned());
         done.insert(table.name.clone(), parents);
         seeds.tables.push((table.name.clone(), rows));
+        if plan.fks.iter().any(|fk| fk.deferred) {
+            later.push((plan, given));
+        }
+    }
+    for (plan, given) in &later {
+        let rows = seeds
+            .tables
+            .iter()
+            .find(|(n, _)| *n == plan.table.name)
+            .map_or(&[][..], |(_, r)| r.as_slice());
+        let generated = rows.get(*given..).unwrap_or(&[]);
+        seeds
+            .updates
+            .extend(plan.fill_deferred(generated, &done, &mut runner)?);
     }
     Ok(seeds)
+}
+
+/// Tables in the order [`seed`] inserts them: parents first, a cycle entered at a nullable
+/// foreign key. Reversed, the order to delete in (with those keys set NULL first, as
+/// `TempDb::delete_all_rows` does). A cycle that cannot be broken comes last, in name order.
+pub fn insert_order(schema: &Schema) -> Vec<&Table> {
+    let none = BTreeSet::new();
+    let hints = CycleHints {
+        existing: &none,
+        custom: &none,
+    };
+    match seed_order(schema, &hints) {
+        Ok(order) => order.tables,
+        Err(_) => schema.user_tables_parent_first(),
+    }
+}
+
+/// Given rows (what the tables held before seeding) as [`Seeds`] that insert in
+/// [`insert_order`]: values of a cycle's nullable foreign keys are inserted NULL and set by
+/// `updates` afterwards, so rows of a cycle can be put back.
+pub fn restore_seeds(schema: &Schema, rows: &BTreeMap<String, Vec<Row>>) -> Seeds {
+    let none = BTreeSet::new();
+    let hints = CycleHints {
+        existing: &none,
+        custom: &none,
+    };
+    let (tables, deferred) = match seed_order(schema, &hints) {
+        Ok(order) => (order.tables, order.deferred),
+        Err(_) => (schema.user_tables_parent_first(), BTreeSet::new()),
+    };
+    let mut seeds = Seeds::default();
+    for table in tables {
+        let mut table_rows = rows.get(&table.name).cloned().unwrap_or_default();
+        let mut plan = TablePlan::new(schema, table, &Literals::default());
+        plan.defer(&deferred);
+        seeds.updates.extend(plan.hold_back(&mut table_rows));
+        seeds.tables.push((table.name.clone(), table_rows));
+    }
+    seeds
 }
 
 fn runner_for(seed: u64) -> TestRunner {
@@ -165,6 +299,10 @@ const ATTEMPTS: usize = 100;
 
 /// A foreign key resolved to column positions.
 struct Fk<'a> {
+    /// Position in the table's `foreign_keys`.
+    index: usize,
+    /// Inserted NULL and filled afterwards (a cycle's nullable edge, see `order`).
+    deferred: bool,
     columns: Vec<usize>,
     ref_table: &'a str,
     ref_columns: Vec<usize>,
@@ -197,7 +335,8 @@ impl<'a> TablePlan<'a> {
         let fks = table
             .foreign_keys
             .iter()
-            .filter_map(|fk| {
+            .enumerate()
+            .filter_map(|(index, fk)| {
                 let columns: Option<Vec<usize>> =
                     fk.columns.iter().map(|c| position(table, c)).collect();
                 let self_ref = fk.ref_table == table.name;
@@ -216,6 +355,8 @@ impl<'a> TablePlan<'a> {
                     .iter()
                     .any(|u| u.columns.iter().all(|c| columns.contains(c)));
                 Some(Fk {
+                    index,
+                    deferred: false,
                     columns,
                     ref_table: &fk.ref_table,
                     ref_columns: ref_columns?,
@@ -265,6 +406,80 @@ impl<'a> TablePlan<'a> {
             loose,
             auto,
         }
+    }
+
+    /// Marks the foreign keys `order` set aside (see `order::seed_order`) as filled afterwards.
+    fn defer(&mut self, deferred: &BTreeSet<(String, usize)>) {
+        for fk in &mut self.fks {
+            fk.deferred = deferred.contains(&(self.table.name.clone(), fk.index));
+        }
+    }
+
+    /// Custom rows that give a deferred foreign key a value cannot be inserted with it (the
+    /// parent has no rows yet): they are inserted NULL there and get the value by an update.
+    fn hold_back(&self, rows: &mut [Row]) -> Vec<SeedUpdate> {
+        let mut out = Vec::new();
+        for fk in self.fks.iter().filter(|fk| fk.deferred) {
+            for row in rows.iter_mut() {
+                let values: Vec<Value> = fk.columns.iter().map(|&c| row[c].clone()).collect();
+                if values.iter().all(|v| *v == Value::Null) {
+                    continue;
+                }
+                if let Some(update) = self.update_for(fk, row, values) {
+                    for &c in &fk.columns {
+                        row[c] = Value::Null;
+                    }
+                    out.push(update);
+                }
+            }
+        }
+        out
+    }
+
+    /// Parent keys for the deferred foreign keys of `rows` (this table's generated rows, as
+    /// inserted), drawn as `assign_fk` draws them now that every table has rows.
+    fn fill_deferred(
+        &self,
+        rows: &[Row],
+        done: &BTreeMap<String, Vec<Row>>,
+        runner: &mut TestRunner,
+    ) -> Result<Vec<SeedUpdate>, SeedError> {
+        let mut out = Vec::new();
+        for fk in self.fks.iter().filter(|fk| fk.deferred) {
+            let mut assigned: Vec<Row> = Vec::with_capacity(rows.len());
+            for (index, row) in rows.iter().enumerate() {
+                let mut filled = row.clone();
+                self.assign_fk(fk, &mut filled, index, &assigned, done, runner)?;
+                let values: Vec<Value> = fk.columns.iter().map(|&c| filled[c].clone()).collect();
+                if values.iter().any(|v| *v != Value::Null) {
+                    out.extend(self.update_for(fk, row, values));
+                }
+                assigned.push(filled);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The update that gives `row`'s columns of `fk` these values.
+    fn update_for(&self, fk: &Fk, row: &[Value], values: Vec<Value>) -> Option<SeedUpdate> {
+        let changed: Vec<String> = fk
+            .columns
+            .iter()
+            .map(|&c| self.table.columns[c].name.clone())
+            .collect();
+        let key_columns: Vec<usize> = row_key(self.table, &changed)?
+            .iter()
+            .map(|name| position(self.table, name))
+            .collect::<Option<_>>()?;
+        Some(SeedUpdate {
+            table: self.table.name.clone(),
+            key: key_columns.iter().map(|&c| row[c].clone()).collect(),
+            key_columns,
+            columns: fk.columns.clone(),
+            values,
+            parent: fk.ref_table.to_string(),
+            parent_columns: fk.ref_columns.clone(),
+        })
     }
 
     /// Appends `count` generated rows to `rows` (which may already hold custom rows), distinct
@@ -419,6 +634,12 @@ impl<'a> TablePlan<'a> {
             row.push(self.gen_value(c, column, index, attempt, auto, runner));
         }
         for fk in &self.fks {
+            if fk.deferred {
+                for &c in &fk.columns {
+                    row[c] = Value::Null;
+                }
+                continue;
+            }
             self.assign_fk(fk, &mut row, index, earlier, done, runner)?;
         }
         Ok(row)

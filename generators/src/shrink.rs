@@ -11,10 +11,12 @@
 //! 4. for each table and each column of free text: every value cut to half its characters.
 //!
 //! Removing rows removes, transitively, the child rows whose foreign keys pointed at them, so
-//! every candidate is insertable. At most [`MAX_SHRINK_CANDIDATES`] are returned; the harness
+//! every candidate is insertable. Deferred updates (a cycle's foreign keys, see
+//! [`crate::SeedUpdate`]) follow: an update whose row is gone is dropped, one whose parent row is
+//! gone too (the column stays NULL, which it may be), and a column made NULL drops its updates. At most [`MAX_SHRINK_CANDIDATES`] are returned; the harness
 //! may call again on the one it keeps, which shrinks further step by step.
 
-use crate::{SeedLink, Seeds};
+use crate::{SeedLink, SeedUpdate, Seeds};
 use mrt_db::Value;
 use std::collections::HashSet;
 
@@ -86,6 +88,8 @@ fn halve(v: &Value) -> Value {
     }
 }
 
+/// Applies `f` to column `c` of table `t`, in its rows and in the updates that find a row by
+/// that column or set it (an update whose value became NULL is dropped: the row holds NULL).
 fn map_column(seeds: &Seeds, t: usize, c: usize, f: impl Fn(&Value) -> Value) -> Seeds {
     let mut out = seeds.clone();
     for row in &mut out.tables[t].1 {
@@ -93,6 +97,22 @@ fn map_column(seeds: &Seeds, t: usize, c: usize, f: impl Fn(&Value) -> Value) ->
             *v = f(v);
         }
     }
+    let name = out.tables[t].0.clone();
+    for update in out.updates.iter_mut().filter(|u| u.table == name) {
+        for (&k, v) in update.key_columns.iter().zip(update.key.iter_mut()) {
+            if k == c {
+                *v = f(v);
+            }
+        }
+        for (&k, v) in update.columns.iter().zip(update.values.iter_mut()) {
+            if k == c {
+                *v = f(v);
+            }
+        }
+    }
+    out.updates
+        .retain(|u| u.values.iter().any(|v| *v != Value::Null));
+    prune_updates(&mut out);
     out
 }
 
@@ -125,9 +145,35 @@ fn cascade(seeds: &mut Seeds) {
             changed |= child.1.len() != before;
         }
         if !changed {
+            prune_updates(seeds);
             return;
         }
     }
+}
+
+/// Drops the updates whose row, or whose parent row, is no longer seeded (nor was there).
+fn prune_updates(seeds: &mut Seeds) {
+    let updates = std::mem::take(&mut seeds.updates);
+    seeds.updates = updates
+        .into_iter()
+        .filter(|u| has_row(seeds, u) && has_parent(seeds, u))
+        .collect();
+}
+
+fn has_row(seeds: &Seeds, update: &SeedUpdate) -> bool {
+    keys(seeds, &update.table, &update.key_columns).contains(&update.key)
+}
+
+fn has_parent(seeds: &Seeds, update: &SeedUpdate) -> bool {
+    if update.values.contains(&Value::Null) {
+        return true;
+    }
+    let existing = seeds.shape.links.iter().any(|l| {
+        l.child == update.table
+            && l.child_columns == update.columns
+            && l.existing_parent_keys.contains(&update.values)
+    });
+    existing || keys(seeds, &update.parent, &update.parent_columns).contains(&update.values)
 }
 
 fn keys(seeds: &Seeds, table: &str, columns: &[usize]) -> HashSet<Vec<Value>> {

@@ -265,11 +265,14 @@ fn uniqueness_failure_names_table_and_columns() {
     assert!(err.to_string().contains("custom seed"));
 }
 
-#[test]
-fn fk_cycle_uses_null_or_names_the_blocking_column() {
+/// `a.b_id` nullable -> b, `b.a_id` NOT NULL -> a, and `c` a child of both (NOT NULL).
+fn cycle_schema(a_nullable: bool) -> Schema {
     let mut a = table(
         "a",
-        vec![column("id", "int", false), column("b_id", "int", true)],
+        vec![
+            column("id", "int", false),
+            column("b_id", "int", a_nullable),
+        ],
         &["id"],
     );
     a.foreign_keys.push(fk(&["b_id"], "b", &["id"]));
@@ -279,26 +282,142 @@ fn fk_cycle_uses_null_or_names_the_blocking_column() {
         &["id"],
     );
     b.foreign_keys.push(fk(&["a_id"], "a", &["id"]));
+    let mut c = table(
+        "c",
+        vec![
+            column("id", "int", false),
+            column("a_id", "int", false),
+            column("b_id", "int", false),
+        ],
+        &["id"],
+    );
+    c.foreign_keys.push(fk(&["a_id"], "a", &["id"]));
+    c.foreign_keys.push(fk(&["b_id"], "b", &["id"]));
     let mut s = Schema::default();
-    s.tables.insert("a".into(), std::sync::Arc::new(a.clone()));
-    s.tables.insert("b".into(), std::sync::Arc::new(b.clone()));
-    // a comes first (name order): its nullable b_id must be NULL; b then references a's rows.
-    let seeds = seed(&s, options(4, 7)).unwrap();
+    for t in [a, b, c] {
+        s.tables.insert(t.name.clone(), std::sync::Arc::new(t));
+    }
+    s
+}
+
+/// The rows as the database holds them once the updates ran.
+fn applied(seeds: &Seeds) -> Seeds {
+    let mut out = seeds.clone();
+    for u in &seeds.updates {
+        let (_, rows) = out.tables.iter_mut().find(|(n, _)| *n == u.table).unwrap();
+        let matching: Vec<&mut Vec<Value>> = rows
+            .iter_mut()
+            .filter(|r| u.key_columns.iter().zip(&u.key).all(|(&c, v)| r[c] == *v))
+            .collect();
+        assert_eq!(matching.len(), 1, "update {u:?} must find exactly one row");
+        for row in matching {
+            for (&c, v) in u.columns.iter().zip(&u.values) {
+                assert_eq!(row[c], Value::Null, "a deferred column is inserted NULL");
+                row[c] = v.clone();
+            }
+        }
+    }
+    out.updates.clear();
+    out
+}
+
+#[test]
+fn fk_cycle_is_broken_at_the_nullable_edge_and_filled_by_updates() {
+    let s = cycle_schema(true);
+    let seeds = seed(&s, options(6, 7)).unwrap();
+    let names: Vec<&str> = seeds.tables.iter().map(|(n, _)| n.as_str()).collect();
+    // a first (its nullable b_id set aside), then b pointing at a, then their child c.
+    assert_eq!(names, ["a", "b", "c"]);
+    for name in ["a", "b", "c"] {
+        assert_eq!(rows_of(&seeds, name).len(), 6, "{name} gets rows");
+    }
+    // As inserted: a.b_id NULL (b has no rows yet); the updates then point it at b's rows.
     assert!(rows_of(&seeds, "a").iter().all(|r| r[1] == Value::Null));
-    assert_constraints(&s, &seeds).unwrap();
-    // Make a.b_id NOT NULL: a cannot be seeded, and the error says which column blocks it.
-    a.columns[1].nullable = false;
-    s.tables.insert("a".into(), std::sync::Arc::new(a));
+    assert!(!seeds.updates.is_empty());
+    assert!(seeds
+        .updates
+        .iter()
+        .all(|u| u.table == "a" && u.columns == [1] && u.parent == "b"));
+    let done = applied(&seeds);
+    assert_constraints(&s, &done).unwrap();
+    // The database's view: grouped per table, by primary key.
+    let updates = seeds.row_updates(&s);
+    assert_eq!(updates.len(), 1);
+    assert_eq!(updates[0].0.name, "a");
+    assert_eq!(updates[0].1[0].key[0].0, "id");
+    assert_eq!(updates[0].1[0].set[0].0, "b_id");
+    assert_eq!(
+        seed(&s, options(6, 7)).unwrap(),
+        seeds,
+        "same seed, same rows"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn fk_cycle_seeds_hold_and_shrink_consistently(seed_value in any::<u64>(), rows in 1usize..9) {
+        let s = cycle_schema(true);
+        let seeds = seed(&s, options(rows, seed_value)).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        assert_constraints(&s, &applied(&seeds))?;
+        for candidate in shrink_candidates(&seeds) {
+            // Every update still finds its row and its parent; the rows stay insertable.
+            assert_constraints(&s, &candidate)?;
+            assert_constraints(&s, &applied(&candidate))?;
+        }
+    }
+}
+
+#[test]
+fn fk_cycle_of_not_null_edges_names_the_cycle() {
+    let s = cycle_schema(false);
     let err = seed(&s, options(4, 7)).unwrap_err();
     assert_eq!(
         err,
-        SeedError::NoParentRows {
-            table: "a".into(),
-            column: "b_id".into(),
-            ref_table: "b".into()
+        SeedError::Cycle {
+            cycle: "a.b_id -> b, b.a_id -> a".into()
         }
     );
-    assert!(err.to_string().contains("custom seed"));
+    let text = err.to_string();
+    assert!(text.contains("a.b_id -> b, b.a_id -> a"), "{text}");
+    assert!(text.contains("custom seeds"), "{text}");
+}
+
+#[test]
+fn fk_cycle_of_not_null_edges_enters_through_existing_rows() {
+    // b already holds a row (a data migration's), so a can point at it before b is seeded.
+    let s = cycle_schema(false);
+    let mut opts = options(4, 7);
+    opts.existing
+        .insert("a".into(), vec![vec![Value::Int(100), Value::Null]]);
+    opts.existing
+        .insert("b".into(), vec![vec![Value::Int(200), Value::Int(100)]]);
+    let seeds = seed(&s, opts).unwrap();
+    assert!(seeds.updates.is_empty());
+    assert!(rows_of(&seeds, "a").iter().all(|r| r[1] == Value::Int(200)));
+    assert_eq!(rows_of(&seeds, "c").len(), 4);
+}
+
+#[test]
+fn fk_cycle_custom_values_of_the_deferred_column_become_updates() {
+    let s = cycle_schema(true);
+    let mut opts = options(2, 3);
+    let custom: CustomSeed = toml::from_str(
+        r#"
+        mode = "extend"
+        rows = [{ id = 900, b_id = 1 }]
+        "#,
+    )
+    .unwrap();
+    opts.custom.insert("a".into(), custom);
+    let seeds = seed(&s, opts).unwrap();
+    let first = &rows_of(&seeds, "a")[0];
+    assert_eq!(first, &vec![Value::Int(900), Value::Null]);
+    assert!(seeds
+        .updates
+        .iter()
+        .any(|u| u.key == [Value::Int(900)] && u.values == [Value::Int(1)]));
 }
 
 #[test]

@@ -11,7 +11,9 @@ use sqlx::mysql::{MySqlArguments, MySqlRow};
 use sqlx::{MySql, Row as _};
 
 use super::server::{MysqlDb, DIALECT};
-use crate::{quote_ident, DbError, Dialect, Row, Table, Value};
+use crate::{
+    quote_ident, unlink_statements, update_sql, DbError, Dialect, Row, RowUpdate, Table, Value,
+};
 
 fn q(name: &str) -> String {
     quote_ident(Dialect::Mysql, name)
@@ -231,6 +233,12 @@ pub(crate) async fn delete_all_rows(db: &MysqlDb, tables: &[&Table]) -> Result<(
         .begin()
         .await
         .map_err(|e| db.query_error("beginning delete", e))?;
+    for sql in unlink_statements(Dialect::Mysql, tables) {
+        sqlx::query(&sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| db.query_error(format!("before deleting: {sql}"), e))?;
+    }
     for table in tables {
         sqlx::query(&format!("DELETE FROM {}", q(&table.name)))
             .execute(&mut *tx)
@@ -240,4 +248,43 @@ pub(crate) async fn delete_all_rows(db: &MysqlDb, tables: &[&Table]) -> Result<(
     tx.commit()
         .await
         .map_err(|e| db.query_error("committing delete", e))
+}
+
+impl MysqlDb {
+    /// See [`crate::TempDb::update_rows`]; values bound as for `insert_rows`. The connection
+    /// reports found rows (not changed ones), so a matched row counts even when unchanged.
+    pub(crate) async fn update_rows(
+        &self,
+        table: &Table,
+        updates: &[RowUpdate],
+    ) -> Result<(), DbError> {
+        if updates.is_empty() {
+            return Ok(());
+        }
+        let pool = self.pool();
+        let mut tx = pool.begin().await.map_err(|e| {
+            self.query_error(format!("beginning update of table {}", table.name), e)
+        })?;
+        for (i, update) in updates.iter().enumerate() {
+            let (sql, values) = update_sql(Dialect::Mysql, table, update, |_, _| "?".into());
+            let mut query = sqlx::query(&sql);
+            for value in values {
+                query = bind(query, value);
+            }
+            let done = query
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.query_error(format!("update {i} of table {}", table.name), e))?;
+            if done.rows_affected() == 0 {
+                return Err(DbError::Invalid {
+                    dialect: DIALECT,
+                    db: self.name.clone(),
+                    message: format!("update {i} of table {} matches no row", table.name),
+                });
+            }
+        }
+        tx.commit()
+            .await
+            .map_err(|e| self.query_error(format!("committing update of table {}", table.name), e))
+    }
 }

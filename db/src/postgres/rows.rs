@@ -12,7 +12,9 @@ use sqlx::postgres::PgRow;
 use sqlx::Row as _;
 
 use super::server::{PgDb, DIALECT};
-use crate::{quote_ident, DbError, Dialect, Row, Table, Value};
+use crate::{
+    quote_ident, unlink_statements, update_sql, DbError, Dialect, Row, RowUpdate, Table, Value,
+};
 
 fn q(name: &str) -> String {
     quote_ident(Dialect::Postgres, name)
@@ -302,6 +304,12 @@ pub(crate) async fn delete_all_rows(db: &PgDb, tables: &[&Table]) -> Result<(), 
         .begin()
         .await
         .map_err(|e| db.query_error("beginning delete", e))?;
+    for sql in unlink_statements(Dialect::Postgres, tables) {
+        sqlx::query(&sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| db.query_error(format!("before deleting: {sql}"), e))?;
+    }
     for table in tables {
         sqlx::query(&format!("DELETE FROM {}", q(&table.name)))
             .execute(&mut *tx)
@@ -311,4 +319,48 @@ pub(crate) async fn delete_all_rows(db: &PgDb, tables: &[&Table]) -> Result<(), 
     tx.commit()
         .await
         .map_err(|e| db.query_error("committing delete", e))
+}
+
+impl PgDb {
+    /// See [`crate::TempDb::update_rows`]; every value sent as text and cast to its column's
+    /// type, as `insert_rows` does.
+    pub(crate) async fn update_rows(
+        &self,
+        table: &Table,
+        updates: &[RowUpdate],
+    ) -> Result<(), DbError> {
+        if updates.is_empty() {
+            return Ok(());
+        }
+        let pool = self.pool();
+        let mut tx = pool.begin().await.map_err(|e| {
+            self.query_error(format!("beginning update of table {}", table.name), e)
+        })?;
+        let info = column_info(self, &mut tx, table).await?;
+        let placeholder = |n: usize, column: &str| match info.get(column) {
+            Some(ci) => format!("CAST(${n}::text AS {})", ci.cast_type),
+            None => format!("${n}::text"),
+        };
+        for (i, update) in updates.iter().enumerate() {
+            let (sql, values) = update_sql(Dialect::Postgres, table, update, placeholder);
+            let mut query = sqlx::query(&sql);
+            for value in values {
+                query = query.bind(as_text(value));
+            }
+            let done = query
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.query_error(format!("update {i} of table {}", table.name), e))?;
+            if done.rows_affected() == 0 {
+                return Err(DbError::Invalid {
+                    dialect: DIALECT,
+                    db: self.name.clone(),
+                    message: format!("update {i} of table {} matches no row", table.name),
+                });
+            }
+        }
+        tx.commit()
+            .await
+            .map_err(|e| self.query_error(format!("committing update of table {}", table.name), e))
+    }
 }

@@ -2,10 +2,17 @@
 //! one whose applied set is the largest subset of it, so the next revision of a chain is usually
 //! one upgrade away instead of a replay from base.
 
-use mrt_db::{DbError, Server, TempDb};
+use mrt_db::{DbError, Dialect, Server, TempDb};
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
+use std::future::Future;
 use std::sync::Mutex;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// The longest one database call on a server may go unanswered before the server counts as
+/// gone (a restart, a lost network): mrt's calls are small (seeded rows, a schema read, CREATE
+/// and DROP DATABASE), so a healthy server answers in well under a second.
+pub const SERVER_CALL: Duration = Duration::from_secs(20);
 
 /// A database and the revisions applied to it (closed under ancestry).
 pub struct Pooled {
@@ -34,6 +41,9 @@ pub struct Pool {
     idle: Mutex<Vec<Pooled>>,
     /// The database each thread gave back last (see [`Pool::release_mine`]).
     last_given: Mutex<HashMap<std::thread::ThreadId, String>>,
+    /// Set when the server stopped answering: every later call fails at once, naming it,
+    /// instead of each trial waiting out its own timeouts.
+    gone: OnceLock<String>,
 }
 
 impl Pool {
@@ -43,6 +53,45 @@ impl Pool {
             server,
             idle: Mutex::new(Vec::new()),
             last_given: Mutex::new(HashMap::new()),
+            gone: OnceLock::new(),
+        }
+    }
+
+    /// Why the server is considered gone, if it is.
+    pub fn gone(&self) -> Option<&str> {
+        self.gone.get().map(String::as_str)
+    }
+
+    /// Runs one database call with the [`SERVER_CALL`] deadline (servers only: a SQLite file
+    /// cannot go away). A call left unanswered marks the server as gone.
+    pub async fn call<U>(&self, f: impl Future<Output = Result<U, DbError>>) -> Result<U, DbError> {
+        if self.server.dialect() == Dialect::Sqlite {
+            return f.await;
+        }
+        if let Some(reason) = self.gone() {
+            return Err(self.unreachable(reason));
+        }
+        match tokio::time::timeout(SERVER_CALL, f).await {
+            Ok(result) => result,
+            Err(_) => {
+                let reason = format!(
+                    "stopped answering (no reply within {} s)",
+                    SERVER_CALL.as_secs()
+                );
+                let _ = self.gone.set(reason.clone());
+                Err(self.unreachable(&reason))
+            }
+        }
+    }
+
+    /// A server that is gone, as an error naming it.
+    pub fn unreachable(&self, reason: &str) -> DbError {
+        let label = self.server.label();
+        let server = label.split_once(' ').map_or(label.as_str(), |(_, at)| at);
+        DbError::Server {
+            dialect: self.server.dialect().as_str(),
+            server: server.to_string(),
+            message: reason.to_string(),
         }
     }
 
@@ -114,7 +163,7 @@ impl Pool {
 
     /// Drops a database whose state is unknown (its trial failed).
     pub async fn discard(&self, pooled: Pooled) {
-        drop_db(&self.server, pooled).await;
+        let _ = self.call(drop_db(&self.server, pooled)).await;
     }
 
     /// Drops every idle database, all at once, and removes the server's temporary files.
@@ -124,9 +173,13 @@ impl Pool {
             .lock()
             .map(|mut v| v.drain(..).collect())
             .unwrap_or_default();
-        futures_util::future::join_all(idle.into_iter().map(|p| drop_db(&self.server, p))).await;
+        futures_util::future::join_all(
+            idle.into_iter()
+                .map(|p| self.call(drop_db(&self.server, p))),
+        )
+        .await;
         // Cleanup tries every database again; what still fails must not pass unnoticed.
-        if let Err(e) = self.server.cleanup().await {
+        if let Err(e) = self.call(self.server.cleanup()).await {
             let left = self.server.created_databases();
             eprintln!(
                 "mrt: could not drop {} on {} ({e}); `mrt clean --db URL` removes them",
@@ -143,9 +196,10 @@ impl Pool {
 
 /// Closes a database's connections and drops it; a failure is left to [`Pool::finish`]'s
 /// cleanup, which tries again and reports what remains.
-async fn drop_db(server: &Server, pooled: Pooled) {
+async fn drop_db(server: &Server, pooled: Pooled) -> Result<(), DbError> {
     pooled.db.close().await;
     let _ = server.drop_database(pooled.db).await;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@ use crate::pool::Pooled;
 use crate::report::Verdict;
 use crate::workers::Slot;
 use mrt_db::{
-    diff_rows, diff_schemas, sqlite_schema_from_master, Dialect, Row, Schema, Table, TempDb,
+    diff_rows, diff_schemas, sqlite_schema_from_master, DbError, Dialect, Row, Schema, Table,
+    TempDb,
 };
 use mrt_generators::{mine_literals, seed, shrink_candidates, Literals, SeedOptions, Seeds};
 use mrt_migrations::exec::{master_rows, MasterRow, Step, StepOk};
@@ -162,7 +163,11 @@ fn attempt(ctx: &Context, rev: &str, pool_index: usize, input: &Input) -> Outcom
         rescope: false,
         seeds: None,
     };
-    let mut pooled = match ctx.runtime.block_on(pool.take(&before)) {
+    if let Some(reason) = pool.gone() {
+        let detail = pool.unreachable(reason).to_string();
+        return done(fail(verdict, "the database server is gone", detail));
+    }
+    let mut pooled = match ctx.runtime.block_on(pool.call(pool.take(&before))) {
         Ok(p) => p,
         Err(e) => return done(fail(verdict, "cannot create a database", e.to_string())),
     };
@@ -175,6 +180,7 @@ fn attempt(ctx: &Context, rev: &str, pool_index: usize, input: &Input) -> Outcom
     };
     let mut trial = Trial {
         ctx,
+        pool,
         slot: &mut slot,
         rev,
         before: &before,
@@ -213,6 +219,7 @@ fn fail(mut verdict: Verdict, title: &str, detail: String) -> Result<(), Verdict
 
 struct Trial<'a, 's> {
     ctx: &'a Context,
+    pool: &'a crate::pool::Pool,
     slot: &'a mut Slot<'s>,
     rev: &'a str,
     before: &'a BTreeSet<&'a str>,
@@ -292,13 +299,20 @@ impl Trial<'_, '_> {
         Ok(())
     }
 
-    fn block<T>(&self, f: impl Future<Output = T>) -> T {
+    fn block<T>(&self, f: impl Future<Output = Result<T, DbError>>) -> Result<T, DbError> {
         self.timed(crate::timing::Kind::Database, f)
     }
 
-    fn timed<T>(&self, kind: crate::timing::Kind, f: impl Future<Output = T>) -> T {
+    /// Runs a database call (with the pool's deadline for servers, see
+    /// [`crate::pool::Pool::call`]) and
+    /// adds its time to `kind`.
+    fn timed<T>(
+        &self,
+        kind: crate::timing::Kind,
+        f: impl Future<Output = Result<T, DbError>>,
+    ) -> Result<T, DbError> {
         let start = std::time::Instant::now();
-        let out = self.ctx.runtime.block_on(f);
+        let out = self.ctx.runtime.block_on(self.pool.call(f));
         crate::timing::add(kind, start.elapsed());
         out
     }

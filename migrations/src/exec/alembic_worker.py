@@ -389,6 +389,8 @@ def _throwaway(dbapi_connection, _record):
                     cursor.execute("PRAGMA journal_mode=MEMORY")
         finally:
             cursor.close()
+    elif module.startswith("pymysql"):
+        _keepalive(dbapi_connection)
     elif module.startswith("psycopg"):
         if getattr(getattr(dbapi_connection, "info", None), "dbname", None) in _trial_dbs:
             cursor = dbapi_connection.cursor()
@@ -423,9 +425,42 @@ def with_driver(url):
             names = " or ".join(m for m, _ in _DRIVERS[scheme])
             raise RuntimeError(f"no SQLAlchemy driver for {scheme}: install {names} into {sys.executable}")
     full = _chosen[scheme]
-    if full.startswith("mysql") and "charset=" not in rest:
-        rest += ("&" if "?" in rest else "?") + "charset=utf8mb4"
+    extra = _MYSQL_OPTIONS if full.startswith("mysql") else _PG_OPTIONS
+    for key, value in extra:
+        if f"{key}=" not in rest:
+            rest += ("&" if "?" in rest else "?") + f"{key}={value}"
     return f"{full}://{rest}"
+
+
+# A server that goes away mid-step (a restart, a lost network) must fail the step within
+# seconds, not after the step timeout: libpq's connect timeout and TCP keepalives (a dead peer
+# is noticed after ~11 s of silence); for MySQL a connect timeout here and keepalives on the
+# socket (see _keepalive).
+_PG_OPTIONS = [
+    ("connect_timeout", "10"),
+    ("keepalives", "1"),
+    ("keepalives_idle", "5"),
+    ("keepalives_interval", "2"),
+    ("keepalives_count", "3"),
+    ("tcp_user_timeout", "15000"),
+]
+_MYSQL_OPTIONS = [("charset", "utf8mb4"), ("connect_timeout", "10")]
+
+
+def _keepalive(dbapi_connection):
+    """TCP keepalives on a PyMySQL connection's socket (the driver has no option for them)."""
+    import socket
+
+    sock = getattr(dbapi_connection, "_sock", None)
+    if sock is None:
+        return
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        for name, value in (("TCP_KEEPIDLE", 5), ("TCP_KEEPINTVL", 2), ("TCP_KEEPCNT", 3), ("TCP_USER_TIMEOUT", 15000)):
+            if hasattr(socket, name):
+                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
+    except OSError:
+        pass
 
 
 def run(req, cfg, script, url_env):

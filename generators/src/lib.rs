@@ -25,7 +25,7 @@ use order::{row_key, seed_order, CycleHints};
 use proptest::strategy::{BoxedStrategy, Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use strategy::{parse_for, strategy_for, Spec};
+use strategy::{json_object, parse_for, strategy_for, uuid_v4, Spec};
 use types::SqlType;
 
 pub use custom::{custom_rows, CustomMode, CustomSeed, CustomSeedError};
@@ -324,13 +324,42 @@ struct TablePlan<'a> {
     /// Per column: loose source constants that fit it, used now and then.
     loose: Vec<Vec<Value>>,
     auto: Vec<bool>,
+    /// Per column: text holding ids (see `id_like`): distinct UUIDs, no boundary string.
+    ids: Vec<bool>,
+    /// Per column: the revision tests it for NULL, so NULL is planted like a mined value.
+    nulls: Vec<bool>,
 }
 
 impl<'a> TablePlan<'a> {
     fn new(schema: &'a Schema, table: &'a Table, literals: &Literals) -> Self {
         let checks = read_checks(table);
         let specs = checks.specs;
-        let strategies = specs.iter().map(strategy_for).collect();
+        let ids: Vec<bool> = table
+            .columns
+            .iter()
+            .zip(&specs)
+            .map(|(c, spec)| id_like(c, spec))
+            .collect();
+        let strategies = table
+            .columns
+            .iter()
+            .zip(&specs)
+            .zip(&ids)
+            .map(|((c, spec), &id)| {
+                if id {
+                    uuid_v4()
+                } else if spec.ty == SqlType::Json && literals.wants_object(&c.name) {
+                    json_object()
+                } else {
+                    strategy_for(spec)
+                }
+            })
+            .collect();
+        let nulls = table
+            .columns
+            .iter()
+            .map(|c| c.nullable && literals.wants_null(&c.name))
+            .collect();
         let uniques = unique_sets(table);
         let fks = table
             .foreign_keys
@@ -405,6 +434,8 @@ impl<'a> TablePlan<'a> {
             candidates,
             loose,
             auto,
+            ids,
+            nulls,
         }
     }
 
@@ -664,6 +695,10 @@ impl<'a> TablePlan<'a> {
                 return Value::Int(n);
             }
         }
+        // A column the revision tests for NULL holds it in every fourth row (not the first).
+        if self.nulls[c] && index % 4 == 3 {
+            return Value::Null;
+        }
         let candidates = &self.candidates[c];
         // Every other row holds a mined value, cycling through them so each appears.
         // After a clash, unique columns draw afresh; the others keep their planted values.
@@ -673,7 +708,7 @@ impl<'a> TablePlan<'a> {
         if planted {
             return candidates[(index / 2) % candidates.len()].clone();
         }
-        if index == BOUNDARY_ROW && attempt == 0 {
+        if index == BOUNDARY_ROW && attempt == 0 && !self.ids[c] {
             if let Some(v) = self.boundary(c) {
                 return v;
             }
@@ -687,7 +722,7 @@ impl<'a> TablePlan<'a> {
             return candidates[pick_index(runner, candidates.len())].clone();
         }
         let loose = &self.loose[c];
-        if !loose.is_empty() && chance(runner, 8) {
+        if !loose.is_empty() && !self.ids[c] && chance(runner, 8) {
             return loose[pick_index(runner, loose.len())].clone();
         }
         draw(&self.strategies[c], runner).unwrap_or(Value::Null)
@@ -849,6 +884,23 @@ impl<'a> TablePlan<'a> {
             })
             .collect()
     }
+}
+
+/// Text columns that hold ids: named like one (`uuid`, `guid`, `*_uuid`, `*_guid`,
+/// `external_id`) and wide enough for a UUID, or `CHAR(36)`. Code copies such ids between
+/// tables and parses them, so they get distinct, well-formed UUIDs.
+fn id_like(column: &Column, spec: &Spec) -> bool {
+    let SqlType::Text { max_chars } = spec.ty else {
+        return false;
+    };
+    let name = column.name.to_ascii_lowercase();
+    let named = ["uuid", "guid", "external_id"].contains(&name.as_str())
+        || name.ends_with("_uuid")
+        || name.ends_with("_guid");
+    let ty = column.data_type.to_ascii_lowercase();
+    let fixed = !ty.contains("var") && ty.contains("char") && max_chars == Some(36);
+    let fits = spec.min_chars <= 36 && spec.text_max().is_none_or(|m| m >= 36);
+    (named || fixed) && fits
 }
 
 /// One column's auto-numbering: values already taken and where numbering starts.

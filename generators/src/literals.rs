@@ -22,6 +22,12 @@ pub struct Literals {
     pub strings: BTreeSet<String>,
     /// Number constants from the source, as written (`42`, `3.5`).
     pub numbers: BTreeSet<String>,
+    /// Columns (lower case) the source tests for NULL (`IS NULL`, `== None`, `.is_(None)`,
+    /// `isnull=True`): a downgrade that deletes such rows shows only on rows holding NULL.
+    pub nulls: BTreeSet<String>,
+    /// Columns (lower case) the source uses as a mapping (`row["settings"].get(...)`,
+    /// `**row.settings`): JSON values there are objects, so the code does not crash on them.
+    pub objects: BTreeSet<String>,
 }
 
 impl Literals {
@@ -33,20 +39,44 @@ impl Literals {
             .unwrap_or_default()
     }
 
+    /// Whether the source tests this column (case-insensitive) for NULL.
+    pub fn wants_null(&self, name: &str) -> bool {
+        self.nulls.contains(&name.to_ascii_lowercase())
+    }
+
+    /// Whether the source uses this column (case-insensitive) as a mapping.
+    pub fn wants_object(&self, name: &str) -> bool {
+        self.objects.contains(&name.to_ascii_lowercase())
+    }
+
     fn add(&mut self, column: &str, value: String) {
-        let column = column.rsplit('.').next().unwrap_or(column);
-        let column = column
-            .trim_matches(['"', '`', '[', ']'])
-            .to_ascii_lowercase();
-        if column.is_empty() {
-            return;
+        if let Some(column) = bare(column) {
+            self.columns.entry(column).or_default().insert(value);
         }
-        self.columns.entry(column).or_default().insert(value);
+    }
+
+    fn add_null(&mut self, column: &str) {
+        if let Some(column) = bare(column) {
+            self.nulls.insert(column);
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.columns.is_empty() && self.strings.is_empty() && self.numbers.is_empty()
+        self.columns.is_empty()
+            && self.strings.is_empty()
+            && self.numbers.is_empty()
+            && self.nulls.is_empty()
+            && self.objects.is_empty()
     }
+}
+
+/// `users.c."Status"` -> `status`; `None` when nothing is left.
+fn bare(column: &str) -> Option<String> {
+    let column = column.rsplit('.').next().unwrap_or(column);
+    let column = column
+        .trim_matches(['"', '`', '[', ']'])
+        .to_ascii_lowercase();
+    (!column.is_empty()).then_some(column)
 }
 
 /// Longest string constant kept as a loose candidate: longer ones are docstrings and SQL.
@@ -102,8 +132,89 @@ fn python_tokens(tokens: &[Tok], out: &mut Literals) {
                 out.numbers.insert(text);
             }
             Tok::Lsqb | Tok::Lpar => in_call(tokens, i, out),
+            Tok::None => python_null(tokens, i, out),
+            Tok::True => django_isnull(tokens, i, out),
+            Tok::Dot => mapping_use(tokens, i, out),
+            Tok::DoubleStar => unpacked(tokens, i, out),
             _ => {}
         }
+    }
+}
+
+/// `x == None`, `x is None`, `x.is_(None)`, `x.is_not(None)` with `None` at `i`.
+fn python_null(tokens: &[Tok], i: usize, out: &mut Literals) {
+    let at = |k: usize| i.checked_sub(k).and_then(|j| tokens.get(j));
+    match (at(1), at(2), at(3), at(4)) {
+        (Some(Tok::EqEqual | Tok::NotEqual | Tok::Is), ..) => {
+            if let Some(subject) = subject_before(tokens, i - 1) {
+                out.add_null(&subject);
+            }
+        }
+        (Some(Tok::Not), Some(Tok::Is), ..) => {
+            if let Some(subject) = subject_before(tokens, i - 2) {
+                out.add_null(&subject);
+            }
+        }
+        (
+            Some(Tok::Lpar),
+            Some(Tok::Name { name: method }),
+            Some(Tok::Dot),
+            Some(Tok::Name { name }),
+        ) if ["is_", "is_not", "isnot"].contains(&method.as_str()) => {
+            out.add_null(name);
+        }
+        _ => {}
+    }
+}
+
+/// Django's `filter(deleted_at__isnull=True)` with `True` at `i`.
+fn django_isnull(tokens: &[Tok], i: usize, out: &mut Literals) {
+    let at = |k: usize| i.checked_sub(k).and_then(|j| tokens.get(j));
+    if let (Some(Tok::Equal), Some(Tok::Name { name })) = (at(1), at(2)) {
+        if let Some(column) = name.strip_suffix("__isnull") {
+            out.add_null(column);
+        }
+    }
+}
+
+/// Methods only a mapping has, called on a column's value: `row["settings"].get(...)`,
+/// `row.settings.items()`, `settings.get(...)` (a variable named after the column).
+fn mapping_use(tokens: &[Tok], i: usize, out: &mut Literals) {
+    let Some(Tok::Name { name: method }) = tokens.get(i + 1) else {
+        return;
+    };
+    if !["get", "items", "keys", "values", "setdefault"].contains(&method.as_str()) {
+        return;
+    }
+    let Some(before) = i.checked_sub(1) else {
+        return;
+    };
+    let column = match (
+        tokens.get(before),
+        before.checked_sub(1).and_then(|j| tokens.get(j)),
+    ) {
+        (Some(Tok::Rsqb), Some(Tok::String { value, .. })) => value.clone(),
+        (Some(Tok::Name { name }), _) => name.to_string(),
+        _ => return,
+    };
+    if let Some(column) = bare(&column) {
+        out.objects.insert(column);
+    }
+}
+
+/// `**row["settings"]`, `**row.settings`, `**settings` with `**` at `i`.
+fn unpacked(tokens: &[Tok], i: usize, out: &mut Literals) {
+    let mut column = None;
+    for tok in tokens[i + 1..].iter().take(6) {
+        match tok {
+            Tok::Name { name } => column = Some(name.to_string()),
+            Tok::String { value, .. } => column = Some(value.clone()),
+            Tok::Dot | Tok::Lsqb | Tok::Rsqb => {}
+            _ => break,
+        }
+    }
+    if let Some(column) = column.as_deref().and_then(bare) {
+        out.objects.insert(column);
     }
 }
 
@@ -342,6 +453,11 @@ fn sql_comparison(expr: &Expr, out: &mut Literals) {
                     }
                 }
                 out.add(&column, value);
+            }
+        }
+        Expr::IsNull(inner) | Expr::IsNotNull(inner) => {
+            if let Some(column) = name_of(inner) {
+                out.add_null(&column);
             }
         }
         Expr::InList { expr, list, .. } => {

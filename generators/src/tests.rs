@@ -864,3 +864,89 @@ fn shrinking_keeps_children_of_existing_parents() {
     assert_eq!(posts.len(), 1, "{no_users:?}");
     assert!(points_at_existing(&posts[0]));
 }
+
+#[test]
+fn shaped_values_ids_objects_and_planted_nulls() {
+    let source = r#"
+def downgrade():
+    for row in conn.execute(sa.select(prefs)):
+        theme = row["settings"].get("theme")
+    op.execute("DELETE FROM accounts WHERE deleted_at IS NULL")
+    q.filter(Account.closed_at == None, archived_at__isnull=True)
+    q.where(accounts.c.locked_at.is_(None))
+"#;
+    let lits = mine_literals(&[source]);
+    for column in ["deleted_at", "closed_at", "archived_at", "locked_at"] {
+        assert!(lits.wants_null(column), "{column}: {lits:?}");
+    }
+    assert!(lits.wants_object("settings"), "{lits:?}");
+    let make = |name: &str| {
+        table(
+            name,
+            vec![
+                column("id", "CHAR(36)", false),
+                column("external_id", "VARCHAR(64)", true),
+                column("settings", "JSON", false),
+                column("deleted_at", "TIMESTAMP", true),
+            ],
+            &["id"],
+        )
+    };
+    let mut s = Schema::default();
+    for t in [make("accounts"), make("archive")] {
+        s.tables.insert(t.name.clone(), std::sync::Arc::new(t));
+    }
+    let mut opts = options(8, 5);
+    opts.literals = lits;
+    let seeds = seed(&s, opts).unwrap();
+    let mut ids = HashSet::new();
+    for name in ["accounts", "archive"] {
+        for r in rows_of(&seeds, name) {
+            // Ids: well-formed UUIDs, never shared between the two tables.
+            let Value::Text(id) = &r[0] else {
+                panic!("{r:?}")
+            };
+            assert!(strategy::parse_for(&Spec::of(&column("u", "uuid", false)), id).is_ok());
+            assert!(ids.insert(id.clone()), "{id} repeats");
+            if let Value::Text(ext) = &r[1] {
+                assert_eq!(ext.len(), 36, "{ext}");
+            }
+            // settings is used as a mapping: always an object.
+            let Value::Text(json) = &r[2] else {
+                panic!("{r:?}")
+            };
+            let parsed: serde_json::Value = serde_json::from_str(json).unwrap();
+            assert!(parsed.is_object(), "{json}");
+        }
+        let rows = rows_of(&seeds, name);
+        assert_eq!(rows[3][3], Value::Null, "NULL planted in deleted_at");
+        assert!(rows.iter().any(|r| r[3] != Value::Null));
+    }
+}
+
+#[test]
+fn json_values_include_objects_arrays_and_scalars() {
+    let s = {
+        let mut s = Schema::default();
+        let t = table(
+            "docs",
+            vec![column("id", "int", false), column("body", "jsonb", false)],
+            &["id"],
+        );
+        s.tables.insert(t.name.clone(), std::sync::Arc::new(t));
+        s
+    };
+    let seeds = seed(&s, options(64, 11)).unwrap();
+    let kinds: HashSet<&str> = rows_of(&seeds, "docs")
+        .iter()
+        .map(|r| match &r[1] {
+            Value::Text(j) => match serde_json::from_str::<serde_json::Value>(j).unwrap() {
+                serde_json::Value::Object(_) => "object",
+                serde_json::Value::Array(_) => "array",
+                _ => "scalar",
+            },
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(kinds, HashSet::from(["object", "array", "scalar"]));
+}

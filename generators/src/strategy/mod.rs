@@ -12,7 +12,7 @@ use crate::types::{classify, SqlType};
 use mrt_db::{Column, Value};
 use proptest::prelude::*;
 
-pub(crate) use other::render_array;
+pub(crate) use other::{json_object, render_array, uuid_v4};
 pub(crate) use text::like_example;
 
 /// A numeric bound from a CHECK constraint: the value and whether it is inclusive.

@@ -19,6 +19,18 @@ pub(super) fn uuid() -> BoxedStrategy<Value> {
     .boxed()
 }
 
+/// Random version-4 UUIDs only, no fixed edge values: for columns that hold ids, where two
+/// tables sharing one fixed value collide as soon as a migration copies ids from one into the
+/// other.
+pub(crate) fn uuid_v4() -> BoxedStrategy<Value> {
+    any::<u128>()
+        .prop_map(|n| {
+            let n = (n & !(0xf << 76) | (0x4 << 76)) & !(0x3 << 62) | (0x2 << 62);
+            Value::Text(format_uuid(n))
+        })
+        .boxed()
+}
+
 fn format_uuid(n: u128) -> String {
     let h = format!("{n:032x}");
     format!(
@@ -44,8 +56,32 @@ pub(crate) fn check_uuid(s: &str) -> Result<(), String> {
     }
 }
 
-/// Valid JSON text: scalars, nested arrays and objects, strings with quotes and non-ASCII.
+/// Valid JSON text: mostly objects (what application code reads with `.get()` or `**`), also
+/// arrays and scalars; nested values of every kind, strings with quotes and non-ASCII.
 pub(super) fn json() -> BoxedStrategy<Value> {
+    prop_oneof![
+        2 => json_object(),
+        1 => json_tree().prop_map(|j| Value::Text(j.to_string())),
+    ]
+    .boxed()
+}
+
+/// JSON objects only (any values inside): for a column the revision's code uses as a mapping.
+pub(crate) fn json_object() -> BoxedStrategy<Value> {
+    proptest::collection::btree_map(
+        proptest::sample::select(vec!["id", "name", "tags", "n", "nested key", "ünï"]),
+        json_tree(),
+        0..4,
+    )
+    .prop_map(|m| {
+        let object: serde_json::Map<String, serde_json::Value> =
+            m.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        Value::Text(serde_json::Value::Object(object).to_string())
+    })
+    .boxed()
+}
+
+fn json_tree() -> BoxedStrategy<serde_json::Value> {
     use serde_json::Value as J;
     let leaf = prop_oneof![
         Just(J::Null),
@@ -66,7 +102,7 @@ pub(super) fn json() -> BoxedStrategy<Value> {
             .prop_map(|m| J::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
         ]
     });
-    tree.prop_map(|j| Value::Text(j.to_string())).boxed()
+    tree.boxed()
 }
 
 /// Up to `max_len` bytes (32 when unbounded), including the empty value, zero bytes and 0xFF.

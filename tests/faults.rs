@@ -36,6 +36,14 @@ fn main() {
             .with_ignored_flag(ignored),
         );
     }
+    for signal in ["SIGINT", "SIGTERM"] {
+        trials.push(
+            Trial::test(format!("faults::interrupted::{signal}"), move || {
+                interrupted(signal)
+            })
+            .with_ignored_flag(!ready),
+        );
+    }
     libtest_mimic::run(&args, trials).exit();
 }
 
@@ -201,4 +209,75 @@ fn clean_up(server: &str, stderr: &str) -> Result<(), Failed> {
         std::thread::sleep(Duration::from_millis(500));
     }
     Err(format!("databases of run {run} could not be cleaned").into())
+}
+
+/// Processes whose command line contains `marker`.
+fn processes_with(marker: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(marker))
+        .collect()
+}
+
+/// Ctrl-C (or a SIGTERM from CI) while a step hangs: one line, exit 130, no fake failures, no
+/// process of the run left (the migration's own child included), nothing left in the temp dir.
+fn interrupted(signal: &str) -> Result<(), Failed> {
+    let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let marker = format!("mrt-fault-marker-{}-{signal}", std::process::id());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mrt"))
+        .args(["test", "--project"])
+        .arg(common::fixtures("faults").join("hang_child"))
+        .args(["--seed", "1", "--step-timeout", "600"])
+        .env("MRT_PYTHON", common::python())
+        .env("MRT_FAULT_MARKER", &marker)
+        .env("TMPDIR", tmp.path())
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run mrt: {e}"))?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while processes_with(&marker).len() < 1 {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return Err("the hanging migration never started its child".into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).map_err(|e| e.to_string())?);
+    let sig = if signal == "SIGINT" {
+        nix::sys::signal::Signal::SIGINT
+    } else {
+        nix::sys::signal::Signal::SIGTERM
+    };
+    nix::sys::signal::kill(pid, sig).map_err(|e| e.to_string())?;
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let shown = format!("{}\nstdout:\n{stdout}\nstderr:\n{stderr}", out.status);
+    if out.status.code() != Some(130) {
+        return Err(format!("expected exit 130: {shown}").into());
+    }
+    if stderr.matches("interrupted").count() != 1 || stdout.contains("FAILED") {
+        return Err(format!("expected one 'interrupted' line and no failure: {shown}").into());
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let left = processes_with(&marker);
+    if !left.is_empty() {
+        return Err(format!("processes left: {left:?}\n{shown}").into());
+    }
+    let files: Vec<_> = std::fs::read_dir(tmp.path())
+        .map_err(|e| e.to_string())?
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    if !files.is_empty() {
+        return Err(format!("left in the temp dir: {files:?}\n{shown}").into());
+    }
+    Ok(())
 }

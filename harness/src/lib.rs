@@ -6,6 +6,7 @@ mod cleanup;
 mod plan;
 mod pool;
 mod report;
+mod results;
 mod schedule;
 mod timing;
 mod trial;

@@ -55,6 +55,8 @@ pub struct Context {
     pub run_id: String,
     /// Runs the revision trials; unset when listing (the closures then run their trial).
     pub scheduler: std::sync::OnceLock<crate::schedule::Scheduler>,
+    /// Where failures are written as they happen (see [`crate::results`]).
+    pub results: Option<crate::results::Results>,
 }
 
 impl Context {
@@ -109,6 +111,7 @@ pub fn plan(settings: Settings, lanes: usize) -> Result<Planned, HarnessError> {
         workers,
         pools,
         runtime,
+        results: crate::results::Results::open(&run_id),
         run_id,
         scheduler: std::sync::OnceLock::new(),
     });

@@ -205,6 +205,9 @@ impl Shared {
             // The run is being stopped: this verdict (likely "interrupted") is not the trial's.
             crate::cleanup::park();
         }
+        if let (Err(text), Some(results)) = (&outcome, &ctx.results) {
+            results.record(&format!("{}::{rev}", ctx.pools[pool].name), text);
+        }
         let Some(delivery) = self.results.get(&(pool, rev.to_string())) else {
             return;
         };

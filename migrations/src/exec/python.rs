@@ -14,13 +14,13 @@ pub struct PythonChoice {
 pub fn find_python(explicit: Option<&Path>, project_root: &Path) -> PythonChoice {
     if let Some(p) = explicit {
         return PythonChoice {
-            path: p.to_path_buf(),
+            path: from_cwd(p),
             source: "--python / `python` in config",
         };
     }
     if let Some(p) = std::env::var_os("MRT_PYTHON").filter(|p| !p.is_empty()) {
         return PythonChoice {
-            path: PathBuf::from(p),
+            path: from_cwd(Path::new(&p)),
             source: "MRT_PYTHON",
         };
     }
@@ -48,6 +48,16 @@ pub fn find_python(explicit: Option<&Path>, project_root: &Path) -> PythonChoice
     }
 }
 
+/// A relative path with a folder in it (`venv/bin/python`) is meant from where mrt was started,
+/// not from the project folder the worker runs in; a bare name (`python3`) is looked up on PATH.
+/// Symlinks are kept: a virtualenv's `bin/python` is one, and resolving it would leave the venv.
+fn from_cwd(p: &Path) -> PathBuf {
+    if p.is_absolute() || p.components().count() < 2 {
+        return p.to_path_buf();
+    }
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
 fn venv_python(venv: &Path) -> PathBuf {
     if cfg!(windows) {
         venv.join("Scripts").join("python.exe")
@@ -65,6 +75,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let chosen = find_python(Some(Path::new("/x/python")), dir.path());
         assert_eq!(chosen.path, PathBuf::from("/x/python"));
+        // Relative to the working directory, not to the project the worker runs in.
+        let cwd = std::env::current_dir().unwrap();
+        let chosen = find_python(Some(Path::new("venv/bin/python")), dir.path());
+        assert_eq!(chosen.path, cwd.join("venv/bin/python"));
+        let chosen = find_python(Some(Path::new("python3.12")), dir.path());
+        assert_eq!(chosen.path, PathBuf::from("python3.12"));
         if std::env::var_os("MRT_PYTHON").is_none() && std::env::var_os("VIRTUAL_ENV").is_none() {
             std::fs::create_dir_all(dir.path().join(".venv/bin")).unwrap();
             std::fs::write(dir.path().join(".venv/bin/python"), "").unwrap();

@@ -70,7 +70,10 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => exit::code(code),
         Err(e) => {
-            eprintln!("error: {}", mrt_db::scrub_secrets(&format!("{e:#}")));
+            eprintln!(
+                "error: {}",
+                mrt_migrations::escape_lines(&mrt_db::scrub_secrets(&format!("{e:#}")))
+            );
             exit::code(exit::USAGE)
         }
     }

@@ -40,7 +40,10 @@ pub fn main() -> ! {
     let code = match test::run(&args) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", mrt_db::scrub_secrets(&format!("{e:#}")));
+            eprintln!(
+                "error: {}",
+                mrt_migrations::escape_lines(&mrt_db::scrub_secrets(&format!("{e:#}")))
+            );
             crate::exit::USAGE
         }
     };

@@ -53,14 +53,14 @@ impl Problem {
     }
 }
 
-/// A path as a user should read it in a message: relative to the working directory when inside it.
+/// A path as a user should read it in a message: relative to the working directory when inside it,
+/// with control characters escaped (a file name can hold any byte but `/` and NUL).
 pub fn shown(path: &Path) -> String {
-    std::env::current_dir()
+    let path = std::env::current_dir()
         .ok()
         .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))
-        .unwrap_or_else(|| path.to_path_buf())
-        .display()
-        .to_string()
+        .unwrap_or_else(|| path.to_path_buf());
+    crate::escape(&path.display().to_string()).into_owned()
 }
 
 impl fmt::Display for Problem {
@@ -72,6 +72,6 @@ impl fmt::Display for Problem {
                 write!(f, ":{col}")?;
             }
         }
-        write!(f, ": {}", self.message)
+        write!(f, ": {}", crate::escape(&self.message))
     }
 }

@@ -147,12 +147,12 @@ fn write_finding(out: &mut impl Write, path: &Path, f: &Finding) -> std::io::Res
     writeln!(
         out,
         "{}:{}:{}  {}  {}  {}",
-        path.display(),
+        mrt_migrations::escape(&path.display().to_string()),
         f.line,
         f.column,
         f.code,
         f.severity,
-        f.message
+        mrt_migrations::escape(&f.message)
     )?;
     if let Some(rule) = mrt_lint::find_rule(f.code) {
         writeln!(out, "  {} ({}): {}", rule.code, rule.name, rule.summary)?;

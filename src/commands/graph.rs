@@ -3,7 +3,7 @@
 use crate::exit;
 use crate::project::{self, display_path, ProjectArgs};
 use anyhow::Result;
-use mrt_migrations::{Problem, Project, Revision};
+use mrt_migrations::{escape, Problem, Project, Revision};
 use serde::Serialize;
 use std::io::Write;
 
@@ -18,8 +18,9 @@ pub fn run(args: &ProjectArgs, format: Format, verbose: bool) -> Result<u8> {
     if verbose {
         for (path, why) in &project.ignored {
             eprintln!(
-                "note: {} is not a revision: {why}",
-                display_path(&project.root, path)
+                "note: {} is not a revision: {}",
+                escape(&display_path(&project.root, path)),
+                escape(why)
             );
         }
     }
@@ -131,17 +132,20 @@ fn problem_view(project: &Project, p: &Problem) -> ProblemView {
 /// One line per revision, parents first:
 /// `<id>  <- <parents>  [base, head, branchpoint, merge, label: x, depends on: y]  <message>`.
 fn write_text(out: &mut impl Write, view: &GraphView) -> std::io::Result<()> {
-    let id_width = view.revisions.iter().map(|r| r.id.len()).max().unwrap_or(0);
+    let ids: Vec<String> = view
+        .revisions
+        .iter()
+        .map(|r| escape(&r.id).into_owned())
+        .collect();
+    let id_width = ids.iter().map(String::len).max().unwrap_or(0);
     let parents: Vec<String> = view.revisions.iter().map(parents_text).collect();
     let parent_width = parents.iter().map(String::len).max().unwrap_or(0);
     let flags: Vec<String> = view.revisions.iter().map(flags_text).collect();
     let flag_width = flags.iter().map(String::len).max().unwrap_or(0);
-    for ((r, parents), flags) in view.revisions.iter().zip(&parents).zip(&flags) {
-        let message = r.message.as_deref().unwrap_or("");
-        let line = format!(
-            "{:id_width$}  {parents:parent_width$}  {flags:flag_width$}  {message}",
-            r.id
-        );
+    for (((r, id), parents), flags) in view.revisions.iter().zip(&ids).zip(&parents).zip(&flags) {
+        let message = escape(r.message.as_deref().unwrap_or(""));
+        let line =
+            format!("{id:id_width$}  {parents:parent_width$}  {flags:flag_width$}  {message}");
         writeln!(out, "{}", line.trim_end())?;
     }
     writeln!(
@@ -150,9 +154,9 @@ fn write_text(out: &mut impl Write, view: &GraphView) -> std::io::Result<()> {
         view.revisions.len(),
         if view.revisions.len() == 1 { "" } else { "s" },
         if view.bases.len() == 1 { "" } else { "s" },
-        list_or_none(&view.bases),
+        escape(&list_or_none(&view.bases)),
         if view.heads.len() == 1 { "" } else { "s" },
-        list_or_none(&view.heads),
+        escape(&list_or_none(&view.heads)),
     )
 }
 
@@ -160,7 +164,7 @@ fn parents_text(r: &RevisionView) -> String {
     if r.down_revisions.is_empty() {
         String::new()
     } else {
-        format!("<- {}", r.down_revisions.join(", "))
+        escape(&format!("<- {}", r.down_revisions.join(", "))).into_owned()
     }
 }
 
@@ -181,7 +185,7 @@ fn flags_text(r: &RevisionView) -> String {
     if flags.is_empty() {
         String::new()
     } else {
-        format!("[{}]", flags.join(", "))
+        escape(&format!("[{}]", flags.join(", "))).into_owned()
     }
 }
 

@@ -166,7 +166,7 @@ fn lint_fn(loaded: &Loaded, url: &Option<String>) -> Result<LintFn> {
                     f.line,
                     f.column,
                     f.code,
-                    f.message,
+                    mrt_migrations::escape(&f.message),
                     f.code
                 )
             })

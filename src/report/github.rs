@@ -39,9 +39,12 @@ fn command(s: Severity) -> &'static str {
     }
 }
 
-/// The message part, escaped as the runner's `escapeData`: `%`, `\r`, `\n`.
+/// The message part: control characters made visible first (so no text from a file can end the
+/// annotation and start a line of its own), then escaped as the runner's `escapeData`: `%`,
+/// `\r`, `\n`.
 pub fn data(s: &str) -> String {
-    s.replace('%', "%25")
+    mrt_migrations::escape(s)
+        .replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
 }
@@ -57,7 +60,10 @@ mod tests {
 
     #[test]
     fn escaping_follows_the_runner() {
-        assert_eq!(data("50% done\r\nnext: a,b"), "50%25 done%0D%0Anext: a,b");
-        assert_eq!(property("a:b,c%\n"), "a%3Ab%2Cc%25%0A");
+        // CR and LF from a file are shown as `\r` `\n` (escaped before the runner's encoding),
+        // so a message stays one annotation line whatever the file holds.
+        assert_eq!(data("50% done\r\nnext: a,b"), "50%25 done\\r\\nnext: a,b");
+        assert_eq!(property("a:b,c%\n"), "a%3Ab%2Cc%25\\n");
+        assert_eq!(data("\x1b[2J::x"), "\\x1b[2J::x");
     }
 }

@@ -108,7 +108,12 @@ fn lines(items: &[&Item]) -> String {
             let f = &i.finding;
             format!(
                 "{}:{}:{}: {} {}: {}",
-                i.path, f.line, f.column, f.code, f.severity, f.message
+                mrt_migrations::escape(&i.path),
+                f.line,
+                f.column,
+                f.code,
+                f.severity,
+                mrt_migrations::escape(&f.message)
             )
         })
         .collect::<Vec<_>>()

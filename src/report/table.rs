@@ -3,6 +3,7 @@
 
 use super::{Item, Report};
 use mrt_lint::Severity;
+use mrt_migrations::escape;
 use std::io::{self, Write};
 
 const RESET: &str = "\x1b[0m";
@@ -26,7 +27,9 @@ pub fn write(report: &Report, color: bool, out: &mut dyn Write) -> io::Result<()
             writeln!(
                 out,
                 "{}  {tag}  revision {}: {}",
-                s.path, s.revision, s.reason
+                escape(&s.path),
+                escape(&s.revision),
+                escape(&s.reason)
             )?;
         }
     }
@@ -39,7 +42,14 @@ pub fn write(report: &Report, color: bool, out: &mut dyn Write) -> io::Result<()
 fn write_group(items: &[&Item], paint: Paint, out: &mut dyn Write) -> io::Result<()> {
     let locations: Vec<String> = items
         .iter()
-        .map(|i| format!("{}:{}:{}", i.path, i.finding.line, i.finding.column))
+        .map(|i| {
+            format!(
+                "{}:{}:{}",
+                escape(&i.path),
+                i.finding.line,
+                i.finding.column
+            )
+        })
         .collect();
     let width = locations.iter().map(String::len).max().unwrap_or(0);
     for (item, location) in items.iter().zip(&locations) {
@@ -52,7 +62,7 @@ fn write_group(items: &[&Item], paint: Paint, out: &mut dyn Write) -> io::Result
             out,
             "{location:width$}  {}  {severity}  {}",
             paint.wrap(BOLD, f.code),
-            f.message
+            escape(&f.message)
         )?;
     }
     Ok(())

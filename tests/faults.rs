@@ -242,7 +242,7 @@ fn interrupted(signal: &str) -> Result<(), Failed> {
         .spawn()
         .map_err(|e| format!("cannot run mrt: {e}"))?;
     let deadline = Instant::now() + Duration::from_secs(60);
-    while processes_with(&marker).len() < 1 {
+    while processes_with(&marker).is_empty() {
         if Instant::now() > deadline {
             let _ = child.kill();
             return Err("the hanging migration never started its child".into());

@@ -63,6 +63,7 @@ def main():
     sa.event.listen(sa.pool.Pool, "connect", _GUARD.after_connect)
     sa.event.listen(sa.pool.Pool, "connect", _throwaway)
     _GUARD.env_py = getattr(script, "env_py_location", "env.py")
+    _ASYNC["env"] = _env_is_async(_GUARD.env_py)
     _cache_env_code(alembic)
     _linear_unmerge()
     _remember_version_table()
@@ -399,6 +400,60 @@ def _throwaway(dbapi_connection, _record):
             dbapi_connection.commit()
 
 
+# Whether env.py builds an async engine (Alembic's async template): it is then handed a URL
+# with an async driver, while mrt's own engine in the worker stays synchronous.
+_ASYNC = {"env": False}
+
+
+def _env_is_async(path):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    except OSError:
+        return False
+    return any(word in text for word in ("async_engine_from_config", "create_async_engine", "AsyncEngine"))
+
+
+# Async drivers, in order of preference, for env.py files that need one.
+_ASYNC_DRIVERS = {
+    "sqlite": [("aiosqlite", "sqlite+aiosqlite")],
+    "postgresql": [("psycopg", "postgresql+psycopg"), ("asyncpg", "postgresql+asyncpg")],
+    "postgres": [("psycopg", "postgresql+psycopg"), ("asyncpg", "postgresql+asyncpg")],
+    "mysql": [("asyncmy", "mysql+asyncmy"), ("aiomysql", "mysql+aiomysql")],
+    "mariadb": [("asyncmy", "mysql+asyncmy"), ("aiomysql", "mysql+aiomysql")],
+}
+_chosen_async = {}
+
+
+def with_async_driver(url):
+    """mrt's URL with the first async driver installed for its dialect; an error naming the
+    packages to install when there is none (`--provision` installs them)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "+" in scheme or scheme not in _ASYNC_DRIVERS:
+        return url
+    if scheme not in _chosen_async:
+        for module, full in _ASYNC_DRIVERS[scheme]:
+            try:
+                __import__(module)
+                if full.startswith("postgresql+psycopg"):
+                    import psycopg  # noqa: F401 - psycopg 3 has the async API
+            except ImportError:
+                continue
+            _chosen_async[scheme] = full
+            break
+        else:
+            names = " or ".join(m for m, _ in _ASYNC_DRIVERS[scheme])
+            raise RuntimeError(
+                f"env.py builds an async engine, and {sys.executable} has no async driver for "
+                f"{scheme}: install {names} (and sqlalchemy[asyncio]) there, or run mrt with --provision"
+            )
+    full = _chosen_async[scheme]
+    if full in ("postgresql+asyncpg", "sqlite+aiosqlite"):
+        return f"{full}://{rest}"
+    # psycopg takes libpq's options, aiomysql and asyncmy PyMySQL's: as the sync drivers get.
+    return full + "://" + with_driver(url).partition("://")[2]
+
+
 # SQLAlchemy needs a driver in the URL; mrt's URLs name none, so take the first one installed.
 _DRIVERS = {
     "postgresql": [("psycopg", "postgresql+psycopg"), ("psycopg2", "postgresql+psycopg2")],
@@ -472,8 +527,10 @@ def run(req, cfg, script, url_env):
         _trial_dirs.add(os.path.dirname(url[len("sqlite:///"):]))
     else:
         _trial_dbs.add(sa.engine.make_url(url).database)
-    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    os.environ[url_env] = url
+    # What env.py is given; mrt's own engine below stays on the sync driver.
+    given = with_async_driver(req["url"]) if _ASYNC["env"] else url
+    cfg.set_main_option("sqlalchemy.url", given.replace("%", "%%"))
+    os.environ[url_env] = given
     engine = _engine(sa, url)
     try:
         # env.py files that honour config.attributes["connection"] use this one; the others build

@@ -517,6 +517,28 @@ impl Trial<'_, '_> {
                 ));
             }
         }
+        self.fill_deferred(db, schema, &seeds, "generated rows")
+    }
+
+    /// Foreign keys inserted NULL to break a cycle, filled once every table has its rows.
+    fn fill_deferred(
+        &mut self,
+        db: &TempDb,
+        schema: &Schema,
+        seeds: &Seeds,
+        what: &str,
+    ) -> Stage<()> {
+        for (table, updates) in seeds.row_updates(schema) {
+            if let Err(e) = self.block(db.update_rows(table, &updates)) {
+                return Err(self.stop(
+                    format!(
+                        "cannot fill the foreign keys of {} ({what}) left NULL to break a cycle",
+                        table.name
+                    ),
+                    e.to_string(),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -625,13 +647,18 @@ impl Trial<'_, '_> {
         s0: &Schema,
         pre_seed: &BTreeMap<String, Vec<Row>>,
     ) -> Stage<()> {
-        let parent_first: Vec<&Table> = s0.user_tables_parent_first();
+        // The order seeding used: with a foreign-key cycle, the model's parent-first order has
+        // no valid direction at all.
+        let parent_first: Vec<&Table> = mrt_generators::insert_order(s0);
         let child_first: Vec<&Table> = parent_first.iter().rev().copied().collect();
         if let Err(e) = self.block(db.delete_all_rows(&child_first)) {
             return Err(self.stop("cannot remove the seeded rows", e.to_string()));
         }
-        for table in parent_first {
-            let rows = pre_seed.get(&table.name).map(Vec::as_slice).unwrap_or(&[]);
+        let restore = mrt_generators::restore_seeds(s0, pre_seed);
+        for (name, rows) in &restore.tables {
+            let Some(table) = s0.tables.get(name) else {
+                continue;
+            };
             if rows.is_empty() {
                 continue;
             }
@@ -642,7 +669,7 @@ impl Trial<'_, '_> {
                 ));
             }
         }
-        Ok(())
+        self.fill_deferred(db, s0, &restore, "rows restored")
     }
 }
 

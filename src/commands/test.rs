@@ -6,7 +6,7 @@ use crate::exit;
 use anyhow::{bail, Context, Result};
 use mrt_harness::{LintFn, Settings};
 use mrt_lint::Severity;
-use mrt_migrations::exec::{can_import, find_python, provision, PythonChoice};
+use mrt_migrations::exec::{can_import, find_python, provision, provision_packages, PythonChoice};
 use mrt_migrations::Revision;
 use mrt_migrations::{Project, ProjectOptions};
 use std::collections::BTreeMap;
@@ -27,6 +27,9 @@ pub struct TestArgs {
     /// The alembic.ini to use (overrides `alembic_config`).
     #[arg(long, short = 'c', value_name = "ALEMBIC_INI")]
     pub config: Option<PathBuf>,
+    /// The ini section to read instead of [alembic] (Alembic's --name/-n).
+    #[arg(long, short = 'n', value_name = "SECTION")]
+    pub name: Option<String>,
     /// Database to test on (repeatable): `sqlite` (the embedded default) or a server URL such as
     /// postgres://user@host/postgres or mysql://root@host/mysql; mrt creates, and always drops,
     /// its own `mrt_<run>_<n>` databases there.
@@ -108,7 +111,15 @@ pub fn settings(args: &TestArgs) -> Result<Settings> {
         .or_else(|| c.python.as_deref().map(|p| loaded.resolve(p)));
     let mut python = find_python(python_flag.as_deref(), &project.root);
     if args.provision && !can_import(&python.path, &["alembic", "sqlalchemy"]) {
-        let path = provision(&python.path, &["alembic", "sqlalchemy"])?;
+        let dialects: Vec<&str> = databases
+            .iter()
+            .map(|db| match db.split("://").next().unwrap_or("") {
+                "postgres" | "postgresql" => "postgres",
+                "mysql" | "mariadb" => "mysql",
+                _ => "sqlite",
+            })
+            .collect();
+        let path = provision(&python.path, &provision_packages(&dialects))?;
         python = PythonChoice {
             path,
             source: "--provision",
@@ -240,6 +251,7 @@ fn open_project(args: &TestArgs, loaded: &Loaded) -> Result<Project> {
     let options = ProjectOptions {
         kind: loaded.config.kind,
         alembic_ini,
+        alembic_section: args.name.clone(),
     };
     Project::open(&args.project, &options).with_context(|| {
         format!(

@@ -4,7 +4,9 @@
 mod python;
 mod worker;
 
-pub use python::{can_import, find_python, provision, ProvisionError, PythonChoice};
+pub use python::{
+    can_import, find_python, provision, provision_packages, ProvisionError, PythonChoice,
+};
 pub use worker::{
     kill_all_workers, master_rows, MasterRow, Step, StepError, StepOk, Worker, WorkerSpec,
 };

@@ -110,12 +110,31 @@ pub struct ProvisionError {
     pub message: String,
 }
 
-/// `--provision`: a virtualenv in mrt's cache with `packages` installed from the package index,
-/// made once and reused. Returns its interpreter.
-pub fn provision(base: &Path, packages: &[&str]) -> Result<PathBuf, ProvisionError> {
-    let dir = cache_dir().join(format!("venv-{}", packages.join("-")));
+/// What `--provision` installs for databases of these kinds (`sqlite`, `postgres`, `mysql`), as
+/// (pip requirement, module it provides): Alembic and SQLAlchemy with its asyncio extra, and the
+/// sync and async drivers, so the sync and the async env.py templates both run.
+pub fn provision_packages(dialects: &[&str]) -> Vec<(&'static str, &'static str)> {
+    let mut out = vec![
+        ("alembic", "alembic"),
+        ("sqlalchemy[asyncio]", "greenlet"),
+        ("aiosqlite", "aiosqlite"),
+    ];
+    if dialects.contains(&"postgres") {
+        out.push(("psycopg[binary]", "psycopg"));
+    }
+    if dialects.contains(&"mysql") {
+        out.extend([("pymysql", "pymysql"), ("aiomysql", "aiomysql")]);
+    }
+    out
+}
+
+/// `--provision`: a virtualenv in mrt's cache with `packages` (pip requirement, module) installed
+/// from the package index, made once per set and reused. Returns its interpreter.
+pub fn provision(base: &Path, packages: &[(&str, &str)]) -> Result<PathBuf, ProvisionError> {
+    let modules: Vec<&str> = packages.iter().map(|(_, m)| *m).collect();
+    let packages: Vec<&str> = packages.iter().map(|(p, _)| *p).collect();
+    let dir = cache_dir().join(format!("venv-{}", modules.join("-")));
     let python = venv_python(&dir);
-    let modules: Vec<&str> = packages.to_vec();
     if python.is_file() && can_import(&python, &modules) {
         return Ok(python);
     }
@@ -142,7 +161,7 @@ pub fn provision(base: &Path, packages: &[&str]) -> Result<PathBuf, ProvisionErr
             "--quiet",
             "--disable-pip-version-check",
         ])
-        .args(packages))
+        .args(&packages))
     .map_err(err)?;
     Ok(python)
 }

@@ -27,6 +27,7 @@ pub fn main() -> ! {
     let args = TestArgs {
         project: PathBuf::from("."),
         config: None,
+        name: None,
         databases: Vec::new(),
         seed: None,
         rows: None,

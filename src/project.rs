@@ -14,6 +14,10 @@ pub struct ProjectArgs {
     /// The alembic.ini to use (overrides `alembic_config`).
     #[arg(long, short = 'c', value_name = "ALEMBIC_INI")]
     pub config: Option<PathBuf>,
+    /// The ini section to read instead of [alembic] (Alembic's --name/-n), e.g. for an ini with
+    /// [core] and [tenant].
+    #[arg(long, short = 'n', value_name = "SECTION")]
+    pub name: Option<String>,
 }
 
 /// Loads config and the project; any error here is a usage/config error (exit 3).
@@ -29,6 +33,7 @@ pub fn open(args: &ProjectArgs) -> Result<Project> {
     let options = ProjectOptions {
         kind: loaded.config.kind,
         alembic_ini,
+        alembic_section: args.name.clone(),
     };
     Project::open(&args.path, &options).with_context(|| {
         format!(

@@ -130,3 +130,70 @@ fn seeds_for_a_table_no_revision_mentions_are_a_warning_naming_it() {
         "users is created by a1: {err}"
     );
 }
+
+#[test]
+fn name_selects_the_ini_section_on_every_static_command() {
+    let dir = common::fixtures("alembic").join("multi_section");
+    let (code, out, err) = run(&["graph", "--name", "tenant"], &dir);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("2 revisions; base: t1; head: t2"), "{out}");
+    let (code, out, _) = run(&["check", "-n", "tenant"], &dir);
+    assert_eq!(code, Some(2));
+    assert!(
+        out.contains("tenant/versions/t2_drop_note.py:15:5  MRT201"),
+        "{out}"
+    );
+    let (code, _, _) = run(&["check"], &dir);
+    assert_eq!(code, Some(0), "[alembic] (core) is clean");
+    let file = dir.join("tenant/versions/t2_drop_note.py");
+    let (code, out, _) = run(&["explain", "-n", "tenant", file.to_str().unwrap()], &dir);
+    assert_eq!(code, Some(2), "{out}");
+    let (code, _, err) = run(&["graph", "-n", "nope"], &dir);
+    assert_eq!(code, Some(3));
+    assert!(
+        err.contains("no [nope] section")
+            && err.contains("[tenant]")
+            && err.contains("--name tenant"),
+        "{err}"
+    );
+    let (code, out, err) = run(&["test", "--list", "-n", "tenant"], &dir);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("t2") && !out.contains("c1"), "{out}");
+}
+
+#[test]
+fn flask_migrate_layout_is_found() {
+    let dir = common::fixtures("alembic").join("flask_migrate");
+    let (code, out, err) = run(&["check"], &dir);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("in 2 files"), "{out}");
+}
+
+#[test]
+fn django_and_sql_projects_are_named_not_passed() {
+    let check = common::fixtures("check");
+    for (name, found) in [
+        ("unsupported_django", "found a Django project (manage.py)"),
+        ("unsupported_sql", "found SQL migrations"),
+    ] {
+        for cmd in ["check", "graph"] {
+            let (code, out, err) = run(&[cmd], &check.join(name));
+            assert_eq!(code, Some(3), "{name} {cmd}: {out}");
+            assert!(
+                err.contains(found) && err.contains("mrt reads Alembic projects today"),
+                "{name} {cmd}: {err}"
+            );
+        }
+    }
+    let file = check.join("unsupported_django/shop/migrations/0002_remove_order_note.py");
+    let (code, out, err) = run(&["explain", file.to_str().unwrap()], &check);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(err.contains("is a Django migration"), "{err}");
+    // A folder with only a schema dump is just "no Alembic project".
+    let (code, _, err) = run(&["check"], &check.join("sql_lookalike"));
+    assert_eq!(code, Some(3));
+    assert!(
+        err.contains("no alembic.ini") && !err.contains("found SQL"),
+        "{err}"
+    );
+}

@@ -5,6 +5,7 @@
 
 pub mod alembic;
 pub mod exec;
+pub mod foreign;
 mod graph;
 mod problem;
 mod project;

@@ -16,6 +16,8 @@ pub struct ProjectOptions {
     pub kind: Option<ProjectKind>,
     /// `--config` / `alembic_config`: the alembic.ini to use instead of `<root>/alembic.ini`.
     pub alembic_ini: Option<PathBuf>,
+    /// `--name` (Alembic's `-n`): the ini section to read instead of `[alembic]`.
+    pub alembic_section: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -23,7 +25,11 @@ pub enum ProjectError {
     #[error("{0} is not a directory")]
     NotADirectory(PathBuf),
     #[error(transparent)]
-    Alembic(#[from] AlembicConfigError),
+    Alembic(AlembicConfigError),
+    /// No Alembic project, but migrations of a kind mrt does not read yet: said, never a silent
+    /// "0 files".
+    #[error("{dir}: {found}; mrt reads Alembic projects today (Django and SQL-file migrations are planned), so nothing was checked")]
+    Unsupported { dir: PathBuf, found: String },
 }
 
 #[derive(Debug)]
@@ -44,7 +50,18 @@ impl Project {
         if !root.is_dir() {
             return Err(ProjectError::NotADirectory(root.to_path_buf()));
         }
-        let alembic = alembic::locate(root, options.alembic_ini.as_deref())?;
+        let alembic = alembic::locate(
+            root,
+            options.alembic_ini.as_deref(),
+            options.alembic_section.as_deref(),
+        )
+        .map_err(|e| match (&e, crate::foreign::detect(root)) {
+            (AlembicConfigError::NotFound(_), Some(found)) => ProjectError::Unsupported {
+                dir: root.to_path_buf(),
+                found,
+            },
+            _ => ProjectError::Alembic(e),
+        })?;
         let loaded = alembic::load_revisions(&alembic);
         let graph = RevisionGraph::build(loaded.revisions, &loaded.salvaged);
         Ok(Project {

@@ -1,7 +1,7 @@
 //! `mrt explain CODE|NAME` prints a rule's documentation; `mrt explain FILE` lints one revision
 //! file and shows how to fix each finding. Offline: nothing is fetched or imported.
 
-use super::check::{lint_revision, parse_dialect, Policy};
+use super::check::{lint_revision, parse_dialect, read_source, Policy};
 use crate::config;
 use crate::exit;
 use crate::report::{counts_text, Counts};
@@ -22,6 +22,9 @@ pub struct ExplainArgs {
     /// Also run these opt-in rules on FILE (codes or names, comma-separated).
     #[arg(long, value_delimiter = ',', value_name = "CODES")]
     pub opt_in: Vec<String>,
+    /// The project's ini section to read instead of [alembic] (Alembic's --name/-n).
+    #[arg(long, short = 'n', value_name = "SECTION")]
+    pub name: Option<String>,
 }
 
 const WIDTH: usize = 96;
@@ -110,6 +113,7 @@ fn wrap(text: &str, indent: &str) -> String {
 
 /// Lints one file with its project's settings and prints each finding with its rule's fix.
 fn explain_file(path: &Path, args: &ExplainArgs, verbose: bool) -> Result<u8> {
+    refuse_foreign(path)?;
     let project_dir = find_project_dir(path);
     let loaded = match &project_dir {
         Some(dir) => config::load(dir)?,
@@ -118,7 +122,7 @@ fn explain_file(path: &Path, args: &ExplainArgs, verbose: bool) -> Result<u8> {
     let policy = Policy::new(&loaded, args.dialect, &args.opt_in, &[])?;
     let url = project_dir
         .as_deref()
-        .and_then(|dir| sqlalchemy_url(dir, &loaded));
+        .and_then(|dir| sqlalchemy_url(dir, &loaded, args.name.as_deref()));
     let dialect = policy.dialect_for(url.as_deref());
     if verbose {
         let dir = project_dir.as_deref().map(|d| d.display().to_string());
@@ -196,14 +200,33 @@ fn find_project_dir(file: &Path) -> Option<PathBuf> {
         .map(Path::to_path_buf)
 }
 
+/// A Django migration or an SQL migration file is not linted as an Alembic revision (which
+/// finds nothing in it and would pass it): a usage error saying what it is.
+fn refuse_foreign(path: &Path) -> Result<()> {
+    use mrt_migrations::foreign;
+    let what = if foreign::is_sql_migration(path) {
+        "an SQL migration file"
+    } else if read_source(path).is_some_and(|t| foreign::is_django_source(&t)) {
+        "a Django migration"
+    } else {
+        return Ok(());
+    };
+    bail!(
+        "{} is {what}; mrt reads Alembic revisions today (Django and SQL-file migrations are planned), so nothing was checked",
+        mrt_migrations::shown(path)
+    )
+}
+
 /// The project's `sqlalchemy.url` (config `alembic_config` honoured); none if it cannot be read.
-fn sqlalchemy_url(dir: &Path, loaded: &config::Loaded) -> Option<String> {
+fn sqlalchemy_url(dir: &Path, loaded: &config::Loaded, section: Option<&str>) -> Option<String> {
     let ini = loaded
         .config
         .alembic_config
         .as_deref()
         .map(|p| loaded.resolve(p));
-    alembic::locate(dir, ini.as_deref()).ok()?.sqlalchemy_url
+    alembic::locate(dir, ini.as_deref(), section)
+        .ok()?
+        .sqlalchemy_url
 }
 
 #[cfg(test)]

@@ -17,8 +17,14 @@ pub enum AlembicConfigError {
     Ini { path: PathBuf, message: String },
     #[error("{path} is not valid TOML: {message}")]
     Toml { path: PathBuf, message: String },
-    #[error("{0}: no 'script_location' key in [alembic] (or [tool.alembic])")]
-    NoScriptLocation(PathBuf),
+    #[error("{0}: no 'script_location' key in [{1}] (or [tool.alembic])")]
+    NoScriptLocation(PathBuf, String),
+    #[error("{path} has no [{section}] section{}", sections_hint(.sections))]
+    NoSection {
+        path: PathBuf,
+        section: String,
+        sections: Vec<String>,
+    },
     #[error(
         "{path}: script_location '{value}' is a package resource; mrt needs a file-system path"
     )]
@@ -38,10 +44,32 @@ pub enum AlembicConfigError {
     },
 }
 
+fn sections_hint(sections: &[String]) -> String {
+    if sections.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<String> = sections.iter().map(|s| format!("[{s}]")).collect();
+        format!(
+            "; it has {}: pass --name {} (Alembic's -n)",
+            names.join(", "),
+            sections
+                .iter()
+                .find(|s| *s != DEFAULT_SECTION)
+                .unwrap_or(&sections[0])
+        )
+    }
+}
+
+/// The ini section Alembic reads when `--name` is not given.
+pub const DEFAULT_SECTION: &str = "alembic";
+
 /// The resolved, absolute places an Alembic project uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlembicLocations {
     pub ini: Option<PathBuf>,
+    /// The ini section read (`--name`, Alembic's `-n`; default `alembic`). The Python worker
+    /// must build its `Config` with the same `ini_section`.
+    pub section: String,
     pub pyproject: Option<PathBuf>,
     pub script_location: PathBuf,
     pub version_locations: Vec<PathBuf>,
@@ -50,27 +78,42 @@ pub struct AlembicLocations {
     pub sqlalchemy_url: Option<String>,
 }
 
-/// Finds the Alembic configuration for a project directory, or uses `ini_override`.
+/// Finds the Alembic configuration for a project directory, or uses `ini_override`: the ini
+/// is `<dir>/alembic.ini`, else Flask-Migrate's `<dir>/migrations/alembic.ini`; `section` is
+/// `--name` (default `alembic`).
 pub fn locate(
     dir: &Path,
     ini_override: Option<&Path>,
+    section: Option<&str>,
 ) -> Result<AlembicLocations, AlembicConfigError> {
     let ini_path = match ini_override {
         Some(p) => Some(p.to_path_buf()),
-        None => Some(dir.join("alembic.ini")).filter(|p| p.is_file()),
+        None => ["alembic.ini", "migrations/alembic.ini"]
+            .iter()
+            .map(|name| dir.join(name))
+            .find(|p| p.is_file()),
     };
+    let section = section.unwrap_or(DEFAULT_SECTION);
     let base = ini_path
         .as_deref()
         .and_then(Path::parent)
         .map(Path::to_path_buf)
         .unwrap_or_else(|| dir.to_path_buf());
     let base = absolute(&base);
-    let ini = ini_path.as_deref().map(IniSection::read).transpose()?;
+    let ini = ini_path
+        .as_deref()
+        .map(|p| IniSection::read(p, section))
+        .transpose()?;
     let toml = TomlSection::read(&base.join("pyproject.toml"))?;
     if ini.is_none() && toml.is_none() {
         return Err(AlembicConfigError::NotFound(dir.to_path_buf()));
     }
-    let options = Options { ini, toml, base };
+    let options = Options {
+        ini,
+        toml,
+        base,
+        section: section.to_string(),
+    };
     options.resolve()
 }
 
@@ -82,6 +125,7 @@ struct Options {
     ini: Option<IniSection>,
     toml: Option<TomlSection>,
     base: PathBuf,
+    section: String,
 }
 
 impl Options {
@@ -110,6 +154,7 @@ impl Options {
         }
         Ok(AlembicLocations {
             ini: self.ini.as_ref().map(|i| absolute(&i.path)),
+            section: self.section.clone(),
             pyproject: self.toml.as_ref().map(|t| absolute(&t.path)),
             script_location,
             version_locations,
@@ -123,8 +168,12 @@ impl Options {
             .ini
             .as_ref()
             .and_then(|i| i.get("script_location"))
-            .or_else(|| self.toml.as_ref().and_then(|t| t.string("script_location")))
-            .ok_or_else(|| AlembicConfigError::NoScriptLocation(self.config_path()))?;
+            .or_else(|| self.toml.as_ref().and_then(|t| t.string("script_location")));
+        let Some(value) = value else {
+            return self.flask_migrate_dir().ok_or_else(|| {
+                AlembicConfigError::NoScriptLocation(self.config_path(), self.section.clone())
+            });
+        };
         if is_package_resource(&value) {
             return Err(AlembicConfigError::PackageResource {
                 path: self.config_path(),
@@ -140,6 +189,13 @@ impl Options {
             });
         }
         Ok(dir)
+    }
+
+    /// Flask-Migrate writes `migrations/alembic.ini` without `script_location` and sets it to
+    /// the ini's own folder at run time: that folder, when it holds an `env.py`.
+    fn flask_migrate_dir(&self) -> Option<PathBuf> {
+        let dir = absolute(self.ini.as_ref()?.path.parent()?);
+        dir.join("env.py").is_file().then_some(dir)
     }
 
     /// Alembic resolves relative paths against the working directory; users run it next to the
@@ -232,14 +288,15 @@ fn split_locations(ini: &IniSection, raw: &str) -> Result<Vec<String>, AlembicCo
     Ok(parts.into_iter().filter(|s| !s.is_empty()).collect())
 }
 
-/// The `[alembic]` section of an ini file with configparser's `%(key)s` interpolation.
+/// One section of an ini file (`[alembic]`, or the one `--name` names) with configparser's
+/// `%(key)s` interpolation and its `[DEFAULT]` values.
 struct IniSection {
     path: PathBuf,
     values: HashMap<String, String>,
 }
 
 impl IniSection {
-    fn read(path: &Path) -> Result<Self, AlembicConfigError> {
+    fn read(path: &Path, section: &str) -> Result<Self, AlembicConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| AlembicConfigError::Io {
             path: path.to_path_buf(),
             source,
@@ -251,10 +308,18 @@ impl IniSection {
             path: path.to_path_buf(),
             message,
         })?;
+        let wanted = section.to_lowercase();
+        if !map.contains_key(&wanted) {
+            return Err(AlembicConfigError::NoSection {
+                path: path.to_path_buf(),
+                section: section.to_string(),
+                sections: script_sections(&map),
+            });
+        }
         let here = absolute(path.parent().unwrap_or(Path::new(".")));
         let mut values: HashMap<String, String> = HashMap::new();
         values.insert("here".into(), here.display().to_string());
-        for section in ["default", "alembic"] {
+        for section in ["default", wanted.as_str()] {
             for (k, v) in map.get(section).into_iter().flatten() {
                 values.insert(k.clone(), v.clone().unwrap_or_default());
             }
@@ -271,6 +336,19 @@ impl IniSection {
         }
         self.values.get(key).map(|v| interpolate(v, &self.values))
     }
+}
+
+type IniMap = HashMap<String, HashMap<String, Option<String>>>;
+
+/// Sections that configure a script directory: what `--name` could name.
+fn script_sections(map: &IniMap) -> Vec<String> {
+    let mut names: Vec<String> = map
+        .iter()
+        .filter(|(_, keys)| keys.contains_key("script_location"))
+        .map(|(name, _)| name.clone())
+        .collect();
+    names.sort();
+    names
 }
 
 /// configparser's BasicInterpolation, one level deep: `%(name)s` and `%%`.

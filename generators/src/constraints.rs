@@ -265,6 +265,12 @@ fn apply(table: &Table, expr: &Expr, checks: &mut Checks) {
                 }
             }
         }
+        // MariaDB's JSON is LONGTEXT with `CHECK (json_valid(c))`: the values must be JSON.
+        Expr::Function(_) => {
+            if let Some(c) = function_of_column(table, expr, &["json_valid"]) {
+                checks.specs[c].ty = SqlType::Json;
+            }
+        }
         _ => {}
     }
 }
@@ -361,11 +367,20 @@ pub(crate) fn column_of(table: &Table, e: &Expr) -> Option<usize> {
 
 /// `length(x)`, `char_length(x)`, `character_length(x)`, `len(x)` → x.
 fn length_of(table: &Table, e: &Expr) -> Option<usize> {
+    function_of_column(
+        table,
+        e,
+        &["length", "char_length", "character_length", "len"],
+    )
+}
+
+/// The column `e` applies one of the functions `names` to (`length(title)` -> title).
+fn function_of_column(table: &Table, e: &Expr, names: &[&str]) -> Option<usize> {
     let Expr::Function(f) = strip(e) else {
         return None;
     };
     let name = f.name.to_string().to_ascii_lowercase();
-    if !["length", "char_length", "character_length", "len"].contains(&name.as_str()) {
+    if !names.contains(&name.as_str()) {
         return None;
     }
     let FunctionArguments::List(list) = &f.args else {

@@ -950,3 +950,32 @@ fn json_values_include_objects_arrays_and_scalars() {
         .collect();
     assert_eq!(kinds, HashSet::from(["object", "array", "scalar"]));
 }
+
+/// MariaDB's JSON is LONGTEXT with `CHECK (json_valid(settings))`: the values must be JSON.
+#[test]
+fn json_valid_check_makes_a_text_column_json() {
+    let mut t = table(
+        "prefs",
+        vec![
+            column("id", "int(11)", false),
+            column("settings", "longtext", false),
+        ],
+        &["id"],
+    );
+    t.checks.push(CheckConstraint {
+        name: Some("settings".into()),
+        expression: "json_valid(`settings`)".into(),
+    });
+    let mut s = Schema::default();
+    s.tables.insert(t.name.clone(), std::sync::Arc::new(t));
+    let seeds = seed(&s, options(8, 5)).unwrap();
+    for row in rows_of(&seeds, "prefs") {
+        let Value::Text(text) = &row[1] else {
+            panic!("settings {:?}", row[1]);
+        };
+        assert!(
+            serde_json::from_str::<serde_json::Value>(text).is_ok(),
+            "not JSON: {text}"
+        );
+    }
+}

@@ -34,15 +34,16 @@ pub fn up(ctx: &Context, per_pool: &[Vec<String>], threads: usize) -> Result<(),
     let banner = started?;
     if ctx.settings.announce {
         let seed = ctx.settings.seed;
-        let results = ctx
-            .results
-            .as_ref()
-            .map(|r| format!("; failures as they happen: {}", r.path.display()))
-            .unwrap_or_default();
         eprintln!(
-            "mrt: {banner}; seed {seed} (MRT_SEED={seed} reproduces this run); run {}{results}",
+            "mrt: {banner}; seed {seed} (MRT_SEED={seed} reproduces this run); run {}",
             ctx.run_id
         );
+        if let Some(results) = &ctx.results {
+            eprintln!(
+                "mrt: failures are written as they happen to {}",
+                results.path.display()
+            );
+        }
     }
     Ok(())
 }

@@ -62,6 +62,12 @@ async fn column_info(
     for r in rows {
         let name: String = r.try_get(0).map_err(err)?;
         let cast_type: String = r.try_get(1).map_err(err)?;
+        // Without its length, `character` means character(1): a cast to it would cut every
+        // value to one character. `bpchar` is the same type with no length.
+        let cast_type = match cast_type.strip_prefix("character") {
+            Some(rest) if rest.is_empty() || rest.starts_with('[') => format!("bpchar{rest}"),
+            _ => cast_type,
+        };
         let base: String = r.try_get(2).map_err(err)?;
         let sequence: Option<String> = r.try_get(3).map_err(err)?;
         let kind = match base.as_str() {

@@ -738,6 +738,17 @@ fn rows_round_trip(url: String) -> Result<(), Failed> {
             let f = &schema.tables["f"];
             db.insert_rows(f, &special).await.map_err(fail("insert f"))?;
             same("floats", &db.read_rows(f).await.map_err(fail("read f"))?, &special)?;
+            // CHAR(n) keeps the whole value (a cast to plain `character` would keep one
+            // character), arrays of it too.
+            exec(&db, "CREATE TABLE c (id char(36) PRIMARY KEY, tags char(3)[])").await?;
+            let schema = db.introspect(&[]).await.map_err(fail("introspect"))?;
+            let c = &schema.tables["c"];
+            let chars = vec![
+                vec![t("8f437e03-fea3-4ff3-a326-eb1081617e55"), t("{abc,\"de \"}")],
+                vec![t("8f437e03-fea3-4ff3-a326-eb1081617e56"), Value::Null],
+            ];
+            db.insert_rows(c, &chars).await.map_err(fail("insert c"))?;
+            same("char(n)", &db.read_rows(c).await.map_err(fail("read c"))?, &chars)?;
             // delete_all_rows empties the tables.
             db.delete_all_rows(&[k, f]).await.map_err(fail("delete"))?;
             ensure(db.read_rows(k).await.map_err(fail("read"))?.is_empty(), "k empty")?;

@@ -84,6 +84,9 @@ fn main() {
         .chain([
             Trial::test("cli::list_exact_json", list_exact_json).with_ignored_flag(!have_alembic),
             Trial::test("cli::cases", cases).with_ignored_flag(!have_alembic),
+            Trial::test("cli::ini_section", ini_section).with_ignored_flag(!have_alembic),
+            Trial::test("cli::same_seed_same_verdicts", same_seed_same_verdicts)
+                .with_ignored_flag(!have_alembic),
         ])
         .collect();
     if !have_alembic {
@@ -339,6 +342,50 @@ fn cases() -> Result<(), Failed> {
     let out = String::from_utf8_lossy(&run.stdout).into_owned();
     if run.status.code() != Some(101) || !out.contains("case 1 of 3 failed") {
         return Err(format!("t02 with --cases 3 should fail on case 1:\n{out}").into());
+    }
+    Ok(())
+}
+
+/// `-n tenant` reaches the workers: the tenant chain runs (t2 loses its column), not [alembic]'s.
+fn ini_section() -> Result<(), Failed> {
+    let dir = common::fixtures("sections");
+    let run = common::mrt(
+        &["test", "--project", ".", "-n", "tenant", "--seed", "4"],
+        &dir,
+    );
+    let out = String::from_utf8_lossy(&run.stdout).into_owned();
+    let outcomes = parse(&out);
+    let status = |name: &str| outcomes.get(name).map_or("not run", |o| o.status.as_str());
+    let t2 = outcomes
+        .get("sqlite::t2")
+        .map_or("", |o| o.message.as_str());
+    if status("sqlite::t1") != "ok"
+        || status("sqlite::t2") != "FAILED"
+        || !t2.contains("downgrade did not restore the data")
+        || outcomes.contains_key("sqlite::c1")
+    {
+        return Err(format!("-n tenant did not test the tenant chain:\n{out}").into());
+    }
+    Ok(())
+}
+
+/// The same seed gives the same verdicts, run after run (on a chain with a data migration and a
+/// SQLite app in WAL mode, where verdicts used to vary).
+fn same_seed_same_verdicts() -> Result<(), Failed> {
+    for fixture in ["existing_rows", "sqlite_wal", "fk_cycle"] {
+        let dir = common::fixtures("trials").join(fixture);
+        let verdicts = || {
+            let run = common::mrt(&["test", "--project", ".", "--seed", "11"], &dir);
+            let out = String::from_utf8_lossy(&run.stdout).into_owned();
+            parse(&out)
+                .into_iter()
+                .map(|(name, o)| (name, o.status, o.message))
+                .collect::<Vec<_>>()
+        };
+        let (first, second) = (verdicts(), verdicts());
+        if first.is_empty() || first != second {
+            return Err(format!("{fixture}: verdicts differ:\n{first:?}\n{second:?}").into());
+        }
     }
     Ok(())
 }

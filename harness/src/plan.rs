@@ -87,6 +87,7 @@ pub fn plan(settings: Settings, lanes: usize) -> Result<Planned, HarnessError> {
         pyproject: settings.project.alembic.pyproject.clone(),
         url_env: settings.url_env.clone(),
         version_table: settings.version_table.clone(),
+        ini_section: settings.project.alembic.section.clone(),
     };
     let workers = Workers::new(spec, settings.step_timeout);
     let run_id = run_id();

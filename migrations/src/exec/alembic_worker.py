@@ -3,7 +3,7 @@
 Shipped inside the mrt binary. One process per parallel slot, so Python and Alembic are imported
 once and the ScriptDirectory is parsed once (DESIGN.md, "Persistent Python workers").
 
-argv: PROJECT_ROOT INI_OR_EMPTY PYPROJECT_OR_EMPTY URL_ENV
+argv: PROJECT_ROOT INI_OR_EMPTY PYPROJECT_OR_EMPTY URL_ENV INI_SECTION
 request:  {"id": 1, "op": "upgrade" | "downgrade", "target": "ab12", "url": "sqlite:///...",
            "version_table": "alembic_version", "revisions": ["ab12"], "from": ["9f3c"]}
           The step runs exactly "revisions", in that order, when the database's heads are "from"
@@ -35,6 +35,7 @@ def send(obj):
 
 def main():
     root, ini, toml, url_env = sys.argv[1:5]
+    section = sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] else "alembic"
     os.chdir(root)
     if root not in sys.path:
         sys.path.insert(0, root)
@@ -46,13 +47,13 @@ def main():
     except ImportError as e:
         send({"ready": False, "error": f"{e}", "python": sys.executable})
         return
-    kwargs = {}
+    kwargs = {"ini_section": section}
     if toml:
         kwargs["toml_file"] = toml
     try:
         cfg = Config(ini or None, **kwargs)
     except TypeError:  # Alembic < 1.16 has no pyproject support
-        cfg = Config(ini or None)
+        cfg = Config(ini or None, ini_section=section)
     script = ScriptDirectory.from_config(cfg)
     # Cache the parsed script directory: a fresh one per step costs ~20 ms on long chains.
     ScriptDirectory.from_config = classmethod(lambda cls, config: script)

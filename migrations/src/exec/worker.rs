@@ -54,6 +54,8 @@ pub struct WorkerSpec {
     pub url_env: String,
     /// Alembic's version table, read after each downgrade to report the database's heads.
     pub version_table: String,
+    /// The ini section Alembic reads (`alembic`, or `--name`/`-n`).
+    pub ini_section: String,
 }
 
 /// One migration step: exactly these revisions, in this order (parents first up, children first
@@ -179,6 +181,7 @@ impl Worker {
             .arg(arg(&spec.ini))
             .arg(arg(&spec.pyproject))
             .arg(&spec.url_env)
+            .arg(&spec.ini_section)
             .current_dir(&spec.project_root)
             .env("PYTHONUNBUFFERED", "1")
             .stdin(Stdio::piped())

@@ -55,6 +55,8 @@ pub struct Config {
     pub url_env: Option<String>,
     /// `mrt test`: Alembic's version table (when env.py sets `version_table`).
     pub version_table: Option<String>,
+    /// `mrt test`: run `drift::<db>` (the database at head against env.py's target_metadata).
+    pub drift: Option<bool>,
     /// `mrt test`: custom rows per table (`rows` inline, or a `file` .json/.csv; `mode` replace or
     /// extend), used instead of or besides generated ones.
     #[serde(default)]

@@ -85,6 +85,7 @@ fn main() {
             Trial::test("cli::list_exact_json", list_exact_json).with_ignored_flag(!have_alembic),
             Trial::test("cli::cases", cases).with_ignored_flag(!have_alembic),
             Trial::test("cli::ini_section", ini_section).with_ignored_flag(!have_alembic),
+            Trial::test("cli::drift", drift).with_ignored_flag(!have_alembic),
             Trial::test("cli::same_seed_same_verdicts", same_seed_same_verdicts)
                 .with_ignored_flag(!have_alembic),
         ])
@@ -386,6 +387,39 @@ fn same_seed_same_verdicts() -> Result<(), Failed> {
         if first.is_empty() || first != second {
             return Err(format!("{fixture}: verdicts differ:\n{first:?}\n{second:?}").into());
         }
+    }
+    Ok(())
+}
+
+/// `drift::sqlite` compares the database at head with env.py's target_metadata: it passes when
+/// the migrations build the models, fails naming what differs when they do not, and is ignored
+/// when env.py has no metadata (every fixture under fixtures/trials).
+fn drift() -> Result<(), Failed> {
+    let run = |dir: &Path| {
+        let out = common::mrt(&["test", "--project", ".", "--seed", "2"], dir);
+        parse(&String::from_utf8_lossy(&out.stdout))
+    };
+    let drift = common::fixtures("drift");
+    let matches = run(&drift.join("matches"));
+    let differs = run(&drift.join("differs"));
+    let traps = run(&common::fixtures("trials").join("traps"));
+    let status = |o: &BTreeMap<String, Outcome>| {
+        o.get("drift::sqlite")
+            .map(|x| (x.status.clone(), x.message.clone()))
+            .unwrap_or_default()
+    };
+    let (m, d, t) = (status(&matches), status(&differs), status(&traps));
+    if m.0 != "ok" {
+        return Err(format!("matching models: drift::sqlite {m:?}").into());
+    }
+    if d.0 != "FAILED"
+        || !d.1.contains("add_column users.nickname")
+        || !d.1.contains("'drift::sqlite' --exact")
+    {
+        return Err(format!("differing models: drift::sqlite {d:?}").into());
+    }
+    if t.0 != "ignored" {
+        return Err(format!("no target_metadata: drift::sqlite {t:?}").into());
     }
     Ok(())
 }

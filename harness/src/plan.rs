@@ -43,6 +43,8 @@ pub struct Settings {
     /// Start a worker before the trials and say which Python, Alembic and seed the run uses;
     /// off when only listing tests.
     pub announce: bool,
+    /// Run `drift::<db>` (config `drift`, default on).
+    pub drift: bool,
 }
 
 /// Shared by every trial of a run.
@@ -129,6 +131,7 @@ pub fn plan(settings: Settings, lanes: usize) -> Result<Planned, HarnessError> {
         })
         .collect();
     trials.extend(in_lanes(per_pool, lanes));
+    trials.extend(drift_trials(&context));
     let runnable = (context.pools.iter())
         .map(|pool| {
             (tested.iter())
@@ -328,6 +331,49 @@ fn lint_trial(context: &Arc<Context>, rev: &str) -> Option<Trial> {
             Err(errors.join("\n").into())
         }
     }))
+}
+
+/// `drift::<db>`: after every migration, the database against env.py's `target_metadata`.
+/// Ignored (with a note saying why) when config turns it off or env.py sets no metadata.
+fn drift_trials(context: &Arc<Context>) -> Vec<Trial> {
+    let why_not = if !context.settings.drift {
+        Some("`drift = false` in config".to_string())
+    } else {
+        no_target_metadata(&context.settings.project)
+    };
+    if let (Some(why), true) = (&why_not, context.settings.announce) {
+        eprintln!("note: drift:: tests ignored: {why}");
+    }
+    (0..context.pools.len())
+        .map(|index| {
+            let ctx = Arc::clone(context);
+            let name = format!("drift::{}", context.pools[index].name);
+            Trial::test(name, move || {
+                trial::drift(&ctx, index).map_err(|v| Failed::from(v.to_string()))
+            })
+            .with_ignored_flag(why_not.is_some())
+        })
+        .collect()
+}
+
+/// Why env.py has no metadata to compare with (`target_metadata = None` and no other value), if
+/// it has none; read as text, never run.
+fn no_target_metadata(project: &mrt_migrations::Project) -> Option<String> {
+    let env = project.alembic.script_location.join("env.py");
+    let text = std::fs::read_to_string(&env).ok()?;
+    let values: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("target_metadata"))
+        .filter_map(|rest| rest.trim_start().strip_prefix('='))
+        .map(|v| v.split('#').next().unwrap_or("").trim())
+        .collect();
+    let assigned = values.iter().any(|v| *v != "None");
+    let imported = text.contains("as target_metadata") || text.contains("import target_metadata");
+    if assigned || imported {
+        None
+    } else {
+        Some(format!("{} sets no target_metadata", env.display()))
+    }
 }
 
 fn graph_trials(context: &Arc<Context>) -> Vec<Trial> {

@@ -11,6 +11,8 @@ pub struct Verdict {
     pub message: Option<String>,
     pub sections: Vec<Section>,
     pub seed: u64,
+    /// The test's name when it is not `<db>::<revision>` (`drift::sqlite`).
+    pub test: Option<Box<str>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +32,7 @@ impl Verdict {
             message: message.map(String::from),
             sections: Vec::new(),
             seed,
+            test: None,
         }
     }
 
@@ -59,7 +62,10 @@ impl fmt::Display for Verdict {
             .as_deref()
             .map(|m| format!(" ({m})"))
             .unwrap_or_default();
-        writeln!(f, "revision {}{about} on {}:", self.revision, self.db)?;
+        match &self.test {
+            Some(_) => writeln!(f, "{}{about} on {}:", self.revision, self.db)?,
+            None => writeln!(f, "revision {}{about} on {}:", self.revision, self.db)?,
+        }
         for section in &self.sections {
             writeln!(f, "  {}", section.title)?;
             for line in section.lines.iter().take(MAX_LINES) {
@@ -72,10 +78,14 @@ impl fmt::Display for Verdict {
                 writeln!(f, "    ... and {} more", section.lines.len() - MAX_LINES)?;
             }
         }
+        let test = match &self.test {
+            Some(name) => name.to_string(),
+            None => format!("{}::{}", self.db, self.revision),
+        };
         write!(
             f,
-            "  reproduce: MRT_SEED={} mrt test '{}::{}' --exact",
-            self.seed, self.db, self.revision
+            "  reproduce: MRT_SEED={} mrt test '{test}' --exact",
+            self.seed
         )
     }
 }

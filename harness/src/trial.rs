@@ -212,6 +212,83 @@ fn attempt(ctx: &Context, rev: &str, pool_index: usize, input: &Input) -> Outcom
     }
 }
 
+/// `drift::<db>`: a database with every revision applied (the one the last trial left, or one
+/// brought forward), compared with env.py's `target_metadata` by Alembic's autogenerate; every
+/// difference is listed. Passing, the database goes back to the pool.
+pub fn drift(ctx: &Context, pool_index: usize) -> Result<(), Verdict> {
+    let pool = &ctx.pools[pool_index];
+    let graph = &ctx.settings.project.graph;
+    let all: BTreeSet<&str> = graph.ordered().map(|r| r.id.as_str()).collect();
+    let message = "against env.py's target_metadata";
+    let mut verdict = Verdict::new(
+        &pool.name,
+        "every revision applied",
+        Some(message),
+        ctx.settings.seed,
+    );
+    verdict.test = Some(format!("drift::{}", pool.name).into());
+    if let Some(reason) = pool.gone() {
+        let detail = pool.unreachable(reason).to_string();
+        return fail(verdict, "the database server is gone", detail);
+    }
+    let mut pooled = match ctx.runtime.block_on(pool.call(pool.take(&all))) {
+        Ok(p) => p,
+        Err(e) => return fail(verdict, "cannot create a database", e.to_string()),
+    };
+    let url = pooled.db.sqlalchemy_url();
+    let mut slot = match ctx.workers.checkout(&url) {
+        Ok(slot) => slot,
+        Err(e) => {
+            pool.give_back(pooled);
+            return fail(verdict, "cannot start a Python worker", e.to_string());
+        }
+    };
+    let input = Input {
+        mentioned: None,
+        literals: Literals::default(),
+        explicit: None,
+        case: 0,
+    };
+    let mut trial = Trial {
+        ctx,
+        pool,
+        slot: &mut slot,
+        rev: "every revision",
+        before: &all,
+        verdict: &mut verdict,
+        input: &input,
+        rescope: false,
+        seeded: None,
+    };
+    if trial.reach_before(&mut pooled).is_ok() {
+        let heads = trial.heads_of(&all);
+        match trial.slot.drift(&url, &heads) {
+            Ok(Some(diffs)) if diffs.is_empty() => {}
+            Ok(Some(diffs)) => trial.verdict.add(
+                "the database differs from target_metadata (add_*: only the metadata has it, remove_*: only the database)",
+                diffs,
+            ),
+            Ok(None) => trial.verdict.add(
+                "env.py gave context.configure() no target_metadata",
+                vec!["set target_metadata in env.py, or `drift = false` in config".into()],
+            ),
+            Err(mrt_migrations::exec::StepError::Refused(message)) => {
+                crate::cleanup::stop_run(&format!("mrt: error: {message}"), 3)
+            }
+            Err(e) => trial
+                .verdict
+                .add("cannot compare with target_metadata", vec![e.to_string()]),
+        }
+    }
+    drop(slot);
+    if verdict.is_empty() {
+        pool.give_back(pooled);
+        return Ok(());
+    }
+    ctx.runtime.block_on(pool.discard(pooled));
+    Err(verdict)
+}
+
 fn fail(mut verdict: Verdict, title: &str, detail: String) -> Result<(), Verdict> {
     verdict.add(title, vec![detail]);
     Err(verdict)

@@ -98,6 +98,23 @@ impl Slot<'_> {
         self.worker = Some(worker);
         result
     }
+
+    /// The drift comparison (see [`Worker::drift`]) on this slot's worker.
+    pub fn drift(&mut self, url: &str, heads: &[String]) -> Result<Option<Vec<String>>, StepError> {
+        let mut worker = match self.worker.take() {
+            Some(mut w) => {
+                if w.is_alive() {
+                    w
+                } else {
+                    Worker::start(&self.workers.spec)?
+                }
+            }
+            None => Worker::start(&self.workers.spec)?,
+        };
+        let result = worker.drift(url, heads, self.workers.timeout);
+        self.worker = Some(worker);
+        result
+    }
 }
 
 impl Drop for Slot<'_> {

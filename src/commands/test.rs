@@ -157,6 +157,7 @@ pub fn settings(args: &TestArgs) -> Result<Settings> {
         custom_seeds: custom_seeds(&loaded),
         lint: Some(lint_fn(&loaded, &project_url)?),
         announce: !args.libtest.list,
+        drift: c.drift.unwrap_or(true),
     })
 }
 

@@ -1,10 +1,12 @@
 //! Alembic projects: where the revision files are (`alembic.ini`, `[tool.alembic]`) and what each
 //! file declares.
 
+mod complexity;
 mod config;
 mod mentions;
 mod revision_file;
 
+pub use complexity::too_complex;
 pub use config::{locate, AlembicConfigError, AlembicLocations};
 pub use mentions::{mentioned_words, sql_words};
 pub use revision_file::{parse_revision_source, read_revision_file, FileOutcome};

@@ -76,6 +76,23 @@ fn declares_latin1(bytes: &[u8]) -> bool {
 /// Parses a revision file's source. Module-level assignments are read as Python would: the last
 /// one wins.
 pub fn parse_revision_source(path: &Path, source: &str) -> FileOutcome {
+    if let Some((line, why)) = super::too_complex(source) {
+        let problem = Problem::new(
+            ProblemKind::Syntax,
+            path,
+            format!("file too complex to analyse: {why}"),
+        )
+        .at(line, None);
+        let salvaged_id = salvage_revision_id(source);
+        let problem = match &salvaged_id {
+            Some(id) => problem.of(id.clone()),
+            None => problem,
+        };
+        return FileOutcome::Broken {
+            problem,
+            salvaged_id,
+        };
+    }
     let suite = match ast::Suite::parse(source, &path.display().to_string()) {
         Ok(s) => s,
         Err(err) => {

@@ -15,6 +15,9 @@ response: {"id": 1, "ok": true, "heads": ["ab12"] (downgrades; null after upgrad
           {"id": 1, "ok": false, "error": "...", "traceback": "...", "refused": null}
           "refused" is a message when env.py connected to a database other than the step's own
           (see _Guard): mrt then stops the whole run.
+          "op": "drift" runs env.py without migrating and compares the database with the
+          target_metadata env.py configures (Alembic's autogenerate comparison): the reply's
+          "drift" is the list of differences, or null when env.py gave no metadata.
 """
 import gc
 import json
@@ -80,8 +83,12 @@ def main():
         req = json.loads(line)
         try:
             _statements.clear()
+            _DRIFT["diffs"] = None
             heads, statements, master = run(req, cfg, script, url_env)
-            send({"id": req.get("id"), "ok": True, "heads": heads, "statements": statements, "master": master})
+            reply = {"id": req.get("id"), "ok": True, "heads": heads, "statements": statements, "master": master}
+            if req.get("op") == "drift":
+                reply["drift"] = _DRIFT["diffs"]
+            send(reply)
         except BaseException as e:  # noqa: BLE001 - every failure is reported, the worker lives on
             send(
                 {
@@ -600,12 +607,15 @@ def migrate(req, cfg, script):
     from alembic.runtime.migration import MigrationStep
 
     op, target = req["op"], req["target"]
-    if op not in ("upgrade", "downgrade"):
+    if op not in ("upgrade", "downgrade", "drift"):
         raise ValueError(f"unknown op {op!r}")
     revisions = [script.get_revision(r) for r in req["revisions"]]
     expected = set(req["from"])
 
     def steps(heads, context):
+        if op == "drift":
+            _compare(context)
+            return []
         if set(heads or ()) == expected:
             make = MigrationStep.upgrade_from_script if op == "upgrade" else MigrationStep.downgrade_from_script
             return [make(script.revision_map, r) for r in revisions]
@@ -622,6 +632,45 @@ def migrate(req, cfg, script):
             script.run_env()
     finally:
         _known["heads"] = None
+
+
+# The differences a drift request found (None: env.py configured no target_metadata).
+_DRIFT = {"diffs": None}
+
+
+def _compare(context):
+    """Alembic's autogenerate comparison of the database with env.py's target_metadata."""
+    from alembic.autogenerate import compare_metadata
+
+    metadata = context.opts.get("target_metadata")
+    if metadata is None:
+        _DRIFT["diffs"] = None
+        return
+    if isinstance(metadata, (list, tuple)):
+        diffs = [d for m in metadata for d in compare_metadata(context, m)]
+    else:
+        diffs = compare_metadata(context, metadata)
+    _DRIFT["diffs"] = [_render_diff(d) for d in diffs]
+
+
+def _render_diff(diff):
+    """One autogenerate difference as text: `remove_column users.email`, `modify_type
+    users.name VARCHAR(40) -> VARCHAR(80)`. The first word says what the metadata would have
+    Alembic do to the database (add_* : the database lacks it; remove_* : only the database has it)."""
+    if isinstance(diff, list):
+        return "; ".join(_render_diff(d) for d in diff)
+    kind, *rest = diff
+    if kind.startswith("modify_") and len(rest) >= 6:
+        _schema, table, column, _existing, old, new = rest[:6]
+        return f"{kind} {table}.{column}: {old!r} -> {new!r}"
+    words = []
+    for part in rest:
+        if part is None or isinstance(part, (dict, str)):
+            continue
+        name = getattr(part, "name", None)
+        table = getattr(getattr(part, "table", None), "name", None)
+        words.append(f"{table}.{name}" if table and name else str(name if name else part))
+    return " ".join([kind] + words)
 
 
 # Engines are kept per database URL: a new engine costs a new connection plus SQLAlchemy's

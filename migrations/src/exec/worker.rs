@@ -139,6 +139,9 @@ struct Reply {
     traceback: Option<String>,
     #[serde(default)]
     refused: Option<String>,
+    /// A drift request's differences (`None`: env.py configured no `target_metadata`).
+    #[serde(default)]
+    drift: Option<Vec<String>>,
 }
 
 pub struct Worker {
@@ -234,15 +237,48 @@ impl Worker {
     /// Runs one step against `url`. After a timeout or crash the worker is dead: the caller
     /// replaces it (see [`Worker::is_alive`]).
     pub fn step(&mut self, step: &Step, url: &str, timeout: Duration) -> Result<StepOk, StepError> {
-        self.next_id += 1;
-        if self.last_url.as_deref() != Some(url) {
-            self.last_url = Some(url.to_string());
-        }
         let req = serde_json::json!({
-            "id": self.next_id, "op": step.op(), "target": step.target, "url": url,
+            "op": step.op(), "target": step.target, "url": url,
             "version_table": self.spec.version_table,
             "revisions": step.revisions, "from": step.from, "master": step.report_master,
         });
+        let reply = self.request(req, url, timeout)?;
+        Ok(StepOk {
+            heads: reply.heads,
+            statements: reply.statements,
+            master: reply.master,
+        })
+    }
+
+    /// Compares the database at `url` (whose heads are `heads`) with the `target_metadata`
+    /// env.py configures, through Alembic's autogenerate comparison; `None` when env.py gives
+    /// none. Nothing is migrated.
+    pub fn drift(
+        &mut self,
+        url: &str,
+        heads: &[String],
+        timeout: Duration,
+    ) -> Result<Option<Vec<String>>, StepError> {
+        let req = serde_json::json!({
+            "op": "drift", "target": heads.first().cloned().unwrap_or_default(), "url": url,
+            "version_table": self.spec.version_table, "revisions": [], "from": heads,
+        });
+        Ok(self.request(req, url, timeout)?.drift)
+    }
+
+    /// Sends one request (its id added) and reads the reply; a refusal, a failure, a timeout or
+    /// a crash is the error.
+    fn request(
+        &mut self,
+        mut req: serde_json::Value,
+        url: &str,
+        timeout: Duration,
+    ) -> Result<Reply, StepError> {
+        self.next_id += 1;
+        req["id"] = self.next_id.into();
+        if self.last_url.as_deref() != Some(url) {
+            self.last_url = Some(url.to_string());
+        }
         if writeln!(self.stdin, "{req}")
             .and_then(|_| self.stdin.flush())
             .is_err()
@@ -256,11 +292,7 @@ impl Worker {
             return Err(StepError::Refused(message));
         }
         if reply.ok {
-            return Ok(StepOk {
-                heads: reply.heads,
-                statements: reply.statements,
-                master: reply.master,
-            });
+            return Ok(reply);
         }
         Err(StepError::Failed {
             error: reply.error.unwrap_or_else(|| "unknown error".into()),

@@ -28,7 +28,75 @@ fn main() {
                 .with_ignored_flag(ignored),
         );
     }
+    trials.push(Trial::test("cleanup::sqlite_killed_run", sqlite_killed_run));
     libtest_mimic::run(&args, trials).exit();
+}
+
+/// `mrt clean --db sqlite` removes the temporary folder of a SQLite run that was killed
+/// (SIGKILL: no clean-up of its own ran) and keeps that of a run still going.
+fn sqlite_killed_run() -> Result<(), Failed> {
+    let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let project = common::fixtures("faults").join("hang_child");
+    let start = |marker: &str| {
+        Command::new(env!("CARGO_BIN_EXE_mrt"))
+            .args(["test", "--project"])
+            .arg(&project)
+            .args(["--seed", "1", "--step-timeout", "600", "-q"])
+            .env("MRT_PYTHON", common::python())
+            .env("MRT_FAULT_MARKER", marker)
+            .env("TMPDIR", tmp.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+    };
+    let folders = || -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(tmp.path())
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with("mrt-"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    let wait_for = |n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while folders().len() < n && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        folders().len() >= n
+    };
+    let mut killed = start("mrt-clean-killed").map_err(|e| e.to_string())?;
+    if !wait_for(1) {
+        let _ = killed.kill();
+        return Err("the first run made no temporary folder".into());
+    }
+    let dead = folders();
+    killed.kill().map_err(|e| e.to_string())?;
+    let _ = killed.wait();
+    let mut live = start("mrt-clean-live").map_err(|e| e.to_string())?;
+    let ok = wait_for(2);
+    let clean = Command::new(env!("CARGO_BIN_EXE_mrt"))
+        .args(["clean", "--db", "sqlite"])
+        .env("TMPDIR", tmp.path())
+        .output();
+    let left = folders();
+    let _ = live.kill();
+    let _ = live.wait();
+    let clean = clean.map_err(|e| e.to_string())?;
+    let out = String::from_utf8_lossy(&clean.stdout).into_owned();
+    if !ok || !clean.status.success() {
+        return Err(format!("mrt clean failed or the second run never started:\n{out}").into());
+    }
+    if left.len() != 1 || dead.iter().any(|d| left.contains(d)) || !out.contains("kept") {
+        return Err(format!(
+            "expected only the live run's folder left (dead {dead:?}), got {left:?}:\n{out}"
+        )
+        .into());
+    }
+    Ok(())
 }
 
 fn nothing_left(url: &str) -> Result<(), Failed> {
@@ -132,7 +200,7 @@ fn expect_clean(url: &str, run: &str, when: &str) -> Result<(), Failed> {
         .output()
         .map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    if out.status.success() && text.contains("no mrt databases left behind") {
+    if out.status.success() && text.contains("nothing left behind by mrt runs") {
         Ok(())
     } else {
         Err(format!(

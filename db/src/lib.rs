@@ -291,9 +291,6 @@ pub struct Leftovers {
 /// (temp directories are removed by the OS's temp cleaning).
 pub async fn drop_leftovers(url: &str, run_prefix: &str) -> Result<Leftovers, DbError> {
     let trimmed = url.trim();
-    if trimmed == "sqlite" || trimmed.starts_with("sqlite:") {
-        return Ok(Leftovers::default());
-    }
     if !run_prefix
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -303,6 +300,9 @@ pub async fn drop_leftovers(url: &str, run_prefix: &str) -> Result<Leftovers, Db
             db: format!("mrt_{run_prefix}*"),
             message: "run prefix must be ASCII letters, digits or underscores".into(),
         });
+    }
+    if trimmed == "sqlite" || trimmed.starts_with("sqlite:") {
+        return sqlite::drop_sqlite_leftovers(run_prefix);
     }
     let parsed = server_url::ServerUrl::parse(trimmed)?;
     match parsed.dialect {

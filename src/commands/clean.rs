@@ -5,7 +5,8 @@ use anyhow::{Context, Result};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct CleanArgs {
-    /// Server URL (postgres://..., mysql://...), repeatable.
+    /// Server URL (postgres://..., mysql://...), or `sqlite` for the temporary folders of
+    /// killed SQLite runs; repeatable.
     #[arg(long = "db", value_name = "URL", required = true)]
     pub databases: Vec<String>,
     /// Only runs whose id starts with this (as printed in the database names `mrt_<run>_<n>`).
@@ -21,18 +22,24 @@ pub fn run(args: &CleanArgs) -> Result<u8> {
     for url in &args.databases {
         let found = runtime.block_on(mrt_db::drop_leftovers(url, &args.run))?;
         let server = mask(url);
+        // SQLite runs leave temporary folders of database files, servers databases.
+        let what = if url.trim().starts_with("sqlite") {
+            "temporary folder(s)"
+        } else {
+            "database(s)"
+        };
         if found.dropped.is_empty() {
-            println!("{server}: no mrt databases left behind");
+            println!("{server}: nothing left behind by mrt runs");
         } else {
             println!(
-                "{server}: dropped {} database(s): {}",
+                "{server}: removed {} {what}: {}",
                 found.dropped.len(),
                 found.dropped.join(", ")
             );
         }
         if !found.live.is_empty() {
             println!(
-                "{server}: kept {} database(s) of runs still going: {}",
+                "{server}: kept {} {what} of runs still going: {}",
                 found.live.len(),
                 found.live.join(", ")
             );

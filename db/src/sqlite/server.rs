@@ -77,6 +77,66 @@ pub struct SqliteServer {
     /// `None` once cleaned up.
     dir: Mutex<Option<TempDir>>,
     next: AtomicU64,
+    /// An exclusive lock on `<dir>/.lease` while the run lives (the kernel drops it when the
+    /// process dies, however it dies): `mrt clean --db sqlite` removes only unlocked folders.
+    _lease: Option<nix::fcntl::Flock<std::fs::File>>,
+}
+
+/// The lease file inside a run's temporary folder (see [`SqliteServer::_lease`]).
+const LEASE: &str = ".lease";
+
+fn take_lease(dir: &Path) -> Option<nix::fcntl::Flock<std::fs::File>> {
+    let file = std::fs::File::create(dir.join(LEASE)).ok()?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).ok()
+}
+
+/// For `mrt clean --db sqlite`: removes the temporary folders (`mrt-<run>-XXXXXX` in the temp
+/// dir) of SQLite runs that were killed, and keeps those of runs still going (their lease is
+/// locked). `run_prefix` limits it to runs whose id starts with it.
+pub fn drop_sqlite_leftovers(run_prefix: &str) -> Result<crate::Leftovers, DbError> {
+    let tmp = std::env::temp_dir();
+    let io = |source| DbError::Io {
+        dialect: DIALECT,
+        what: "listing".into(),
+        path: tmp.clone(),
+        source,
+    };
+    let mut found = crate::Leftovers::default();
+    let prefix = run_prefix.to_ascii_lowercase();
+    for entry in std::fs::read_dir(&tmp).map_err(io)?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(run) = leftover_run(&name) else {
+            continue;
+        };
+        if !run.starts_with(&prefix) || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let path = entry.path();
+        match take_lease(&path) {
+            Some(lease) => {
+                drop(lease);
+                if std::fs::remove_dir_all(&path).is_ok() {
+                    found.dropped.push(path.display().to_string());
+                }
+            }
+            None => found.live.push(path.display().to_string()),
+        }
+    }
+    found.dropped.sort();
+    found.live.sort();
+    Ok(found)
+}
+
+/// The run id of a folder named like mrt's (`mrt-<run>-<6 random characters>`), else `None`.
+fn leftover_run(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix("mrt-")?;
+    let (run, random) = rest.rsplit_once('-')?;
+    let run_ok = !run.is_empty()
+        && run
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    let random_ok = random.len() == 6 && random.chars().all(|c| c.is_ascii_alphanumeric());
+    (run_ok && random_ok).then_some(run)
 }
 
 impl SqliteServer {
@@ -104,11 +164,13 @@ impl SqliteServer {
                 path: std::env::temp_dir(),
                 source,
             })?;
+        let lease = take_lease(dir.path());
         Ok(SqliteServer {
             run_id: run_id.to_ascii_lowercase(),
             dir_path: dir.path().to_path_buf(),
             dir: Mutex::new(Some(dir)),
             next: AtomicU64::new(1),
+            _lease: lease,
         })
     }
 
@@ -201,5 +263,31 @@ impl SqliteServer {
             }),
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod leftover_tests {
+    use super::*;
+
+    #[test]
+    fn only_unlocked_folders_of_mrt_runs_are_removed() {
+        assert_eq!(leftover_run("mrt-3ab9_x-Kq0abc"), Some("3ab9_x"));
+        assert_eq!(leftover_run("mrt-abc-toolong7"), None);
+        assert_eq!(leftover_run("mrtx-abc-Kq0abc"), None);
+        assert_eq!(leftover_run("mrt-ABC-Kq0abc"), None);
+        let live = SqliteServer::new("leasetestlive").expect("server");
+        // A killed run: its folder is there, nobody holds its lease.
+        let dead = tempfile::Builder::new()
+            .prefix("mrt-leasetestdead-")
+            .tempdir()
+            .expect("dir")
+            .keep();
+        std::fs::write(dead.join("mrt_leasetestdead_1.db"), "x").expect("write");
+        let found = drop_sqlite_leftovers("leasetest").expect("clean");
+        assert_eq!(found.dropped, [dead.display().to_string()]);
+        assert!(!dead.exists());
+        assert_eq!(found.live, [live.dir().display().to_string()]);
+        assert!(live.dir().exists());
     }
 }

@@ -26,9 +26,20 @@ pub enum AlembicConfigError {
         sections: Vec<String>,
     },
     #[error(
-        "{path}: script_location '{value}' is a package resource; mrt needs a file-system path"
+        "{path}: script_location '{value}' names a package folder mrt did not find (looked in {looked}); write the folder's path instead"
     )]
-    PackageResource { path: PathBuf, value: String },
+    PackageResource {
+        path: PathBuf,
+        value: String,
+        looked: String,
+    },
+    #[error("{path}:{line}: [tool.alembic] {key}: {message}")]
+    TomlType {
+        path: PathBuf,
+        line: usize,
+        key: &'static str,
+        message: &'static str,
+    },
     #[error("{path}: {key} = '{value}' is not valid: {message}")]
     BadValue {
         path: PathBuf,
@@ -174,13 +185,11 @@ impl Options {
                 AlembicConfigError::NoScriptLocation(self.config_path(), self.section.clone())
             });
         };
-        if is_package_resource(&value) {
-            return Err(AlembicConfigError::PackageResource {
-                path: self.config_path(),
-                value,
-            });
-        }
-        let dir = self.path(&value);
+        let dir = if is_package_resource(&value) {
+            self.package_dir(&value)?
+        } else {
+            self.path(&value)
+        };
         if !dir.is_dir() {
             return Err(AlembicConfigError::MissingDir {
                 path: self.config_path(),
@@ -189,6 +198,27 @@ impl Options {
             });
         }
         Ok(dir)
+    }
+
+    /// `package:dir` (Alembic imports the package and takes `dir` inside it): found without
+    /// importing anything, as the package's folder under the ini's directory or its `src/`.
+    fn package_dir(&self, value: &str) -> Result<PathBuf, AlembicConfigError> {
+        let (package, dir) = value.trim().split_once(':').unwrap_or((value, ""));
+        let relative: PathBuf = package.split('.').collect::<PathBuf>().join(dir.trim());
+        let roots = [self.base.clone(), self.base.join("src")];
+        let found = roots
+            .iter()
+            .map(|root| absolute(&root.join(&relative)))
+            .find(|candidate| candidate.is_dir());
+        found.ok_or_else(|| AlembicConfigError::PackageResource {
+            path: self.config_path(),
+            value: value.to_string(),
+            looked: roots
+                .iter()
+                .map(|r| absolute(&r.join(&relative)).display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
     }
 
     /// Flask-Migrate writes `migrations/alembic.ini` without `script_location` and sets it to
@@ -377,6 +407,59 @@ fn interpolate(value: &str, vars: &HashMap<String, String>) -> String {
     out
 }
 
+/// The keys mrt reads from `[tool.alembic]` must have Alembic's types; a wrong one is an error
+/// naming its line instead of being ignored (and the project then read without it).
+fn check_types(path: &Path, text: &str, table: &toml::Table) -> Result<(), AlembicConfigError> {
+    fn strings(v: &toml::Value) -> bool {
+        v.as_array().is_some_and(|a| a.iter().all(|x| x.is_str()))
+    }
+    let checks: [(&'static str, fn(&toml::Value) -> bool, &'static str); 3] = [
+        (
+            "script_location",
+            |v| v.is_str(),
+            "expected a string (a path or package:dir)",
+        ),
+        ("version_locations", strings, "expected a list of strings"),
+        (
+            "recursive_version_locations",
+            |v| v.is_bool(),
+            "expected true or false",
+        ),
+    ];
+    for (key, ok, message) in checks {
+        if let Some(value) = table.get(key) {
+            if !ok(value) {
+                return Err(AlembicConfigError::TomlType {
+                    path: path.to_path_buf(),
+                    line: key_line(text, key),
+                    key,
+                    message,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The 1-based line where `key` is set under `[tool.alembic]` (1 if it cannot be told).
+fn key_line(text: &str, key: &str) -> usize {
+    let mut inside = false;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            inside = t.trim_matches(['[', ']', ' ']) == "tool.alembic";
+            continue;
+        }
+        let named = t
+            .strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with('='));
+        if inside && named {
+            return i + 1;
+        }
+    }
+    1
+}
+
 /// `[tool.alembic]` of a pyproject.toml, with `%(here)s` substituted as Alembic does.
 struct TomlSection {
     path: PathBuf,
@@ -404,6 +487,9 @@ impl TomlSection {
             .and_then(|t| t.get("alembic"))
             .and_then(|a| a.as_table())
             .cloned();
+        if let Some(table) = &table {
+            check_types(path, &text, table)?;
+        }
         let here = absolute(path.parent().unwrap_or(Path::new(".")))
             .display()
             .to_string();
@@ -454,6 +540,48 @@ mod tests {
             "%(rev)s_%(slug)s"
         );
         assert_eq!(interpolate("50% off", &vars()), "50% off");
+    }
+
+    #[test]
+    fn package_dirs_are_found_under_the_project_or_src() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("src/myapp/db/migrations/versions")).unwrap();
+        std::fs::write(
+            dir.path().join("alembic.ini"),
+            "[alembic]\nscript_location = myapp.db:migrations\n",
+        )
+        .unwrap();
+        let found = locate(dir.path(), None, None).unwrap();
+        assert!(found.script_location.ends_with("src/myapp/db/migrations"));
+        std::fs::write(
+            dir.path().join("alembic.ini"),
+            "[alembic]\nscript_location = other:migrations\n",
+        )
+        .unwrap();
+        let err = locate(dir.path(), None, None).unwrap_err().to_string();
+        assert!(err.contains("other/migrations"), "{err}");
+    }
+
+    #[test]
+    fn tool_alembic_wrong_types_name_their_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("migrations")).unwrap();
+        let text = "[project]\nname = 'x'\n\n[tool.alembic]\nscript_location = 'migrations'\nversion_locations = 'a b'\n";
+        std::fs::write(dir.path().join("pyproject.toml"), text).unwrap();
+        let err = locate(dir.path(), None, None).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "pyproject.toml:6: [tool.alembic] version_locations: expected a list of strings"
+            ),
+            "{err}"
+        );
+        let text = "[tool.alembic]\nscript_location = 3\n";
+        std::fs::write(dir.path().join("pyproject.toml"), text).unwrap();
+        let err = locate(dir.path(), None, None).unwrap_err().to_string();
+        assert!(
+            err.contains(":2: [tool.alembic] script_location: expected a string"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -188,6 +188,15 @@ fn server_vanishes(server: &str) -> Result<(), Failed> {
             format!("the databases left behind are not named with `mrt clean`: {shown}").into(),
         );
     }
+    // Every failure was also written down as it happened, in the file the banner names.
+    let results = err_text
+        .lines()
+        .find_map(|l| l.strip_prefix("mrt: failures are written as they happen to "))
+        .map(|p| std::fs::read_to_string(p.trim()).unwrap_or_default())
+        .unwrap_or_default();
+    if !results.contains("---- ") || !results.contains(&label) {
+        return Err(format!("the results file lacks the failures:\n{results}\n{shown}").into());
+    }
     cleaned
 }
 

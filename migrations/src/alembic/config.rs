@@ -407,13 +407,16 @@ fn interpolate(value: &str, vars: &HashMap<String, String>) -> String {
     out
 }
 
+/// A `[tool.alembic]` key, whether a value has its type, and what the type is.
+type TypeCheck = (&'static str, fn(&toml::Value) -> bool, &'static str);
+
 /// The keys mrt reads from `[tool.alembic]` must have Alembic's types; a wrong one is an error
 /// naming its line instead of being ignored (and the project then read without it).
 fn check_types(path: &Path, text: &str, table: &toml::Table) -> Result<(), AlembicConfigError> {
     fn strings(v: &toml::Value) -> bool {
         v.as_array().is_some_and(|a| a.iter().all(|x| x.is_str()))
     }
-    let checks: [(&'static str, fn(&toml::Value) -> bool, &'static str); 3] = [
+    let checks: [TypeCheck; 3] = [
         (
             "script_location",
             |v| v.is_str(),

@@ -68,7 +68,8 @@ fn sqlite_killed_run() -> Result<(), Failed> {
         }
         folders().len() >= n
     };
-    let mut killed = start("mrt-clean-killed").map_err(|e| e.to_string())?;
+    let tag = format!("mrt-clean-{}", std::process::id());
+    let mut killed = start(&format!("{tag}-killed")).map_err(|e| e.to_string())?;
     if !wait_for(1) {
         let _ = killed.kill();
         return Err("the first run made no temporary folder".into());
@@ -76,7 +77,7 @@ fn sqlite_killed_run() -> Result<(), Failed> {
     let dead = folders();
     killed.kill().map_err(|e| e.to_string())?;
     let _ = killed.wait();
-    let mut live = start("mrt-clean-live").map_err(|e| e.to_string())?;
+    let mut live = start(&format!("{tag}-live")).map_err(|e| e.to_string())?;
     let ok = wait_for(2);
     let clean = Command::new(env!("CARGO_BIN_EXE_mrt"))
         .args(["clean", "--db", "sqlite"])
@@ -85,6 +86,8 @@ fn sqlite_killed_run() -> Result<(), Failed> {
     let left = folders();
     let _ = live.kill();
     let _ = live.wait();
+    // SIGKILL gave mrt no chance to stop its workers (each leads its own process group).
+    kill_tagged(&tag);
     let clean = clean.map_err(|e| e.to_string())?;
     let out = String::from_utf8_lossy(&clean.stdout).into_owned();
     if !ok || !clean.status.success() {
@@ -208,5 +211,24 @@ fn expect_clean(url: &str, run: &str, when: &str) -> Result<(), Failed> {
             String::from_utf8_lossy(&out.stderr)
         )
         .into())
+    }
+}
+
+/// Kills the processes whose environment carries `MRT_FAULT_MARKER=<tag>...` (the workers of a
+/// run killed with SIGKILL, and their children).
+fn kill_tagged(tag: &str) {
+    let needle = format!("MRT_FAULT_MARKER={tag}");
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+        if String::from_utf8_lossy(&environ).contains(&needle) {
+            let pid = nix::unistd::Pid::from_raw(pid);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        }
     }
 }

@@ -34,6 +34,7 @@ pub fn open(args: &ProjectArgs) -> Result<Project> {
         kind: loaded.config.kind,
         alembic_ini,
         alembic_section: args.name.clone(),
+        version_table: loaded.config.version_table.clone(),
     };
     Project::open(&args.path, &options).with_context(|| {
         format!(

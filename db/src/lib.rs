@@ -8,7 +8,7 @@
 //! them.
 //!
 //! Passwords: a server URL may hold one. It is kept only inside sqlx connect options and in
-//! [`TempDb::sqlalchemy_url`] (the Python worker must log in); every label, error and
+//! [`TempDb::url`] (a runner in another process must log in); every label, error and
 //! [`TempDb::display_url`] is built without it.
 
 mod diff;
@@ -19,6 +19,7 @@ mod mysql;
 pub mod normalize;
 mod postgres;
 mod registry;
+mod schema_hint;
 mod server_url;
 mod sqlite;
 mod value;
@@ -36,8 +37,9 @@ pub use model::{
 };
 pub use mysql::MysqlServer;
 pub use postgres::PgServer;
+pub use schema_hint::SchemaHint;
 pub use server_url::scrub_secrets;
-pub use sqlite::{sqlite_schema_from_master, SqliteServer};
+pub use sqlite::SqliteServer;
 pub use value::{Row, Value};
 
 /// The SQL dialects mrt can run trials on.
@@ -418,16 +420,22 @@ impl TempDb {
         dispatch!(self, db => &db.name, &db.name, &db.name)
     }
 
-    /// SQLAlchemy URL for the Python worker, without a driver suffix (the Python side picks
-    /// one that imports): `sqlite:////tmp/mrt-x/mrt_x_1.db`,
+    /// The database as a URL any client can connect with (a runner in another process, such as
+    /// the Python worker): `sqlite:////tmp/mrt-x/mrt_x_1.db`,
     /// `postgresql://user:pass@host:5432/mrt_x_1`, `mysql://user:pass@host:3306/mrt_x_1`.
-    /// This is the one place a password appears, because the worker must log in: never print
+    /// This is the one place a password appears, because such a runner must log in: never print
     /// it; use [`TempDb::display_url`] in messages.
-    pub fn sqlalchemy_url(&self) -> String {
+    pub fn url(&self) -> String {
         dispatch!(self, db => db.sqlalchemy_url(), db.sqlalchemy_url().to_string(), db.sqlalchemy_url().to_string())
     }
 
-    /// [`TempDb::sqlalchemy_url`] with the password replaced by `***`, for messages.
+    /// Whether a step's runner can report this database's schema as a [`SchemaHint`] (SQLite),
+    /// so the trial need not read it again over its own connection.
+    pub fn takes_schema_hints(&self) -> bool {
+        self.dialect() == Dialect::Sqlite
+    }
+
+    /// [`TempDb::url`] with the password replaced by `***`, for messages.
     pub fn display_url(&self) -> String {
         dispatch!(self, db => db.sqlalchemy_url(), db.display_url().to_string(), db.display_url().to_string())
     }

@@ -300,7 +300,8 @@ async fn schema_from_master_texts_equals_introspection() {
             row(kind, &name, &table, sql)
         })
         .collect();
-    let cached = mrt_db::sqlite_schema_from_master(&stored, &["alembic_version"])
+    let cached = mrt_db::SchemaHint::from_sqlite_master_rows(stored.clone())
+        .schema(&["alembic_version"])
         .await
         .expect("model from stored texts");
     assert_eq!(cached, read);
@@ -316,13 +317,15 @@ async fn schema_from_master_texts_equals_introspection() {
         "orgs".into(),
         None,
     ));
-    let built = mrt_db::sqlite_schema_from_master(&rows, &["alembic_version"])
+    let built = mrt_db::SchemaHint::from_sqlite_master_rows(rows.clone())
+        .schema(&["alembic_version"])
         .await
         .expect("model from texts");
     assert_eq!(built, read);
     // A real difference still shows.
     rows.retain(|r| r.1 != "ix_users_email");
-    let built = mrt_db::sqlite_schema_from_master(&rows, &["alembic_version"])
+    let built = mrt_db::SchemaHint::from_sqlite_master_rows(rows.clone())
+        .schema(&["alembic_version"])
         .await
         .expect("model from texts");
     assert_ne!(built, read);

@@ -175,7 +175,7 @@ async fn create_clone_drop_and_cleanup() {
 
     let a = server.create().await.expect("create");
     assert_eq!(a.name(), "mrt_srv_1_1");
-    let url = a.sqlalchemy_url();
+    let url = a.url();
     let path = std::path::PathBuf::from(url.strip_prefix("sqlite:///").expect("url"));
     assert!(url.starts_with("sqlite:////"), "{url}");
     assert!(path.is_file() && path.starts_with(&dir), "{url}");
@@ -201,7 +201,7 @@ async fn create_clone_drop_and_cleanup() {
     a.close().await;
     assert_eq!(a.read_rows(t).await.expect("read after close").len(), 2);
 
-    let b_path = std::path::PathBuf::from(b.sqlalchemy_url().trim_start_matches("sqlite:///"));
+    let b_path = std::path::PathBuf::from(b.url().trim_start_matches("sqlite:///"));
     server.drop_database(b).await.expect("drop");
     assert!(!b_path.exists());
 

@@ -3,6 +3,8 @@
 //! `harness = false` test share one runner.
 
 mod cleanup;
+mod executors;
+pub mod failure;
 mod plan;
 mod pool;
 mod report;
@@ -11,8 +13,8 @@ mod schedule;
 mod timing;
 mod trial;
 mod warm;
-mod workers;
 
+pub use failure::{Failure, Setup};
 pub use plan::{plan, LintFn, Settings};
 pub use report::Verdict;
 
@@ -67,7 +69,7 @@ fn to_run(runnable: Vec<Vec<(String, String)>>, args: &Arguments) -> Vec<Vec<Str
 #[derive(Debug, thiserror::Error)]
 pub enum HarnessError {
     #[error(transparent)]
-    Worker(#[from] mrt_migrations::exec::StepError),
+    Runner(#[from] mrt_migrations::exec::StepError),
     #[error(transparent)]
     Db(#[from] mrt_db::DbError),
     #[error("cannot start the async runtime: {0}")]

@@ -1,13 +1,13 @@
 //! What to test: one trial per revision per database, plus chain-level graph tests.
 
+use crate::executors::Executors;
 use crate::pool::Pool;
 use crate::trial;
-use crate::workers::Workers;
 use crate::HarnessError;
 use libtest_mimic::{Completion, Failed, Trial};
 use mrt_db::Server;
-use mrt_migrations::exec::{PythonChoice, WorkerSpec};
-use mrt_migrations::{Project, Revision};
+use mrt_migrations::exec::PythonChoice;
+use mrt_migrations::{Drift, Project, Revision, RunnerOptions};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +19,8 @@ pub type LintFn = Arc<dyn Fn(&Revision, bool) -> Vec<String> + Send + Sync>;
 /// Everything a run needs, already resolved from config and flags.
 pub struct Settings {
     pub project: Project,
-    pub python: PythonChoice,
+    /// The interpreter, for frameworks whose steps run in Python.
+    pub python: Option<PythonChoice>,
     /// Environment variable env.py may read the database URL from.
     pub url_env: String,
     /// Databases: `sqlite` (the embedded default) or a server URL (`postgres://...`,
@@ -34,8 +35,6 @@ pub struct Settings {
     pub skip: BTreeMap<String, String>,
     /// Test only this revision and its descendants.
     pub minimum_revision: Option<String>,
-    /// Alembic's version table, left out of seeding and comparison.
-    pub version_table: String,
     /// Rows for tables given by the user (`seeds` in config), replacing or extending generated ones.
     pub custom_seeds: BTreeMap<String, mrt_generators::CustomSeed>,
     /// `lint::<rev>` tests; none when `None`.
@@ -50,7 +49,9 @@ pub struct Settings {
 /// Shared by every trial of a run.
 pub struct Context {
     pub settings: Settings,
-    pub workers: Workers,
+    pub executors: Executors,
+    /// The framework's own tables, left out of seeding and comparison.
+    pub bookkeeping: Vec<String>,
     pub pools: Vec<Pool>,
     pub runtime: tokio::runtime::Runtime,
     /// Names this run's databases (`mrt_<run>_<n>`); shown so `mrt clean --run` can find them.
@@ -64,7 +65,7 @@ pub struct Context {
 impl Context {
     /// Stops the workers and drops every database the run created.
     pub fn finish(&self) {
-        self.workers.shutdown();
+        self.executors.shutdown();
         for pool in &self.pools {
             self.runtime.block_on(pool.finish());
         }
@@ -82,16 +83,14 @@ pub struct Planned {
 /// `lanes`: how many trials run at once (libtest's thread count); see [`in_lanes`].
 pub fn plan(settings: Settings, lanes: usize) -> Result<Planned, HarnessError> {
     let tested = tested_revisions(&settings)?;
-    let spec = WorkerSpec {
+    let options = RunnerOptions {
         python: settings.python.clone(),
-        project_root: settings.project.root.clone(),
-        ini: settings.project.alembic.ini.clone(),
-        pyproject: settings.project.alembic.pyproject.clone(),
         url_env: settings.url_env.clone(),
-        version_table: settings.version_table.clone(),
-        ini_section: settings.project.alembic.section.clone(),
+        timeout: settings.step_timeout,
     };
-    let workers = Workers::new(spec, settings.step_timeout);
+    let project = &settings.project;
+    let factory = (project.framework).runner(&project.root, &project.graph, &options)?;
+    let bookkeeping = project.framework.bookkeeping_tables();
     let run_id = run_id();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -111,7 +110,8 @@ pub fn plan(settings: Settings, lanes: usize) -> Result<Planned, HarnessError> {
     }
     let context = Arc::new(Context {
         settings,
-        workers,
+        executors: Executors::new(factory),
+        bookkeeping,
         pools,
         runtime,
         results: crate::results::Results::open(&run_id),
@@ -333,13 +333,15 @@ fn lint_trial(context: &Arc<Context>, rev: &str) -> Option<Trial> {
     }))
 }
 
-/// `drift::<db>`: after every migration, the database against env.py's `target_metadata`.
-/// Ignored (with a note saying why) when config turns it off or env.py sets no metadata.
+/// `drift::<db>`: after every migration, the database against the project's models. Ignored
+/// (with a note saying why) when config turns it off or the project gives no models; none for a
+/// framework that has no models at all.
 fn drift_trials(context: &Arc<Context>) -> Vec<Trial> {
-    let why_not = if !context.settings.drift {
-        Some("`drift = false` in config".to_string())
-    } else {
-        no_target_metadata(&context.settings.project)
+    let why_not = match context.settings.project.framework.drift() {
+        Drift::NotApplicable => return Vec::new(),
+        _ if !context.settings.drift => Some("`drift = false` in config".to_string()),
+        Drift::Unavailable(why) => Some(why),
+        Drift::Available => None,
     };
     if let (Some(why), true) = (&why_not, context.settings.announce) {
         eprintln!("note: drift:: tests ignored: {why}");
@@ -354,26 +356,6 @@ fn drift_trials(context: &Arc<Context>) -> Vec<Trial> {
             .with_ignored_flag(why_not.is_some())
         })
         .collect()
-}
-
-/// Why env.py has no metadata to compare with (`target_metadata = None` and no other value), if
-/// it has none; read as text, never run.
-fn no_target_metadata(project: &mrt_migrations::Project) -> Option<String> {
-    let env = project.alembic.script_location.join("env.py");
-    let text = std::fs::read_to_string(&env).ok()?;
-    let values: Vec<&str> = text
-        .lines()
-        .filter_map(|l| l.trim_start().strip_prefix("target_metadata"))
-        .filter_map(|rest| rest.trim_start().strip_prefix('='))
-        .map(|v| v.split('#').next().unwrap_or("").trim())
-        .collect();
-    let assigned = values.iter().any(|v| *v != "None");
-    let imported = text.contains("as target_metadata") || text.contains("import target_metadata");
-    if assigned || imported {
-        None
-    } else {
-        Some(format!("{} sets no target_metadata", env.display()))
-    }
 }
 
 fn graph_trials(context: &Arc<Context>) -> Vec<Trial> {
@@ -406,9 +388,10 @@ fn graph_trials(context: &Arc<Context>) -> Vec<Trial> {
         } else {
             let list: Vec<&str> = heads.into_iter().collect();
             Err(format!(
-                "{} heads: {} (add a merge revision: `alembic merge heads`)",
+                "{} heads: {} ({})",
                 list.len(),
-                list.join(", ")
+                list.join(", "),
+                ctx.settings.project.framework.merge_hint()
             )
             .into())
         }

@@ -1,27 +1,22 @@
 //! Verdicts: what a failed trial tells the user, naming revision, database, object, before and
 //! after, and how to reproduce it.
 
-use std::fmt;
+use crate::failure::Failure;
+use std::fmt::{self, Write as _};
 
-/// Why a trial failed. Sections are kept apart so one run reports every difference it saw.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a trial failed. Every failure is kept, so one run reports every difference it saw.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
     pub db: String,
     pub revision: String,
     pub message: Option<String>,
-    pub sections: Vec<Section>,
+    pub failures: Vec<Failure>,
     pub seed: u64,
     /// The test's name when it is not `<db>::<revision>` (`drift::sqlite`).
     pub test: Option<Box<str>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Section {
-    pub title: String,
-    pub lines: Vec<String>,
-}
-
-/// Lines shown per section; the rest are counted, so a table of 10,000 rows stays readable.
+/// Lines shown per failure; the rest are counted, so a table of 10,000 rows stays readable.
 const MAX_LINES: usize = 20;
 
 impl Verdict {
@@ -30,33 +25,34 @@ impl Verdict {
             db: db.to_string(),
             revision: revision.to_string(),
             message: message.map(String::from),
-            sections: Vec::new(),
+            failures: Vec::new(),
             seed,
             test: None,
         }
     }
 
-    /// Adds a section; every text is scrubbed of known passwords here, once, since lines come
-    /// from user code and drivers (an error echoing `$DATABASE_URL`).
-    pub fn add(&mut self, title: impl Into<String>, lines: Vec<String>) {
-        self.sections.push(Section {
-            title: mrt_db::scrub_secrets(&title.into()),
-            lines: lines.iter().map(|l| mrt_db::scrub_secrets(l)).collect(),
-        });
+    pub fn add(&mut self, failure: Failure) {
+        self.failures.push(failure);
     }
 
-    /// Whether a section with this title was recorded.
-    pub fn has(&self, title: &str) -> bool {
-        self.sections.iter().any(|s| s.title == title)
+    /// Whether the rows were not restored (what shrinking works on).
+    pub fn lost_data(&self) -> bool {
+        (self.failures.iter()).any(|f| matches!(f, Failure::DataNotRestored(_)))
     }
 
     pub fn is_empty(&self) -> bool {
-        self.sections.is_empty()
+        self.failures.is_empty()
     }
-}
 
-impl fmt::Display for Verdict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    fn test_name(&self) -> String {
+        match &self.test {
+            Some(name) => name.to_string(),
+            None => format!("{}::{}", self.db, self.revision),
+        }
+    }
+
+    fn render(&self) -> Result<String, fmt::Error> {
+        let mut f = String::new();
         let about = self
             .message
             .as_deref()
@@ -66,26 +62,33 @@ impl fmt::Display for Verdict {
             Some(_) => writeln!(f, "{}{about} on {}:", self.revision, self.db)?,
             None => writeln!(f, "revision {}{about} on {}:", self.revision, self.db)?,
         }
-        for section in &self.sections {
-            writeln!(f, "  {}", section.title)?;
-            for line in section.lines.iter().take(MAX_LINES) {
+        for failure in &self.failures {
+            writeln!(f, "  {}", failure.title())?;
+            let lines = failure.lines();
+            for line in lines.iter().take(MAX_LINES) {
                 for (i, part) in line.lines().enumerate() {
                     let indent = if i == 0 { "    " } else { "      " };
                     writeln!(f, "{indent}{part}")?;
                 }
             }
-            if section.lines.len() > MAX_LINES {
-                writeln!(f, "    ... and {} more", section.lines.len() - MAX_LINES)?;
+            if lines.len() > MAX_LINES {
+                writeln!(f, "    ... and {} more", lines.len() - MAX_LINES)?;
             }
         }
-        let test = match &self.test {
-            Some(name) => name.to_string(),
-            None => format!("{}::{}", self.db, self.revision),
-        };
         write!(
             f,
-            "  reproduce: MRT_SEED={} mrt test '{test}' --exact",
-            self.seed
-        )
+            "  reproduce: MRT_SEED={} mrt test '{}' --exact",
+            self.seed,
+            self.test_name()
+        )?;
+        Ok(f)
+    }
+}
+
+/// The text is scrubbed of known passwords here, once, since lines come from user code and
+/// drivers (an error echoing `$DATABASE_URL`).
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&mrt_db::scrub_secrets(&self.render()?))
     }
 }

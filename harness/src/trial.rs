@@ -1,16 +1,14 @@
 //! The trial of one revision on one database (DESIGN.md, "The trial"): seed, upgrade, downgrade,
 //! compare schema and rows with before, clean, upgrade again and compare with the first upgrade.
 
+use crate::executors::Slot;
+use crate::failure::{Failure, Setup};
 use crate::plan::Context;
 use crate::pool::Pooled;
 use crate::report::Verdict;
-use crate::workers::Slot;
-use mrt_db::{
-    diff_rows, diff_schemas, sqlite_schema_from_master, DbError, Dialect, Row, Schema, Table,
-    TempDb,
-};
+use mrt_db::{diff_rows, diff_schemas, DbError, Row, Schema, SchemaHint, Table, TempDb};
 use mrt_generators::{mine_literals, seed, shrink_candidates, Literals, SeedOptions, Seeds};
-use mrt_migrations::exec::{master_rows, MasterRow, Step, StepOk};
+use mrt_migrations::exec::{Direction, Step, StepError, StepOk};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
@@ -27,10 +25,10 @@ pub fn run(ctx: &Context, rev: &str, pool_index: usize) -> Result<(), Verdict> {
     for case in 0..cases {
         run_case(ctx, rev, pool_index, case).map_err(|mut verdict| {
             if cases > 1 {
-                verdict.add(
-                    "generated case",
-                    vec![format!("case {} of {cases} failed", case + 1)],
-                );
+                verdict.add(Failure::Case {
+                    case: case + 1,
+                    of: cases,
+                });
             }
             verdict
         })?;
@@ -40,11 +38,11 @@ pub fn run(ctx: &Context, rev: &str, pool_index: usize) -> Result<(), Verdict> {
 
 /// One generated case: its own rows, derived from the run seed, the revision and `case`.
 fn run_case(ctx: &Context, rev: &str, pool_index: usize, case: u64) -> Result<(), Verdict> {
-    let source = revision_source(ctx, rev);
+    let project = &ctx.settings.project;
+    let revision = project.graph.get(rev);
+    let source = revision.and_then(|r| project.framework.revision_text(r));
     let mut input = Input {
-        mentioned: source
-            .as_deref()
-            .and_then(mrt_migrations::alembic::mentioned_words),
+        mentioned: revision.and_then(|r| project.framework.mentioned_words(r)),
         literals: mine_literals(&[source.as_deref().unwrap_or("")]),
         explicit: None,
         case,
@@ -56,15 +54,13 @@ fn run_case(ctx: &Context, rev: &str, pool_index: usize, case: u64) -> Result<()
     }
     match outcome.result {
         Ok(()) => Ok(()),
-        Err(verdict) if verdict.has(DATA_LOSS) => {
+        Err(verdict) if verdict.lost_data() => {
             Err(shrink(ctx, rev, pool_index, input, verdict, outcome.seeds))
         }
         Err(verdict) => Err(verdict),
     }
 }
 
-/// The section title of a data comparison failure (the kind of failure shrinking is for).
-const DATA_LOSS: &str = "downgrade did not restore the data";
 /// Re-runs spent on shrinking one failure, at most.
 const SHRINK_BUDGET: usize = 16;
 
@@ -93,7 +89,7 @@ fn shrink(
             input.explicit = Some(candidate.clone());
             let outcome = attempt(ctx, rev, pool_index, &input);
             if let Err(v) = outcome.result {
-                if v.has(DATA_LOSS) {
+                if v.lost_data() {
                     smallest = candidate;
                     best = v;
                     steps += 1;
@@ -103,14 +99,11 @@ fn shrink(
         }
         break;
     }
-    let mut rows = seed_lines(&smallest);
-    if rows.is_empty() {
-        rows.push("none: it fails with no generated rows at all (the rows it loses were in the database before seeding)".into());
-    }
-    let title = format!(
-        "smallest failing rows ({steps} shrink steps in {runs} re-runs; the seed reproduces them)"
-    );
-    best.add(title, rows);
+    best.add(Failure::Shrunk {
+        steps,
+        runs,
+        rows: seed_lines(&smallest),
+    });
     best
 }
 
@@ -125,11 +118,6 @@ fn seed_lines(seeds: &Seeds) -> Vec<String> {
             })
         })
         .collect()
-}
-
-fn revision_source(ctx: &Context, rev: &str) -> Option<String> {
-    let path = &ctx.settings.project.graph.get(rev)?.path;
-    std::fs::read_to_string(path).ok()
 }
 
 /// What one attempt seeds with.
@@ -165,17 +153,18 @@ fn attempt(ctx: &Context, rev: &str, pool_index: usize, input: &Input) -> Outcom
     };
     if let Some(reason) = pool.gone() {
         let detail = pool.unreachable(reason).to_string();
-        return done(fail(verdict, "the database server is gone", detail));
+        return done(fail(verdict, Setup::ServerGone, detail));
     }
     let mut pooled = match ctx.runtime.block_on(pool.call(pool.take(&before))) {
         Ok(p) => p,
-        Err(e) => return done(fail(verdict, "cannot create a database", e.to_string())),
+        Err(e) => return done(fail(verdict, Setup::CreateDatabase, e.to_string())),
     };
-    let mut slot = match ctx.workers.checkout(&pooled.db.sqlalchemy_url()) {
+    let mut slot = match ctx.executors.checkout(&pooled.db) {
         Ok(slot) => slot,
         Err(e) => {
             pool.give_back(pooled);
-            return done(fail(verdict, "cannot start a Python worker", e.to_string()));
+            let what = Setup::StartExecutor(ctx.executors.what().into());
+            return done(fail(verdict, what, e.to_string()));
         }
     };
     let mut trial = Trial {
@@ -229,18 +218,18 @@ pub fn drift(ctx: &Context, pool_index: usize) -> Result<(), Verdict> {
     verdict.test = Some(format!("drift::{}", pool.name).into());
     if let Some(reason) = pool.gone() {
         let detail = pool.unreachable(reason).to_string();
-        return fail(verdict, "the database server is gone", detail);
+        return fail(verdict, Setup::ServerGone, detail);
     }
     let mut pooled = match ctx.runtime.block_on(pool.call(pool.take(&all))) {
         Ok(p) => p,
-        Err(e) => return fail(verdict, "cannot create a database", e.to_string()),
+        Err(e) => return fail(verdict, Setup::CreateDatabase, e.to_string()),
     };
-    let url = pooled.db.sqlalchemy_url();
-    let mut slot = match ctx.workers.checkout(&url) {
+    let mut slot = match ctx.executors.checkout(&pooled.db) {
         Ok(slot) => slot,
         Err(e) => {
             pool.give_back(pooled);
-            return fail(verdict, "cannot start a Python worker", e.to_string());
+            let what = Setup::StartExecutor(ctx.executors.what().into());
+            return fail(verdict, what, e.to_string());
         }
     };
     let input = Input {
@@ -262,22 +251,17 @@ pub fn drift(ctx: &Context, pool_index: usize) -> Result<(), Verdict> {
     };
     if trial.reach_before(&mut pooled).is_ok() {
         let heads = trial.heads_of(&all);
-        match trial.slot.drift(&url, &heads) {
+        match trial.slot.drift(&pooled.db, &heads) {
             Ok(Some(diffs)) if diffs.is_empty() => {}
-            Ok(Some(diffs)) => trial.verdict.add(
-                "the database differs from target_metadata (add_*: only the metadata has it, remove_*: only the database)",
-                diffs,
-            ),
-            Ok(None) => trial.verdict.add(
-                "env.py gave context.configure() no target_metadata",
-                vec!["set target_metadata in env.py, or `drift = false` in config".into()],
-            ),
-            Err(mrt_migrations::exec::StepError::Refused(message)) => {
+            Ok(Some(diffs)) => trial.verdict.add(Failure::Drift(diffs)),
+            Ok(None) => trial.verdict.add(Failure::NoDriftModel {
+                why: "env.py gave context.configure() no target_metadata".into(),
+                fix: "set target_metadata in env.py, or `drift = false` in config".into(),
+            }),
+            Err(StepError::Refused(message)) => {
                 crate::cleanup::stop_run(&format!("mrt: error: {message}"), 3)
             }
-            Err(e) => trial
-                .verdict
-                .add("cannot compare with target_metadata", vec![e.to_string()]),
+            Err(e) => trial.verdict.add(Failure::DriftUnavailable(e.to_string())),
         }
     }
     drop(slot);
@@ -289,8 +273,8 @@ pub fn drift(ctx: &Context, pool_index: usize) -> Result<(), Verdict> {
     Err(verdict)
 }
 
-fn fail(mut verdict: Verdict, title: &str, detail: String) -> Result<(), Verdict> {
-    verdict.add(title, vec![detail]);
+fn fail(mut verdict: Verdict, action: Setup, error: String) -> Result<(), Verdict> {
+    verdict.add(Failure::Setup { action, error });
     Err(verdict)
 }
 
@@ -313,6 +297,15 @@ struct Stop;
 
 type Stage<T> = Result<T, Stop>;
 
+/// Which step of the trial ran, to say what its failure means.
+#[derive(Clone, Copy)]
+enum StepRole {
+    ReachBefore,
+    Upgrade,
+    Downgrade,
+    UpgradeAgain,
+}
+
 impl Trial<'_, '_> {
     fn run(&mut self, pooled: &mut Pooled) -> bool {
         let outcome = self.stages(pooled);
@@ -333,27 +326,26 @@ impl Trial<'_, '_> {
         let pre_seed = self.read_all(db, &scope)?;
         self.seed(db, &scope, &pre_seed)?;
         let d0 = self.read_all(db, &scope)?;
-        let mut upgrade = self.own_step(true);
-        upgrade.report_master = db.dialect() == Dialect::Sqlite;
-        let up = match self.step(db, upgrade.clone(), "upgrade fails with existing data") {
+        let upgrade = self.own_step(Direction::Up);
+        let up = match self.step(db, &upgrade, StepRole::Upgrade) {
             Ok(up) => up,
             Err(stop) => {
                 self.report_residue(db, &s0);
                 return Err(stop);
             }
         };
-        // On SQLite the first upgrade's schema is its CREATE texts, from the worker; reading it
-        // here would cost a full schema re-parse in mrt's connection.
-        let s1 = match up.master.clone() {
-            Some(texts) => First::Texts(texts),
+        // The first upgrade's schema as its runner reported it, where it can (reading it here
+        // could cost a full schema re-parse in mrt's connection).
+        let s1 = match up.schema_hint.clone() {
+            Some(hint) => First::Hint(hint),
             None => First::Schema(self.introspect(db, "after the upgrade")?),
         };
-        let mut downgrade = self.own_step(false);
-        downgrade.report_master = upgrade.report_master;
-        let down = self.step(db, downgrade, "downgrade fails")?;
-        self.check_heads(down.heads.as_deref().unwrap_or_default());
-        let s2 = self.schema_after(db, down.master.as_deref(), "after the downgrade")?;
-        self.compare_schema(&s0, &s2, "downgrade did not restore the schema");
+        let down = self.step(db, &self.own_step(Direction::Down), StepRole::Downgrade)?;
+        if let Some(heads) = &down.heads {
+            self.check_heads(heads);
+        }
+        let s2 = self.schema_after(db, down.schema_hint.as_ref(), "after the downgrade")?;
+        self.compare_schema(&s0, &s2, Failure::SchemaNotRestored);
         self.compare_rows(db, &scope, &d0, &s2)?;
         if self.verdict.is_empty() && !touched_within(&s0, &scope, [&up, &down]) {
             self.rescope = true;
@@ -362,15 +354,16 @@ impl Trial<'_, '_> {
         if self.verdict.is_empty() {
             self.restore_rows(db, &scope, &pre_seed)?;
         }
-        let again = self.step(db, upgrade, "upgrade fails after the downgrade")?;
-        let s3 = self.schema_after(db, again.master.as_deref(), "after the second upgrade")?;
-        let title = "second upgrade differs from the first";
-        match (&s1, again.master) {
-            (First::Texts(first), Some(second)) => self.compare_texts(first, &second, &s3, title),
-            (First::Schema(first), _) => self.compare_schema(first, &s3, title),
-            (First::Texts(_), None) => self
-                .verdict
-                .add(title, vec!["the worker did not report the schema".into()]),
+        let again = self.step(db, &upgrade, StepRole::UpgradeAgain)?;
+        let s3 = self.schema_after(db, again.schema_hint.as_ref(), "after the second upgrade")?;
+        match (&s1, &again.schema_hint) {
+            (First::Hint(first), Some(second)) => self.compare_hints(first, second, &s3),
+            (First::Schema(first), _) => {
+                self.compare_schema(first, &s3, Failure::SecondUpgradeDiffers)
+            }
+            (First::Hint(_), None) => self.verdict.add(Failure::SecondUpgradeDiffersText(vec![
+                "the runner did not report the schema".into(),
+            ])),
         }
         pooled.schema = Some(s3);
         Ok(())
@@ -381,8 +374,7 @@ impl Trial<'_, '_> {
     }
 
     /// Runs a database call (with the pool's deadline for servers, see
-    /// [`crate::pool::Pool::call`]) and
-    /// adds its time to `kind`.
+    /// [`crate::pool::Pool::call`]) and adds its time to `kind`.
     fn timed<T>(
         &self,
         kind: crate::timing::Kind,
@@ -394,8 +386,11 @@ impl Trial<'_, '_> {
         out
     }
 
-    fn stop(&mut self, title: impl Into<String>, detail: impl Into<String>) -> Stop {
-        self.verdict.add(title, vec![detail.into()]);
+    fn stop(&mut self, action: Setup, error: impl ToString) -> Stop {
+        self.verdict.add(Failure::Setup {
+            action,
+            error: error.to_string(),
+        });
         Stop
     }
 
@@ -421,17 +416,17 @@ impl Trial<'_, '_> {
                 if missing.is_empty() {
                     continue;
                 }
+                let from = self.heads_of(&applied);
+                applied.extend(missing.iter().copied());
                 let step = Step {
-                    up: true,
+                    direction: Direction::Up,
                     revisions: missing.iter().map(|s| s.to_string()).collect(),
-                    target: head.to_string(),
-                    from: self.heads_of(&applied),
-                    report_master: false,
+                    from,
+                    to: self.heads_of(&applied),
+                    schema_hint: false,
                 };
                 pooled.schema = None;
-                let title = format!("cannot reach the state before {}", self.rev);
-                self.step(&pooled.db, step, &title)?;
-                applied.extend(missing.iter().copied());
+                self.step(&pooled.db, &step, StepRole::ReachBefore)?;
             }
         }
         pooled.state = self.before.iter().map(|s| s.to_string()).collect();
@@ -440,29 +435,23 @@ impl Trial<'_, '_> {
 
     /// The trial's own steps: the revision alone, upgraded from the heads of `before(rev)` or
     /// downgraded from those of `before(rev) + rev` back to them.
-    fn own_step(&self, up: bool) -> Step {
-        let graph = &self.ctx.settings.project.graph;
-        let mut state = self.before.clone();
-        if !up {
-            state.insert(self.rev);
-        }
-        let target = if up {
-            self.rev.to_string()
-        } else {
-            graph
-                .downgrade_target(self.rev)
-                .unwrap_or_else(|| format!("{}@base", self.rev))
+    fn own_step(&self, direction: Direction) -> Step {
+        let mut after = self.before.clone();
+        after.insert(self.rev);
+        let (from, to) = match direction {
+            Direction::Up => (self.heads_of(self.before), self.heads_of(&after)),
+            Direction::Down => (self.heads_of(&after), self.heads_of(self.before)),
         };
         Step {
-            up,
+            direction,
             revisions: vec![self.rev.to_string()],
-            target,
-            from: self.heads_of(&state),
-            report_master: false,
+            from,
+            to,
+            schema_hint: true,
         }
     }
 
-    /// The heads of a state as the worker takes them.
+    /// The heads of a state as a runner takes them.
     fn heads_of(&self, state: &BTreeSet<&str>) -> Vec<String> {
         let graph = &self.ctx.settings.project.graph;
         graph
@@ -472,70 +461,68 @@ impl Trial<'_, '_> {
             .collect()
     }
 
-    fn step(&mut self, db: &TempDb, step: Step, title: &str) -> Stage<StepOk> {
+    fn step(&mut self, db: &TempDb, step: &Step, role: StepRole) -> Stage<StepOk> {
         let start = std::time::Instant::now();
-        let result = self.slot.step(&step, &db.sqlalchemy_url());
+        let result = self.slot.step(step, db);
         crate::timing::add(crate::timing::Kind::Migration, start.elapsed());
-        match result {
-            Ok(ok) => Ok(ok),
-            Err(mrt_migrations::exec::StepError::Refused(message)) => {
+        let error = match result {
+            Ok(ok) => return Ok(ok),
+            Err(StepError::Refused(message)) => {
                 crate::cleanup::stop_run(&format!("mrt: error: {message}"), 3)
             }
-            Err(e) => {
-                let detail = match &e {
-                    mrt_migrations::exec::StepError::Failed { error, traceback } => {
-                        user_frames(traceback, &user_dirs(&self.ctx.settings.project))
-                            .into_iter()
-                            .fold(error.clone(), |acc, f| format!("{acc}\n{f}"))
-                    }
-                    other => other.to_string(),
-                };
-                Err(self.stop(format!("{title} ({step})"), detail))
-            }
-        }
+            Err(e) => e,
+        };
+        let step = step.to_string();
+        self.verdict.add(match role {
+            StepRole::ReachBefore => Failure::CannotReachBefore {
+                revision: self.rev.to_string(),
+                step,
+                error,
+            },
+            StepRole::Upgrade => Failure::UpgradeFails { step, error },
+            StepRole::Downgrade => Failure::DowngradeFails { step, error },
+            StepRole::UpgradeAgain => Failure::UpgradeAgainFails { step, error },
+        });
+        Err(Stop)
     }
 
-    /// After the downgrade, Alembic's version table must name exactly the heads of `before(rev)`.
+    /// After the downgrade, the framework's bookkeeping must name exactly the heads of
+    /// `before(rev)`.
     fn check_heads(&mut self, heads: &[String]) {
         let mut expected = self.heads_of(self.before);
         expected.sort();
-        let mut got = heads.to_vec();
-        got.sort();
-        if got != expected {
-            let show = |v: &[String]| {
-                if v.is_empty() {
-                    "nothing (base)".to_string()
-                } else {
-                    v.join(", ")
-                }
-            };
-            self.verdict.add(
-                "downgrade left the version table at the wrong revision",
-                vec![format!(
-                    "expected {}, found {}",
-                    show(&expected),
-                    show(&got)
-                )],
-            );
+        let mut found = heads.to_vec();
+        found.sort();
+        if found != expected {
+            self.verdict.add(Failure::WrongHeads { expected, found });
         }
     }
 
-    fn introspect(&mut self, db: &TempDb, when: &str) -> Stage<Schema> {
-        let ignore = [self.ctx.settings.version_table.as_str()];
+    fn ignored(&self) -> Vec<&str> {
+        self.ctx.bookkeeping.iter().map(String::as_str).collect()
+    }
+
+    fn introspect(&mut self, db: &TempDb, when: &'static str) -> Stage<Schema> {
+        let ignore = self.ignored();
         match self.timed(crate::timing::Kind::Introspection, db.introspect(&ignore)) {
             Ok(s) => Ok(s),
-            Err(e) => Err(self.stop(format!("cannot read the schema {when}"), e.to_string())),
+            Err(e) => Err(self.stop(Setup::ReadSchema(when), e)),
         }
     }
 
-    /// The schema after a step: on SQLite modelled from the texts the worker reported (mostly
+    /// The schema after a step: modelled from what its runner reported where it did (mostly
     /// from the per-table cache; reading the database would make mrt's connection re-parse the
-    /// whole schema after the worker's change), else, or if those cannot be modelled, read.
-    fn schema_after(&mut self, db: &TempDb, texts: Option<&str>, when: &str) -> Stage<Schema> {
-        if let Some(rows) = texts.and_then(|t| master_rows(t).ok()) {
-            let ignore = [self.ctx.settings.version_table.as_str()];
+    /// whole schema after the runner's change), else, or if that cannot be modelled, read.
+    fn schema_after(
+        &mut self,
+        db: &TempDb,
+        hint: Option<&SchemaHint>,
+        when: &'static str,
+    ) -> Stage<Schema> {
+        if let Some(hint) = hint {
+            let ignore = self.ignored();
             let kind = crate::timing::Kind::Introspection;
-            if let Ok(schema) = self.timed(kind, sqlite_schema_from_master(&rows, &ignore)) {
+            if let Ok(schema) = self.timed(kind, hint.schema(&ignore)) {
                 return Ok(schema);
             }
         }
@@ -549,11 +536,7 @@ impl Trial<'_, '_> {
                 Ok(rows) => {
                     out.insert(table.name.clone(), rows);
                 }
-                Err(e) => {
-                    return Err(
-                        self.stop(format!("cannot read rows of {}", table.name), e.to_string())
-                    )
-                }
+                Err(e) => return Err(self.stop(Setup::ReadRows(table.name.clone()), e)),
             }
         }
         Ok(out)
@@ -579,7 +562,7 @@ impl Trial<'_, '_> {
             Some(explicit) => explicit.clone(),
             None => match seed(schema, options) {
                 Ok(s) => s,
-                Err(e) => return Err(self.stop("cannot seed the database", e.to_string())),
+                Err(e) => return Err(self.stop(Setup::Seed, e)),
             },
         };
         self.seeded = Some(seeds.clone());
@@ -588,10 +571,7 @@ impl Trial<'_, '_> {
                 continue;
             };
             if let Err(e) = self.block(db.insert_rows(table, rows)) {
-                return Err(self.stop(
-                    format!("cannot insert generated rows into {name}"),
-                    e.to_string(),
-                ));
+                return Err(self.stop(Setup::InsertRows(name.clone()), e));
             }
         }
         self.fill_deferred(db, schema, &seeds, "generated rows")
@@ -603,80 +583,61 @@ impl Trial<'_, '_> {
         db: &TempDb,
         schema: &Schema,
         seeds: &Seeds,
-        what: &str,
+        what: &'static str,
     ) -> Stage<()> {
         for (table, updates) in seeds.row_updates(schema) {
             if let Err(e) = self.block(db.update_rows(table, &updates)) {
-                return Err(self.stop(
-                    format!(
-                        "cannot fill the foreign keys of {} ({what}) left NULL to break a cycle",
-                        table.name
-                    ),
-                    e.to_string(),
-                ));
+                return Err(self.stop(Setup::FillCycle(table.name.clone(), what), e));
             }
         }
         Ok(())
     }
 
-    /// After a failed upgrade the database should be as before (transactional DDL); MySQL commits
-    /// each DDL statement, so a failure midway leaves part of the migration applied. Say so.
+    /// After a failed upgrade the database should be as before (transactional DDL); some
+    /// databases commit each DDL statement, so a failure midway leaves part of the migration
+    /// applied. Say so.
     fn report_residue(&mut self, db: &TempDb, s0: &Schema) {
-        let ignore = [self.ctx.settings.version_table.as_str()];
+        let ignore = self.ignored();
         if let Ok(after) = self.block(db.introspect(&ignore)) {
             let diffs = diff_schemas(s0, &after);
             if !diffs.is_empty() {
-                self.verdict.add(
-                    "the failed upgrade was not rolled back (the database keeps part of it)",
-                    diffs.iter().map(|d| d.to_string()).collect(),
-                );
+                self.verdict.add(Failure::NotRolledBack(diffs));
             }
         }
     }
 
-    fn compare_schema(&mut self, expected: &Schema, actual: &Schema, title: &str) {
+    /// Adds `failure(differences)` when the schemas differ.
+    fn compare_schema(
+        &mut self,
+        expected: &Schema,
+        actual: &Schema,
+        failure: fn(Vec<mrt_db::SchemaDifference>) -> Failure,
+    ) {
         let start = std::time::Instant::now();
-        self.compare_schema_untimed(expected, actual, title);
+        let diffs = diff_schemas(expected, actual);
+        if !diffs.is_empty() {
+            self.verdict.add(failure(diffs));
+        }
         crate::timing::add(crate::timing::Kind::Compare, start.elapsed());
     }
 
-    /// Compares two SQLite schemas by their `sqlite_master` texts (the whole schema on SQLite):
-    /// equal texts are equal schemas; otherwise the first texts are turned into a model (see
-    /// [`sqlite_schema_from_master`]) and compared with `s3` as on other databases.
-    fn compare_texts(&mut self, first: &str, second: &str, s3: &Schema, title: &str) {
+    /// Compares the two upgrades as their runner reported them: equal hints are equal schemas;
+    /// otherwise the first is modelled and compared with `s3` as on other databases.
+    fn compare_hints(&mut self, first: &SchemaHint, second: &SchemaHint, s3: &Schema) {
         if first == second {
             return;
         }
-        let rows = match master_rows(first) {
-            Ok(rows) => rows,
-            Err(e) => {
-                let detail = format!("unreadable sqlite_master from the worker: {e}");
-                return self.verdict.add(title, vec![detail]);
-            }
-        };
-        let ignore = [self.ctx.settings.version_table.as_str()];
-        let model = self.timed(
-            crate::timing::Kind::Introspection,
-            sqlite_schema_from_master(&rows, &ignore),
-        );
+        let ignore = self.ignored();
+        let model = self.timed(crate::timing::Kind::Introspection, first.schema(&ignore));
         match model {
-            Ok(s1) => self.compare_schema(&s1, s3, title),
+            Ok(s1) => self.compare_schema(&s1, s3, Failure::SecondUpgradeDiffers),
             Err(e) => {
-                // Not expected (the texts came from SQLite); the texts still show what differs.
+                // Not expected (the texts came from the database); the texts still show what
+                // differs.
                 let mut lines = vec![format!("cannot model the first upgrade's schema: {e}")];
-                if let Ok(second) = master_rows(second) {
-                    lines.extend(master_diff(&rows, &second, ignore[0]));
-                }
-                self.verdict.add(title, lines);
+                lines.extend(first.differences(second, &ignore));
+                self.verdict.add(Failure::SecondUpgradeDiffersText(lines));
             }
-        }
-    }
-
-    fn compare_schema_untimed(&mut self, expected: &Schema, actual: &Schema, title: &str) {
-        let diffs = diff_schemas(expected, actual);
-        if !diffs.is_empty() {
-            self.verdict
-                .add(title, diffs.iter().map(|d| d.to_string()).collect());
         }
     }
 
@@ -687,31 +648,21 @@ impl Trial<'_, '_> {
         d0: &BTreeMap<String, Vec<Row>>,
         s2: &Schema,
     ) -> Stage<()> {
-        let mut lines = Vec::new();
+        let mut differences = Vec::new();
         for (name, t0) in &s0.tables {
             let Some(t2) = s2.tables.get(name) else {
                 continue;
             };
             let rows = match self.block(db.read_rows(t2)) {
                 Ok(r) => r,
-                Err(e) => {
-                    return Err(self.stop(
-                        format!("cannot read rows of {name} after the downgrade"),
-                        e.to_string(),
-                    ))
-                }
+                Err(e) => return Err(self.stop(Setup::ReadRowsAfterDowngrade(name.clone()), e)),
             };
             let empty = Vec::new();
             let before = d0.get(name).unwrap_or(&empty);
-            lines.extend(
-                diff_rows(t0, before, t2, &rows)
-                    .iter()
-                    .map(|d| d.to_string()),
-            );
+            differences.extend(diff_rows(t0, before, t2, &rows));
         }
-        if !lines.is_empty() {
-            self.verdict
-                .add("downgrade did not restore the data", lines);
+        if !differences.is_empty() {
+            self.verdict.add(Failure::DataNotRestored(differences));
         }
         Ok(())
     }
@@ -729,7 +680,7 @@ impl Trial<'_, '_> {
         let parent_first: Vec<&Table> = mrt_generators::insert_order(s0);
         let child_first: Vec<&Table> = parent_first.iter().rev().copied().collect();
         if let Err(e) = self.block(db.delete_all_rows(&child_first)) {
-            return Err(self.stop("cannot remove the seeded rows", e.to_string()));
+            return Err(self.stop(Setup::RemoveSeeded, e));
         }
         let restore = mrt_generators::restore_seeds(s0, pre_seed);
         for (name, rows) in &restore.tables {
@@ -740,54 +691,17 @@ impl Trial<'_, '_> {
                 continue;
             }
             if let Err(e) = self.block(db.insert_rows(table, rows)) {
-                return Err(self.stop(
-                    format!("cannot restore the rows of {}", table.name),
-                    e.to_string(),
-                ));
+                return Err(self.stop(Setup::RestoreRows(table.name.clone()), e));
             }
         }
         self.fill_deferred(db, s0, &restore, "rows restored")
     }
 }
 
-/// The schema after a trial's first upgrade: read by mrt, or (SQLite) as the worker reported it.
+/// The schema after a trial's first upgrade: read by mrt, or as its runner reported it.
 enum First {
     Schema(Schema),
-    Texts(String),
-}
-
-/// What differs between two `sqlite_master` listings, per object, with both texts.
-fn master_diff(first: &[MasterRow], second: &[MasterRow], version_table: &str) -> Vec<String> {
-    let by_key = |rows: &[MasterRow]| -> BTreeMap<(String, String), String> {
-        rows.iter()
-            .filter(|(_, _, table, _)| !table.eq_ignore_ascii_case(version_table))
-            .map(|(kind, name, _, sql)| {
-                let text = sql.as_deref().map_or("(implicit)".into(), one_line);
-                ((kind.clone(), name.clone()), text)
-            })
-            .collect()
-    };
-    let (a, b) = (by_key(first), by_key(second));
-    let keys: BTreeSet<&(String, String)> = a.keys().chain(b.keys()).collect();
-    keys.into_iter()
-        .filter_map(|key| {
-            let (kind, name) = key;
-            match (a.get(key), b.get(key)) {
-                (Some(x), Some(y)) if x == y => None,
-                (Some(x), Some(y)) => Some(format!("{kind} {name}: first `{x}`, second `{y}`")),
-                (Some(x), None) => Some(format!(
-                    "{kind} {name}: missing after the second (first `{x}`)"
-                )),
-                (None, Some(y)) => Some(format!("{kind} {name}: only after the second (`{y}`)")),
-                (None, None) => None,
-            }
-        })
-        .collect()
-}
-
-/// A statement on one line (SQLAlchemy's DDL spans several).
-fn one_line(sql: &str) -> String {
-    sql.split_whitespace().collect::<Vec<_>>().join(" ")
+    Hint(SchemaHint),
 }
 
 /// The part of `s0` a trial seeds and compares: the tables named in `mentioned` (all tables when
@@ -846,7 +760,7 @@ fn touched_within<'a>(
             if statement.starts_with("-- mrt: more statements") {
                 return false;
             }
-            words.extend(mrt_migrations::alembic::sql_words(statement));
+            words.extend(mrt_migrations::sql_words(statement));
         }
     }
     s0.tables
@@ -862,150 +776,9 @@ fn trial_seed(run_seed: u64, rev: &str) -> u64 {
     })
 }
 
-/// Where the user's own Python lives: the project, the script location and every version
-/// location (which may lie outside the project, even in an installed package). The project
-/// root comes first: paths under it are shown relative to it.
-fn user_dirs(project: &mrt_migrations::Project) -> Vec<String> {
-    let mut dirs = vec![
-        project.root.clone(),
-        project.alembic.script_location.clone(),
-    ];
-    dirs.extend(project.alembic.version_locations.iter().cloned());
-    let mut out: Vec<String> = Vec::new();
-    // As given and canonical: Python names files by the path it loaded them from.
-    for dir in dirs {
-        let canonical = dir.canonicalize().unwrap_or_else(|_| dir.clone());
-        for text in [dir.display().to_string(), canonical.display().to_string()] {
-            if !out.contains(&text) {
-                out.push(text);
-            }
-        }
-    }
-    out
-}
-
-/// The traceback frames in the user's files (`at versions/x.py:23 in downgrade: raise ...`),
-/// which is where the user needs to look; Alembic's and SQLAlchemy's frames are noise here.
-/// `dirs[0]` is the project root (frames under it are shown relative to it); frames under the
-/// other folders are shown with their full path.
-fn user_frames(traceback: &str, dirs: &[String]) -> Vec<String> {
-    let root = dirs.first().map_or("", String::as_str);
-    let lines: Vec<&str> = traceback.lines().collect();
-    let mut frames = Vec::new();
-    for (i, line) in lines.iter().enumerate() {
-        let Some(rest) = line.trim_start().strip_prefix("File \"") else {
-            continue;
-        };
-        let Some((path, tail)) = rest.split_once('"') else {
-            continue;
-        };
-        let inside = |dir: &String| {
-            path.strip_prefix(dir.as_str())
-                .is_some_and(|rest| rest.starts_with('/'))
-        };
-        if !dirs.iter().any(inside) {
-            continue;
-        }
-        let shown = match path.strip_prefix(root) {
-            Some(rest) if rest.starts_with('/') => rest.trim_start_matches('/'),
-            _ => path,
-        };
-        let location = tail
-            .trim_start_matches(", line ")
-            .replacen(", in ", " in ", 1);
-        let code = lines
-            .get(i + 1)
-            .map(|c| c.trim())
-            .filter(|c| !c.starts_with("File \""))
-            .unwrap_or("");
-        frames.push((
-            shown.ends_with("env.py"),
-            format!("at {shown}:{location}: {code}"),
-        ));
-    }
-    let only_env = frames.iter().all(|(env, _)| *env);
-    frames
-        .into_iter()
-        .filter(|(env, _)| only_env || !env)
-        .map(|(_, f)| f)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn user_frames_keep_only_project_files() {
-        let tb = "Traceback (most recent call last):\n  File \"/usr/lib/alembic/command.py\", line 3, in upgrade\n    script.run()\n  File \"/proj/migrations/versions/t08.py\", line 23, in downgrade\n    raise RuntimeError(\"x\")\nRuntimeError: x\n";
-        assert_eq!(
-            user_frames(tb, &["/proj".into()]),
-            ["at migrations/versions/t08.py:23 in downgrade: raise RuntimeError(\"x\")"]
-        );
-        // A sibling folder whose name starts like the root is not the project.
-        assert!(user_frames(&tb.replace("/proj/", "/project2/"), &["/proj".into()]).is_empty());
-    }
-
-    #[test]
-    fn user_frames_include_version_locations_outside_the_project() {
-        let tb = "Traceback (most recent call last):\n  File \"/usr/lib/alembic/command.py\", line 3, in upgrade\n    script.run()\n  File \"/site/pkg/migrations/r1.py\", line 9, in upgrade\n    op.drop_column(\"t\", \"c\")\nKeyError: c\n";
-        let dirs = ["/proj".to_string(), "/site/pkg/migrations".to_string()];
-        assert_eq!(
-            user_frames(tb, &dirs),
-            ["at /site/pkg/migrations/r1.py:9 in upgrade: op.drop_column(\"t\", \"c\")"]
-        );
-    }
-
-    #[test]
-    fn master_diff_names_what_changed_and_skips_the_version_table() {
-        let row = |kind: &str, name: &str, table: &str, sql: &str| {
-            (kind.into(), name.into(), table.into(), Some(sql.into()))
-        };
-        let first = vec![
-            row(
-                "table",
-                "alembic_version",
-                "alembic_version",
-                "CREATE TABLE alembic_version (a)",
-            ),
-            row(
-                "table",
-                "codes",
-                "codes",
-                "CREATE TABLE codes (code VARCHAR(20))",
-            ),
-            row(
-                "index",
-                "ix_codes",
-                "codes",
-                "CREATE INDEX ix_codes ON codes (code)",
-            ),
-        ];
-        let mut second = vec![
-            row(
-                "table",
-                "alembic_version",
-                "alembic_version",
-                "CREATE TABLE alembic_version (b)",
-            ),
-            row(
-                "table",
-                "codes",
-                "codes",
-                "CREATE TABLE codes (code VARCHAR(10))",
-            ),
-        ];
-        assert_eq!(
-            master_diff(&first, &second, "alembic_version"),
-            [
-                "index ix_codes: missing after the second (first `CREATE INDEX ix_codes ON codes (code)`)",
-                "table codes: first `CREATE TABLE codes (code VARCHAR(20))`, second `CREATE TABLE codes (code VARCHAR(10))`",
-            ]
-        );
-        second[1] = first[1].clone();
-        second.push(first[2].clone());
-        assert!(master_diff(&first, &second, "alembic_version").is_empty());
-    }
 
     #[test]
     fn trial_seed_differs_per_revision_and_is_stable() {

@@ -23,7 +23,7 @@ pub fn up(ctx: &Context, per_pool: &[Vec<String>], threads: usize) -> Result<(),
         }
     }
     let workers = lanes.iter().sum::<usize>().clamp(1, threads.max(1));
-    let started = ctx.workers.preflight(workers);
+    let started = ctx.executors.preflight(workers);
     for (pool, handle) in creating {
         // A database that cannot be made now is made by the first trial that needs it, which
         // then reports why it cannot.

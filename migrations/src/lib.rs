@@ -6,11 +6,14 @@
 pub mod alembic;
 pub mod exec;
 pub mod foreign;
+mod framework;
 mod graph;
 mod problem;
 mod project;
 mod text;
 
+pub use alembic::sql_words;
+pub use framework::{Drift, Framework, RunnerOptions};
 pub use graph::{RevisionGraph, RevisionId};
 pub use problem::{shown, Problem, ProblemKind};
 pub use project::{Project, ProjectError, ProjectKind, ProjectOptions};

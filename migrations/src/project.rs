@@ -1,7 +1,7 @@
 //! A migration project as a whole: where it is, its revisions and their graph.
 
 use crate::alembic::{self, AlembicConfigError, AlembicLocations};
-use crate::{Problem, RevisionGraph};
+use crate::{Framework, Problem, RevisionGraph};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -18,6 +18,8 @@ pub struct ProjectOptions {
     pub alembic_ini: Option<PathBuf>,
     /// `--name` (Alembic's `-n`): the ini section to read instead of `[alembic]`.
     pub alembic_section: Option<String>,
+    /// Alembic's version table, when env.py names another (config `version_table`).
+    pub version_table: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -36,7 +38,7 @@ pub enum ProjectError {
 pub struct Project {
     pub root: PathBuf,
     pub kind: ProjectKind,
-    pub alembic: AlembicLocations,
+    pub framework: Framework,
     pub graph: RevisionGraph,
     /// Problems in individual files (syntax errors, non-literal ids, ...); graph problems are
     /// in `graph.problems()`.
@@ -67,11 +69,22 @@ impl Project {
         Ok(Project {
             root: std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf()),
             kind: ProjectKind::Alembic,
-            alembic,
+            framework: Framework::Alembic {
+                locations: alembic,
+                version_table: (options.version_table.clone())
+                    .unwrap_or_else(|| "alembic_version".into()),
+            },
             graph,
             file_problems: loaded.problems,
             ignored: loaded.ignored,
         })
+    }
+
+    /// The Alembic configuration, for an Alembic project.
+    pub fn alembic(&self) -> Option<&AlembicLocations> {
+        match &self.framework {
+            Framework::Alembic { locations, .. } => Some(locations),
+        }
     }
 
     /// File problems first, then graph problems: the order a user fixes them in.

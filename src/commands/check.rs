@@ -54,7 +54,7 @@ pub fn run(args: &CheckArgs, verbose: bool) -> Result<u8> {
     let policy = Policy::new(&loaded, args.dialect, &args.opt_in, &args.select)?;
     let project = project::open(&args.project)?;
     let selection = Selection::new(&project, &loaded, args)?;
-    let dialect = policy.dialect_for(project.alembic.sqlalchemy_url.as_deref());
+    let dialect = policy.dialect_for(project.framework.configured_url());
     if verbose {
         eprintln!("note: dialect {dialect}");
     }
@@ -384,7 +384,7 @@ impl Selection {
             Some(git_ref) => Some(git_changed(
                 &project.root,
                 git_ref,
-                &project.alembic.version_locations,
+                project.framework.migration_dirs(),
             )?),
             None => None,
         };

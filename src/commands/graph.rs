@@ -82,11 +82,9 @@ impl GraphView {
         let graph = &project.graph;
         let ids = |revs: Vec<&Revision>| revs.into_iter().map(|r| r.id.clone()).collect();
         GraphView {
-            kind: "alembic",
-            script_location: display_path(root, &project.alembic.script_location),
-            version_locations: project
-                .alembic
-                .version_locations
+            kind: project.framework.name(),
+            script_location: display_path(root, project.framework.home()),
+            version_locations: (project.framework.migration_dirs())
                 .iter()
                 .map(|p| display_path(root, p))
                 .collect(),

@@ -76,7 +76,7 @@ pub fn settings(args: &TestArgs) -> Result<Settings> {
     let c = &loaded.config;
     let project = open_project(args, &loaded)?;
     let skip = checked_skip(&project, &c.skip)?;
-    let project_url = project.alembic.sqlalchemy_url.clone();
+    let project_url = project.framework.configured_url().map(str::to_string);
     let databases = if args.databases.is_empty() {
         c.databases.clone().unwrap_or_else(|| vec!["sqlite".into()])
     } else {
@@ -105,26 +105,11 @@ pub fn settings(args: &TestArgs) -> Result<Settings> {
     if !(step_timeout.is_finite() && step_timeout > 0.0) {
         bail!("step_timeout must be a positive number of seconds, not {step_timeout}");
     }
-    let python_flag = args
-        .python
-        .clone()
-        .or_else(|| c.python.as_deref().map(|p| loaded.resolve(p)));
-    let mut python = find_python(python_flag.as_deref(), &project.root);
-    if args.provision && !can_import(&python.path, &["alembic", "sqlalchemy"]) {
-        let dialects: Vec<&str> = databases
-            .iter()
-            .map(|db| match db.split("://").next().unwrap_or("") {
-                "postgres" | "postgresql" => "postgres",
-                "mysql" | "mariadb" => "mysql",
-                _ => "sqlite",
-            })
-            .collect();
-        let path = provision(&python.path, &provision_packages(&dialects))?;
-        python = PythonChoice {
-            path,
-            source: "--provision",
-        };
-    }
+    let python = if project.framework.needs_python() {
+        Some(choose_python(args, &loaded, &project, &databases)?)
+    } else {
+        None
+    };
     let url_env = match &args.url_env {
         Some(flag) => {
             config::check_name(flag).map_err(|why| anyhow::anyhow!("--url-env: {why}"))?;
@@ -150,14 +135,43 @@ pub fn settings(args: &TestArgs) -> Result<Settings> {
         step_timeout: Duration::from_secs_f64(step_timeout),
         skip,
         minimum_revision: c.minimum_revision.clone(),
-        version_table: c
-            .version_table
-            .clone()
-            .unwrap_or_else(|| "alembic_version".into()),
         custom_seeds: custom_seeds(&loaded),
         lint: Some(lint_fn(&loaded, &project_url)?),
         announce: !args.libtest.list,
         drift: c.drift.unwrap_or(true),
+    })
+}
+
+/// The interpreter that runs the steps: flag, config, environment, project, `python3`; with
+/// `--provision`, a cached virtualenv with the framework and the drivers of `databases` when
+/// that one cannot import it.
+fn choose_python(
+    args: &TestArgs,
+    loaded: &Loaded,
+    project: &Project,
+    databases: &[String],
+) -> Result<PythonChoice> {
+    let c = &loaded.config;
+    let python_flag = args
+        .python
+        .clone()
+        .or_else(|| c.python.as_deref().map(|p| loaded.resolve(p)));
+    let python = find_python(python_flag.as_deref(), &project.root);
+    if !args.provision || can_import(&python.path, &["alembic", "sqlalchemy"]) {
+        return Ok(python);
+    }
+    let dialects: Vec<&str> = databases
+        .iter()
+        .map(|db| match db.split("://").next().unwrap_or("") {
+            "postgres" | "postgresql" => "postgres",
+            "mysql" | "mariadb" => "mysql",
+            _ => "sqlite",
+        })
+        .collect();
+    let path = provision(&python.path, &provision_packages(&dialects))?;
+    Ok(PythonChoice {
+        path,
+        source: "--provision",
     })
 }
 
@@ -253,6 +267,7 @@ fn open_project(args: &TestArgs, loaded: &Loaded) -> Result<Project> {
         kind: loaded.config.kind,
         alembic_ini,
         alembic_section: args.name.clone(),
+        version_table: loaded.config.version_table.clone(),
     };
     Project::open(&args.project, &options).with_context(|| {
         format!(

@@ -10,7 +10,7 @@ use sqlx::{ConnectOptions, Connection};
 /// Run a multi-statement script on the database through a separate connection (as the Python
 /// worker would), with foreign keys off like Alembic's batch mode.
 pub async fn exec(db: &TempDb, sql: &str) {
-    let url = db.sqlalchemy_url();
+    let url = db.url();
     let path = url.strip_prefix("sqlite:///").expect("sqlite url");
     let mut conn = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))
         .expect("options")

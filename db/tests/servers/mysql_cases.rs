@@ -32,7 +32,7 @@ async fn connect(url: &str) -> Result<MySqlConnection, Failed> {
 }
 
 async fn exec(db: &TempDb, sql: &str) -> Result<(), Failed> {
-    let mut conn = connect(&db.sqlalchemy_url()).await?;
+    let mut conn = connect(&db.url()).await?;
     sqlx::raw_sql(sql)
         .execute(&mut conn)
         .await
@@ -75,10 +75,7 @@ fn lifecycle(url: String) -> Result<(), Failed> {
         ensure(server.label().starts_with("mysql "), server.label())?;
         let a = server.create().await.map_err(fail("create"))?;
         ensure(a.name() == format!("mrt_{run}_1"), a.name().to_string())?;
-        ensure(
-            a.sqlalchemy_url().starts_with("mysql://"),
-            a.sqlalchemy_url(),
-        )?;
+        ensure(a.url().starts_with("mysql://"), a.url())?;
         exec(
             &a,
             "CREATE TABLE parent (id INT PRIMARY KEY, name VARCHAR(20));
@@ -142,7 +139,7 @@ fn lifecycle(url: String) -> Result<(), Failed> {
             &vec![format!("{prefix}1"), format!("{prefix}2")],
         )?;
         // A session left open on the database does not block dropping it.
-        let mut open = connect(&b.sqlalchemy_url()).await?;
+        let mut open = connect(&b.url()).await?;
         sqlx::raw_sql("BEGIN; SELECT * FROM parent FOR UPDATE")
             .execute(&mut open)
             .await

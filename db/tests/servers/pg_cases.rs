@@ -34,7 +34,7 @@ async fn connect(url: &str) -> Result<PgConnection, Failed> {
 
 /// Run a script on the database through a separate connection, as the Python worker would.
 async fn exec(db: &TempDb, sql: &str) -> Result<(), Failed> {
-    let mut conn = connect(&db.sqlalchemy_url()).await?;
+    let mut conn = connect(&db.url()).await?;
     sqlx::raw_sql(sql)
         .execute(&mut conn)
         .await
@@ -77,9 +77,8 @@ fn lifecycle(url: String) -> Result<(), Failed> {
             format!("name {}", a.name()),
         )?;
         ensure(
-            a.sqlalchemy_url().starts_with("postgresql://")
-                && a.sqlalchemy_url().ends_with(&format!("/{}", a.name())),
-            a.sqlalchemy_url(),
+            a.url().starts_with("postgresql://") && a.url().ends_with(&format!("/{}", a.name())),
+            a.url(),
         )?;
         exec(
             &a,
@@ -87,7 +86,7 @@ fn lifecycle(url: String) -> Result<(), Failed> {
         )
         .await?;
         // A session left open on the source (like a Python worker's) must not block the clone.
-        let mut open = connect(&a.sqlalchemy_url()).await?;
+        let mut open = connect(&a.url()).await?;
         sqlx::query("SELECT 1")
             .execute(&mut open)
             .await
@@ -266,7 +265,7 @@ fn bad_login(url: String) -> Result<(), Failed> {
         ensure(db.display_url().contains(":***@"), db.display_url())?;
         ensure(!db.display_url().contains("s3cret"), db.display_url())?;
         ensure(
-            db.sqlalchemy_url().contains(":s3cret-pw@"),
+            db.url().contains(":s3cret-pw@"),
             "worker URL keeps password",
         )?;
         ensure(

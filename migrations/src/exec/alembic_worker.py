@@ -10,11 +10,14 @@ request:  {"id": 1, "op": "upgrade" | "downgrade", "target": "ab12", "url": "sql
           (Alembic's own target resolution walks the whole revision map on every step); with other
           heads it is a plain upgrade/downgrade to "target", as `alembic upgrade/downgrade` does.
           "master": true asks for SQLite's sqlite_master texts after the step.
-response: {"id": 1, "ok": true, "heads": ["ab12"] (downgrades; null after upgrades),
-           "statements": ["CREATE TABLE ...", ...], "master": "[[...]]" or null}
-          {"id": 1, "ok": false, "error": "...", "traceback": "...", "refused": null}
-          "refused" is a message when env.py connected to a database other than the step's own
-          (see _Guard): mrt then stops the whole run.
+greeting: {"status": "ready", "alembic": "1.16.1", "python": "/usr/bin/python3"}
+          {"status": "unavailable", "error": "No module named 'alembic'", "python": "..."}
+response: {"id": 1, "status": "ok", "heads": ["ab12"] (downgrades; null after upgrades),
+           "statements": ["CREATE TABLE ...", ...], "master": "[[...]]" or null,
+           "elapsed_ms": 12.5 (the migration itself, env.py included, without mrt's reads)}
+          {"id": 1, "status": "failed", "error": "...", "traceback": "..."}
+          {"id": 1, "status": "refused", "message": "..."} when env.py connected to a database
+          other than the step's own (see _Guard): mrt then stops the whole run.
           "op": "drift" runs env.py without migrating and compares the database with the
           target_metadata env.py configures (Alembic's autogenerate comparison): the reply's
           "drift" is the list of differences, or null when env.py gave no metadata.
@@ -23,6 +26,7 @@ import gc
 import json
 import os
 import sys
+import time
 import traceback
 
 # The protocol owns the real stdout; anything user code prints goes to stderr instead.
@@ -48,7 +52,7 @@ def main():
         from alembic.script import ScriptDirectory
         import alembic
     except ImportError as e:
-        send({"ready": False, "error": f"{e}", "python": sys.executable})
+        send({"status": "unavailable", "error": f"{e}", "python": sys.executable})
         return
     kwargs = {"ini_section": section}
     if toml:
@@ -76,7 +80,7 @@ def main():
     # the cyclic collector's scans (a full scan walks them all, more often the longer the chain).
     gc.collect()
     gc.freeze()
-    send({"ready": True, "alembic": alembic.__version__, "python": sys.executable})
+    send({"status": "ready", "alembic": alembic.__version__, "python": sys.executable})
     for line in sys.stdin:
         if not line.strip():
             continue
@@ -84,22 +88,31 @@ def main():
         try:
             _statements.clear()
             _DRIFT["diffs"] = None
-            heads, statements, master = run(req, cfg, script, url_env)
-            reply = {"id": req.get("id"), "ok": True, "heads": heads, "statements": statements, "master": master}
+            heads, statements, master, elapsed = run(req, cfg, script, url_env)
+            reply = {
+                "id": req.get("id"),
+                "status": "ok",
+                "heads": heads,
+                "statements": statements,
+                "master": master,
+                "elapsed_ms": elapsed * 1000.0,
+            }
             if req.get("op") == "drift":
                 reply["drift"] = _DRIFT["diffs"]
             send(reply)
         except BaseException as e:  # noqa: BLE001 - every failure is reported, the worker lives on
-            send(
-                {
-                    "id": req.get("id"),
-                    "ok": False,
-                    "error": "".join(traceback.format_exception_only(type(e), e)).strip(),
-                    "traceback": traceback.format_exc(),
-                    # Even if env.py caught the refusal, the run must stop.
-                    "refused": _GUARD.refused,
-                }
-            )
+            if _GUARD.refused:
+                # Even if env.py caught the refusal, the run must stop.
+                send({"id": req.get("id"), "status": "refused", "message": _GUARD.refused})
+            else:
+                send(
+                    {
+                        "id": req.get("id"),
+                        "status": "failed",
+                        "error": "".join(traceback.format_exception_only(type(e), e)).strip(),
+                        "traceback": traceback.format_exc(),
+                    }
+                )
             if isinstance(e, (KeyboardInterrupt, SystemExit)):
                 return
         finally:
@@ -550,7 +563,9 @@ def run(req, cfg, script, url_env):
         heads = None
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
+            started = time.perf_counter()
             migrate(req, cfg, script)
+            elapsed = time.perf_counter() - started
             # Before mrt's own reads below, which would count as statements on its database.
             _GUARD.check_touched()
             # A downgrade's heads, read in its own transaction when the version table is known to
@@ -565,8 +580,8 @@ def run(req, cfg, script, url_env):
         # Only a downgrade's heads are checked (an upgrade's are implied by the schema read after
         # it); on a server the read is three round trips, a sixth of a step.
         if req["op"] != "downgrade" or heads is not None:
-            return heads, statements, master
-        return read_heads(engine, version_table), statements, master
+            return heads, statements, master, elapsed
+        return read_heads(engine, version_table), statements, master, elapsed
     finally:
         cfg.attributes.pop("connection", None)
 

@@ -1,12 +1,15 @@
 //! A persistent Alembic worker process and its protocol.
 
-use super::PythonChoice;
-use std::collections::VecDeque;
+use super::{
+    user_frames, Direction, ExecutorFactory, PythonChoice, Step, StepError, StepExecutor, StepOk,
+};
+use mrt_db::{SchemaHint, TempDb};
+use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 const DRIVER: &str = include_str!("alembic_worker.py");
@@ -56,91 +59,108 @@ pub struct WorkerSpec {
     pub version_table: String,
     /// The ini section Alembic reads (`alembic`, or `--name`/`-n`).
     pub ini_section: String,
+    /// Hard timeout of one step: the worker is killed after it.
+    pub timeout: Duration,
+    /// Where the user's Python lives (see [`super::user_dirs`]): tracebacks are cut to it.
+    pub user_dirs: Arc<Vec<String>>,
+    /// Per revision, the Alembic target that unapplies exactly it (see
+    /// `RevisionGraph::downgrade_target`), for a worker whose database is not where mrt thinks.
+    pub downgrade_targets: Arc<HashMap<String, String>>,
 }
 
-/// One migration step: exactly these revisions, in this order (parents first up, children first
-/// down), on a database whose heads are `from`. Alembic would walk the whole revision map to find
-/// them (O(chain) per step, the larger part of a step on long chains); the worker hands them over
-/// directly. If the database's heads are not `from`, the worker falls back to Alembic's own
-/// upgrade or downgrade to `target`, so a step never runs anything Alembic would not.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Step {
-    pub up: bool,
-    pub revisions: Vec<String>,
-    pub target: String,
-    pub from: Vec<String>,
-    /// Also return the schema's `CREATE` texts afterwards (SQLite only, see [`StepOk::master`]).
-    pub report_master: bool,
+/// Starts Alembic workers for one project ([`ExecutorFactory`]).
+pub struct AlembicRunner {
+    spec: WorkerSpec,
+    banner: OnceLock<String>,
 }
 
-impl Step {
-    fn op(&self) -> &'static str {
-        if self.up {
-            "upgrade"
-        } else {
-            "downgrade"
+impl AlembicRunner {
+    pub fn new(spec: WorkerSpec) -> Self {
+        AlembicRunner {
+            spec,
+            banner: OnceLock::new(),
         }
     }
 }
 
-impl std::fmt::Display for Step {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} to {}", self.op(), self.target)
+impl ExecutorFactory for AlembicRunner {
+    fn start(&self) -> Result<Box<dyn StepExecutor>, StepError> {
+        let worker = Worker::start(&self.spec)?;
+        let _ = self.banner.set(worker.banner.clone());
+        Ok(Box::new(worker))
+    }
+
+    fn what(&self) -> &'static str {
+        "a Python worker"
+    }
+
+    fn banner(&self) -> String {
+        self.banner.get().cloned().unwrap_or_default()
     }
 }
 
-/// A step that ran: after a downgrade, the database's heads read from its version table (`None`
-/// after an upgrade: nothing checks those, and the read costs round trips); and the SQL it
-/// executed (distinct consecutive statements, capped; a last line says when it was cut).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StepOk {
-    pub heads: Option<Vec<String>>,
-    pub statements: Vec<String>,
-    /// When asked for, on SQLite: `sqlite_master` as a JSON array of (type, name, tbl_name, sql)
-    /// sorted by type and name, read over the worker's connection (see [`master_rows`]). A SQLite
-    /// schema is exactly these texts, so equal texts are equal schemas; and the worker's
-    /// connection already knows them, where a connection of mrt's would re-parse the whole schema
-    /// first (O(tables), the largest cost of a trial on a long chain).
-    pub master: Option<String>,
+/// A request (see the protocol in `alembic_worker.py`).
+#[derive(Debug, serde::Serialize)]
+struct Request<'a> {
+    id: u64,
+    op: Op,
+    target: &'a str,
+    url: &'a str,
+    version_table: &'a str,
+    revisions: &'a [String],
+    from: &'a [String],
+    master: bool,
 }
 
-/// One row of `sqlite_master`: type, name, tbl_name, sql.
-pub type MasterRow = (String, String, String, Option<String>);
-
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum StepError {
-    #[error("{python} cannot run the Alembic worker: {message}")]
-    Unavailable { python: String, message: String },
-    #[error("timed out after {0:?} (the worker was killed)")]
-    Timeout(Duration),
-    #[error("{error}")]
-    Failed { error: String, traceback: String },
-    #[error("the Python worker died: {0}")]
-    Crashed(String),
-    /// env.py connected to a database mrt did not create for the step (the worker stopped it
-    /// before the connection or before its first statement): the whole run must stop.
-    #[error("{0}")]
-    Refused(String),
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Op {
+    Upgrade,
+    Downgrade,
+    Drift,
 }
 
-/// A step's reply from the worker (see the protocol in `alembic_worker.py`).
+/// The worker's first line.
 #[derive(Debug, serde::Deserialize)]
-struct Reply {
-    ok: bool,
-    #[serde(default)]
+#[serde(tag = "status", rename_all = "lowercase")]
+enum Hello {
+    Ready { alembic: String, python: String },
+    Unavailable { error: String },
+}
+
+/// A reply to one request.
+#[derive(Debug, serde::Deserialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+enum Reply {
+    Ok {
+        #[serde(default)]
+        heads: Option<Vec<String>>,
+        #[serde(default)]
+        statements: Vec<String>,
+        /// SQLite's `sqlite_master` texts, when asked for.
+        #[serde(default)]
+        master: Option<String>,
+        #[serde(default)]
+        elapsed_ms: f64,
+        /// A drift request's differences (`None`: env.py configured no `target_metadata`).
+        #[serde(default)]
+        drift: Option<Vec<String>>,
+    },
+    Failed {
+        error: String,
+        #[serde(default)]
+        traceback: String,
+    },
+    /// env.py connected to a database mrt did not create for the step.
+    Refused { message: String },
+}
+
+/// What a successful reply carried.
+struct Done {
     heads: Option<Vec<String>>,
-    #[serde(default)]
     statements: Vec<String>,
-    #[serde(default)]
     master: Option<String>,
-    #[serde(default)]
-    error: Option<String>,
-    #[serde(default)]
-    traceback: Option<String>,
-    #[serde(default)]
-    refused: Option<String>,
-    /// A drift request's differences (`None`: env.py configured no `target_metadata`).
-    #[serde(default)]
+    elapsed: Duration,
     drift: Option<Vec<String>>,
 }
 
@@ -151,8 +171,8 @@ pub struct Worker {
     lines: Receiver<String>,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
     next_id: u64,
-    /// The database URL of the last step.
-    last_url: Option<String>,
+    /// The database of the last step.
+    last_database: Option<String>,
     /// Alembic version and interpreter, as the worker reported them.
     pub banner: String,
 }
@@ -161,8 +181,8 @@ impl Worker {
     /// Starts a worker and waits for it to report that alembic imports.
     pub fn start(spec: &WorkerSpec) -> Result<Worker, StepError> {
         let unavailable = |message: String| StepError::Unavailable {
-            python: format!(
-                "{} (from {})",
+            runner: format!(
+                "{} (from {}) cannot run the Alembic worker",
                 spec.python.path.display(),
                 spec.python.source
             ),
@@ -203,25 +223,23 @@ impl Worker {
             lines,
             stderr_tail,
             next_id: 0,
-            last_url: None,
+            last_database: None,
             banner: String::new(),
         };
         let hello = worker
             .read_line(STARTUP_TIMEOUT)
             .map_err(|e| unavailable(e.to_string()))?;
-        let hello: serde_json::Value = serde_json::from_str(&hello)
-            .map_err(|e| unavailable(format!("bad greeting {hello:?}: {e}")))?;
-        if hello["ready"] != true {
-            let msg = hello["error"].as_str().unwrap_or("unknown error");
-            return Err(unavailable(format!(
-                "{msg}; install Alembic into that interpreter (`pip install alembic`) or point --python / MRT_PYTHON at one that has it"
-            )));
+        match serde_json::from_str::<Hello>(&hello) {
+            Ok(Hello::Ready { alembic, python }) => {
+                worker.banner = format!("alembic {alembic} on {python}");
+            }
+            Ok(Hello::Unavailable { error }) => {
+                return Err(unavailable(format!(
+                    "{error}; install Alembic into that interpreter (`pip install alembic`) or point --python / MRT_PYTHON at one that has it"
+                )))
+            }
+            Err(e) => return Err(unavailable(format!("bad greeting {hello:?}: {e}"))),
         }
-        worker.banner = format!(
-            "alembic {} on {}",
-            hello["alembic"].as_str().unwrap_or("?"),
-            hello["python"].as_str().unwrap_or("?")
-        );
         Ok(worker)
     }
 
@@ -229,75 +247,75 @@ impl Worker {
         &self.spec
     }
 
-    /// The database URL of the last step this worker ran.
-    pub fn last_url(&self) -> Option<&str> {
-        self.last_url.as_deref()
-    }
-
-    /// Runs one step against `url`. After a timeout or crash the worker is dead: the caller
-    /// replaces it (see [`Worker::is_alive`]).
-    pub fn step(&mut self, step: &Step, url: &str, timeout: Duration) -> Result<StepOk, StepError> {
-        let req = serde_json::json!({
-            "op": step.op(), "target": step.target, "url": url,
-            "version_table": self.spec.version_table,
-            "revisions": step.revisions, "from": step.from, "master": step.report_master,
-        });
-        let reply = self.request(req, url, timeout)?;
-        Ok(StepOk {
-            heads: reply.heads,
-            statements: reply.statements,
-            master: reply.master,
-        })
-    }
-
-    /// Compares the database at `url` (whose heads are `heads`) with the `target_metadata`
-    /// env.py configures, through Alembic's autogenerate comparison; `None` when env.py gives
-    /// none. Nothing is migrated.
-    pub fn drift(
-        &mut self,
-        url: &str,
-        heads: &[String],
-        timeout: Duration,
-    ) -> Result<Option<Vec<String>>, StepError> {
-        let req = serde_json::json!({
-            "op": "drift", "target": heads.first().cloned().unwrap_or_default(), "url": url,
-            "version_table": self.spec.version_table, "revisions": [], "from": heads,
-        });
-        Ok(self.request(req, url, timeout)?.drift)
+    /// The Alembic target of a step: where an upgrade ends, or what unapplies exactly the
+    /// revision a downgrade removes (a merge's first parent, `r@base` for a base revision).
+    fn target(&self, step: &Step) -> String {
+        match step.direction {
+            Direction::Up => step.revisions.last().cloned().unwrap_or_default(),
+            Direction::Down => {
+                let rev = step.revisions.first().map(String::as_str).unwrap_or("");
+                (self.spec.downgrade_targets.get(rev).cloned())
+                    .unwrap_or_else(|| format!("{rev}@base"))
+            }
+        }
     }
 
     /// Sends one request (its id added) and reads the reply; a refusal, a failure, a timeout or
     /// a crash is the error.
     fn request(
         &mut self,
-        mut req: serde_json::Value,
-        url: &str,
-        timeout: Duration,
-    ) -> Result<Reply, StepError> {
+        op: Op,
+        target: &str,
+        db: &TempDb,
+        step: (&[String], &[String], bool),
+    ) -> Result<Done, StepError> {
+        let (revisions, from, master) = step;
         self.next_id += 1;
-        req["id"] = self.next_id.into();
-        if self.last_url.as_deref() != Some(url) {
-            self.last_url = Some(url.to_string());
+        let url = db.url();
+        let request = Request {
+            id: self.next_id,
+            op,
+            target,
+            url: &url,
+            version_table: &self.spec.version_table,
+            revisions,
+            from,
+            master,
+        };
+        let line = serde_json::to_string(&request)
+            .map_err(|e| StepError::Crashed(format!("cannot encode a request: {e}")))?;
+        if self.last_database.as_deref() != Some(db.name()) {
+            self.last_database = Some(db.name().to_string());
         }
-        if writeln!(self.stdin, "{req}")
+        if writeln!(self.stdin, "{line}")
             .and_then(|_| self.stdin.flush())
             .is_err()
         {
             return Err(StepError::Crashed(self.stderr_text()));
         }
-        let line = self.read_line(timeout)?;
+        let line = self.read_line(self.spec.timeout)?;
         let reply: Reply = serde_json::from_str(&line)
             .map_err(|e| StepError::Crashed(format!("unreadable reply {line:?}: {e}")))?;
-        if let Some(message) = reply.refused {
-            return Err(StepError::Refused(message));
+        match reply {
+            Reply::Ok {
+                heads,
+                statements,
+                master,
+                elapsed_ms,
+                drift,
+            } => Ok(Done {
+                heads,
+                statements,
+                master,
+                elapsed: Duration::from_secs_f64(elapsed_ms.max(0.0) / 1000.0),
+                drift,
+            }),
+            Reply::Failed { error, traceback } => Err(StepError::Failed {
+                error,
+                frames: user_frames(&traceback, &self.spec.user_dirs),
+            }),
+            Reply::Refused { message } => Err(StepError::Refused(message)),
         }
-        if reply.ok {
-            return Ok(reply);
-        }
-        Err(StepError::Failed {
-            error: reply.error.unwrap_or_else(|| "unknown error".into()),
-            traceback: reply.traceback.unwrap_or_default(),
-        })
     }
 
     fn read_line(&mut self, timeout: Duration) -> Result<String, StepError> {
@@ -305,7 +323,10 @@ impl Worker {
             Ok(line) => Ok(line),
             Err(RecvTimeoutError::Timeout) => {
                 self.kill();
-                Err(StepError::Timeout(timeout))
+                Err(StepError::Timeout {
+                    after: timeout,
+                    action: "the worker was killed",
+                })
             }
             Err(RecvTimeoutError::Disconnected) => {
                 let status = self
@@ -319,10 +340,6 @@ impl Worker {
                 )))
             }
         }
-    }
-
-    pub fn is_alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
     }
 
     fn kill(&mut self) {
@@ -347,9 +364,45 @@ impl Worker {
     }
 }
 
-/// The rows of a [`StepOk::master`] text.
-pub fn master_rows(master: &str) -> Result<Vec<MasterRow>, serde_json::Error> {
-    serde_json::from_str(master)
+impl StepExecutor for Worker {
+    fn step(&mut self, step: &Step, db: &TempDb) -> Result<StepOk, StepError> {
+        let op = match step.direction {
+            Direction::Up => Op::Upgrade,
+            Direction::Down => Op::Downgrade,
+        };
+        let target = self.target(step);
+        let master = step.schema_hint && db.takes_schema_hints();
+        let done = self.request(op, &target, db, (&step.revisions, &step.from, master))?;
+        let schema_hint = match done.master.as_deref() {
+            Some(text) => Some(SchemaHint::from_sqlite_master_json(text).map_err(|e| {
+                StepError::Crashed(format!("unreadable sqlite_master from the worker: {e}"))
+            })?),
+            None => None,
+        };
+        Ok(StepOk {
+            elapsed: done.elapsed,
+            statements: done.statements,
+            heads: done.heads,
+            schema_hint,
+        })
+    }
+
+    /// Compares the database with the `target_metadata` env.py configures, through Alembic's
+    /// autogenerate comparison; `None` when env.py gives none. Nothing is migrated.
+    fn drift(&mut self, db: &TempDb, heads: &[String]) -> Result<Option<Vec<String>>, StepError> {
+        let target = heads.first().cloned().unwrap_or_default();
+        Ok(self
+            .request(Op::Drift, &target, db, (&[], heads, false))?
+            .drift)
+    }
+
+    fn is_alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    fn last_database(&self) -> Option<&str> {
+        self.last_database.as_deref()
+    }
 }
 
 impl Drop for Worker {

@@ -1,0 +1,180 @@
+//! The migration framework of a project: the one place that knows Alembic (and, beside it, the
+//! SQL-file tools and Django). The harness asks it which tables are its bookkeeping, what a
+//! revision's text mentions, how to start a step runner and what to tell the user; it never
+//! names a framework itself.
+
+use crate::alembic::{self, AlembicLocations};
+use crate::exec::{self, AlembicRunner, ExecutorFactory, PythonChoice, WorkerSpec};
+use crate::{Revision, RevisionGraph};
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A project's framework and what it needs to run.
+#[derive(Debug)]
+pub enum Framework {
+    Alembic {
+        locations: AlembicLocations,
+        /// Alembic's version table (config `version_table`, default `alembic_version`).
+        version_table: String,
+    },
+}
+
+/// What a runner needs beyond the project, from flags and config.
+#[derive(Debug, Clone)]
+pub struct RunnerOptions {
+    /// The interpreter for frameworks that run in Python.
+    pub python: Option<PythonChoice>,
+    /// The environment variable a project reads its database URL from.
+    pub url_env: String,
+    /// Hard timeout of one step.
+    pub timeout: Duration,
+}
+
+/// Whether `drift::<db>` (the database at head against the project's models) can run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Drift {
+    /// The framework has no models (SQL files): no such test.
+    NotApplicable,
+    /// The project gives none; the test is reported ignored with this reason.
+    Unavailable(String),
+    Available,
+}
+
+impl Framework {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Framework::Alembic { .. } => "alembic",
+        }
+    }
+
+    /// The folder the framework's files live in (Alembic's script location).
+    pub fn home(&self) -> &Path {
+        match self {
+            Framework::Alembic { locations, .. } => &locations.script_location,
+        }
+    }
+
+    /// The folders holding the migration files.
+    pub fn migration_dirs(&self) -> &[PathBuf] {
+        match self {
+            Framework::Alembic { locations, .. } => &locations.version_locations,
+        }
+    }
+
+    /// The database URL the project is configured with (Alembic's `sqlalchemy.url`), from which
+    /// the dialect is inferred; never printed (it may hold a password).
+    pub fn configured_url(&self) -> Option<&str> {
+        match self {
+            Framework::Alembic { locations, .. } => locations.sqlalchemy_url.as_deref(),
+        }
+    }
+
+    /// Tables the framework keeps its own records in: never seeded, never compared.
+    pub fn bookkeeping_tables(&self) -> Vec<String> {
+        match self {
+            Framework::Alembic { version_table, .. } => vec![version_table.clone()],
+        }
+    }
+
+    /// How to merge several heads, as the framework's own command line does it.
+    pub fn merge_hint(&self) -> &'static str {
+        match self {
+            Framework::Alembic { .. } => "add a merge revision: `alembic merge heads`",
+        }
+    }
+
+    /// Whether steps run in Python (an interpreter must be found, or provisioned).
+    pub fn needs_python(&self) -> bool {
+        matches!(self, Framework::Alembic { .. })
+    }
+
+    /// The text of a revision as the user wrote it (the constants the generator plants come
+    /// from it).
+    pub fn revision_text(&self, revision: &Revision) -> Option<String> {
+        std::fs::read_to_string(&revision.path).ok()
+    }
+
+    /// Lower-cased words a revision names, where table names would be (`None`: unknown, test
+    /// every table).
+    pub fn mentioned_words(&self, revision: &Revision) -> Option<BTreeSet<String>> {
+        let text = self.revision_text(revision)?;
+        match self {
+            Framework::Alembic { .. } => alembic::mentioned_words(&text),
+        }
+    }
+
+    pub fn drift(&self) -> Drift {
+        match self {
+            Framework::Alembic { locations, .. } => {
+                match no_target_metadata(&locations.script_location.join("env.py")) {
+                    Some(why) => Drift::Unavailable(why),
+                    None => Drift::Available,
+                }
+            }
+        }
+    }
+
+    /// What starts this project's step runners.
+    pub fn runner(
+        &self,
+        root: &Path,
+        graph: &RevisionGraph,
+        options: &RunnerOptions,
+    ) -> Result<Arc<dyn ExecutorFactory>, exec::StepError> {
+        match self {
+            Framework::Alembic {
+                locations,
+                version_table,
+            } => {
+                let python =
+                    options
+                        .python
+                        .clone()
+                        .ok_or_else(|| exec::StepError::Unavailable {
+                            runner: "Alembic".into(),
+                            message: "no Python interpreter was chosen".into(),
+                        })?;
+                let mut dirs = vec![locations.script_location.clone()];
+                dirs.extend(locations.version_locations.iter().cloned());
+                let targets: HashMap<String, String> = graph
+                    .ordered()
+                    .filter_map(|r| Some((r.id.clone(), graph.downgrade_target(&r.id)?)))
+                    .collect();
+                let spec = WorkerSpec {
+                    python,
+                    project_root: root.to_path_buf(),
+                    ini: locations.ini.clone(),
+                    pyproject: locations.pyproject.clone(),
+                    url_env: options.url_env.clone(),
+                    version_table: version_table.clone(),
+                    ini_section: locations.section.clone(),
+                    timeout: options.timeout,
+                    user_dirs: Arc::new(exec::user_dirs(root, &dirs)),
+                    downgrade_targets: Arc::new(targets),
+                };
+                Ok(Arc::new(AlembicRunner::new(spec)))
+            }
+        }
+    }
+}
+
+/// Why env.py has no metadata to compare with (`target_metadata = None` and no other value), if
+/// it has none; read as text, never run.
+fn no_target_metadata(env: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(env).ok()?;
+    let values: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("target_metadata"))
+        .filter_map(|rest| rest.trim_start().strip_prefix('='))
+        .map(|v| v.split('#').next().unwrap_or("").trim())
+        .collect();
+    let assigned = values.iter().any(|v| *v != "None");
+    let imported = text.contains("as target_metadata") || text.contains("import target_metadata");
+    if assigned || imported {
+        None
+    } else {
+        Some(format!("{} sets no target_metadata", env.display()))
+    }
+}

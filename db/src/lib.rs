@@ -20,6 +20,7 @@ pub mod normalize;
 mod postgres;
 mod registry;
 mod schema_hint;
+mod script;
 mod server_url;
 mod sqlite;
 mod value;
@@ -38,6 +39,7 @@ pub use model::{
 pub use mysql::MysqlServer;
 pub use postgres::PgServer;
 pub use schema_hint::SchemaHint;
+pub use script::{has_statements, ScriptFailure, ScriptOptions};
 pub use server_url::scrub_secrets;
 pub use sqlite::SqliteServer;
 pub use value::{Row, Value};
@@ -427,6 +429,38 @@ impl TempDb {
     /// it; use [`TempDb::display_url`] in messages.
     pub fn url(&self) -> String {
         dispatch!(self, db => db.sqlalchemy_url(), db.sqlalchemy_url().to_string(), db.sqlalchemy_url().to_string())
+    }
+
+    /// Runs a migration script as a migration tool does (see [`ScriptOptions`]): several
+    /// statements at once, PostgreSQL dollar quoting and `DO` blocks included, on one
+    /// connection. Nothing of a failed script is kept when it ran in a transaction (except what
+    /// the database commits implicitly, as MySQL does for DDL).
+    pub async fn run_script(
+        &self,
+        script: &str,
+        options: ScriptOptions<'_>,
+    ) -> Result<(), ScriptFailure> {
+        match &self.backend {
+            Backend::Sqlite(db) => script::run(&db.pool(), script, options).await,
+            Backend::Postgres(db) => script::run(&db.pool(), script, options).await,
+            Backend::Mysql(db) => script::run(&db.pool(), script, options).await,
+        }
+    }
+
+    /// The first column of every row `sql` returns, as text: what a tool's bookkeeping table
+    /// says is applied.
+    pub async fn first_column(&self, sql: &str) -> Result<Vec<String>, DbError> {
+        let rows = match &self.backend {
+            Backend::Sqlite(db) => script::first_column(&db.pool(), sql).await,
+            Backend::Postgres(db) => script::first_column(&db.pool(), sql).await,
+            Backend::Mysql(db) => script::first_column(&db.pool(), sql).await,
+        };
+        rows.map_err(|source| DbError::Query {
+            dialect: self.dialect().as_str(),
+            db: self.name().to_string(),
+            context: "reading the migration bookkeeping".into(),
+            source,
+        })
     }
 
     /// Whether a step's runner can report this database's schema as a [`SchemaHint`] (SQLite),

@@ -25,13 +25,56 @@ pub fn classify(sql: &str, dialect: Dialect) -> Vec<Kind> {
 }
 
 /// What one statement does: sqlparser with the dialect's grammar, the keyword reading when it
-/// cannot parse it. Empty for statements that change nothing (queries). Scripts are cut into
-/// statements by [`crate::script::scan`].
+/// cannot parse it. Empty for statements that change nothing (queries).
 pub fn classify_statement(piece: &str, dialect: Dialect) -> Vec<Kind> {
     match parse(piece, dialect) {
         Ok(stmts) => stmts.iter().flat_map(statement).collect(),
         Err(()) => fallback(piece),
     }
+}
+
+/// [`classify_statement`] for one statement of a SQL migration file (cut out by
+/// [`crate::script::scan`]). It also reads schemas and procedures as objects, so that what a
+/// file creates can be paired with what its down script drops. Raw SQL in Python revisions
+/// keeps reading them as `OtherSql`, which its rules pair with any other unmodelled statement.
+pub fn classify_file_statement(piece: &str, dialect: Dialect) -> Vec<Kind> {
+    if let Ok(stmts) = parse(piece, dialect) {
+        if let [only] = stmts.as_slice() {
+            if let Some(kinds) = file_object(only) {
+                return kinds;
+            }
+        }
+    }
+    classify_statement(piece, dialect)
+}
+
+fn file_object(stmt: &Statement) -> Option<Vec<Kind>> {
+    Some(match stmt {
+        Statement::CreateSchema { schema_name, .. } => {
+            let name = match schema_name {
+                ast::SchemaName::Simple(n) | ast::SchemaName::NamedAuthorization(n, _) => object(n),
+                ast::SchemaName::UnnamedAuthorization(i) => ident(i),
+            };
+            vec![Kind::Create {
+                obj: Obj::Other,
+                name,
+                table: None,
+            }]
+        }
+        Statement::CreateProcedure { name, .. } => vec![Kind::Create {
+            obj: Obj::Function,
+            name: object(name),
+            table: None,
+        }],
+        Statement::DropProcedure { proc_desc, .. } => proc_desc
+            .iter()
+            .map(|d| Kind::Drop {
+                obj: Obj::Function,
+                name: object(&d.name),
+            })
+            .collect(),
+        _ => return None,
+    })
 }
 
 fn parse(sql: &str, dialect: Dialect) -> Result<Vec<Statement>, ()> {
@@ -812,16 +855,19 @@ fn fallback_alter(words: &[String], upper: &[&str]) -> Vec<Kind> {
     kinds
 }
 
-/// A statement of a migration script that changes neither schema nor data, read by its
-/// leading words: transaction control and session settings.
+/// A statement of a migration script that a down migration has nothing to undo for, read by
+/// its leading words: transaction control, session settings, maintenance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Control {
     /// `BEGIN`, `START TRANSACTION`.
     Begin,
     /// `COMMIT`, `END`, `ROLLBACK` (not `ROLLBACK TO SAVEPOINT`).
     End,
-    /// `SET`, `RESET`, `SAVEPOINT`, `PRAGMA`, `ANALYZE`, `LOCK`, ...: no lasting logical effect.
+    /// `SET`, `RESET`, `SAVEPOINT`, `PRAGMA`, `LOCK`, ...: no lasting logical effect.
     Session,
+    /// `ALTER TABLE ... VALIDATE CONSTRAINT`, `ANALYZE`, `REFRESH MATERIALIZED VIEW`,
+    /// `CLUSTER`, `REINDEX`: they change no schema and no row a downgrade could restore.
+    Maintenance,
 }
 
 fn leading_words(piece: &str, n: usize) -> Vec<String> {
@@ -835,14 +881,17 @@ fn leading_words(piece: &str, n: usize) -> Vec<String> {
 
 /// Reads a statement as transaction control or a session setting.
 pub fn control(piece: &str) -> Option<Control> {
-    let words = leading_words(piece, 2);
+    let words = leading_words(piece, 8);
     let w: Vec<&str> = words.iter().map(String::as_str).collect();
     Some(match w.as_slice() {
-        ["BEGIN", ..] | ["START", "TRANSACTION"] => Control::Begin,
-        ["ROLLBACK", "TO"] => Control::Session,
+        ["BEGIN", ..] | ["START", "TRANSACTION", ..] => Control::Begin,
+        ["ROLLBACK", "TO", ..] => Control::Session,
         ["COMMIT" | "END" | "ROLLBACK", ..] => Control::End,
-        ["SET" | "RESET" | "SAVEPOINT" | "RELEASE" | "PRAGMA" | "ANALYZE" | "ANALYSE" | "LOCK"
-        | "SHOW" | "EXPLAIN" | "CHECKPOINT" | "DISCARD" | "USE", ..] => Control::Session,
+        ["SET" | "RESET" | "SAVEPOINT" | "RELEASE" | "PRAGMA" | "LOCK" | "SHOW" | "EXPLAIN"
+        | "CHECKPOINT" | "DISCARD" | "USE", ..] => Control::Session,
+        ["ANALYZE" | "ANALYSE" | "CLUSTER" | "REINDEX", ..]
+        | ["REFRESH", "MATERIALIZED", "VIEW", ..] => Control::Maintenance,
+        ["ALTER", "TABLE", rest @ ..] if rest.contains(&"VALIDATE") => Control::Maintenance,
         _ => return None,
     })
 }
@@ -1006,6 +1055,14 @@ mod tests {
         assert_eq!(control("ROLLBACK TO SAVEPOINT a"), Some(Control::Session));
         assert_eq!(control("SET lock_timeout = '1s'"), Some(Control::Session));
         assert_eq!(control("SELECT 1"), None);
+        assert_eq!(
+            control("ALTER TABLE ONLY orders VALIDATE CONSTRAINT fk"),
+            Some(Control::Maintenance)
+        );
+        assert_eq!(
+            control("ALTER TABLE orders ADD COLUMN validated bool"),
+            None
+        );
         assert_eq!(
             refused_in_transaction("DROP INDEX CONCURRENTLY IF EXISTS ix"),
             Some("DROP INDEX CONCURRENTLY")

@@ -94,8 +94,9 @@ fn len32(text: &str) -> u32 {
     u32::try_from(text.len()).unwrap_or(u32::MAX / 4)
 }
 
-/// One script as a [`Body`]: its statements as actions at `base + offset`. Transaction control
-/// and session settings are no actions; they mark where a transaction block runs.
+/// One script as a [`Body`]: its statements as actions at `base + offset`. Transaction control,
+/// session settings and maintenance are no actions (a down migration has nothing to undo for
+/// them); `BEGIN`/`COMMIT` mark where a transaction block runs.
 fn body(src: &SqlSource, base: u32, dialect: Dialect, statements: &mut usize) -> Body {
     let at = |offset: usize| TextSize::new(base.saturating_add(offset as u32));
     let whole = TextRange::new(at(0), at(src.text.len()));
@@ -110,7 +111,8 @@ fn body(src: &SqlSource, base: u32, dialect: Dialect, statements: &mut usize) ->
     let mut begun = Vec::new();
     for range in &script.statements {
         let piece = &src.text[range.clone()];
-        match sql::control(piece) {
+        let refused = sql::refused_in_transaction(piece);
+        match sql::control(piece).filter(|_| refused.is_none()) {
             Some(Control::Begin) => {
                 opened.get_or_insert(range.start);
                 continue;
@@ -121,11 +123,11 @@ fn body(src: &SqlSource, base: u32, dialect: Dialect, statements: &mut usize) ->
                 }
                 continue;
             }
-            Some(Control::Session) => continue,
+            Some(Control::Session | Control::Maintenance) => continue,
             None => {}
         }
-        let mut kinds = sql::classify_statement(piece, dialect);
-        if let Some(statement) = sql::refused_in_transaction(piece) {
+        let mut kinds = sql::classify_file_statement(piece, dialect);
+        if let Some(statement) = refused {
             kinds.push(Kind::NoTransaction { statement });
         }
         if matches!(kinds.as_slice(), [] | [Kind::OtherSql]) && sql::may_have_effects(piece) {

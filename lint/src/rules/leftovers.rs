@@ -362,12 +362,14 @@ fn removed(m: &Migration, made: &Made, via: Via) -> bool {
     })
 }
 
-/// Whether the downgrade is one this rule checks object by object.
+/// Whether the downgrade is one this rule checks object by object. A SQL down script with a
+/// statement mrt cannot see into (a `DO` block, `CALL`) may remove anything, so only sure
+/// leftovers would be guesses there.
 fn downgrade_checked(ctx: &Ctx) -> bool {
     ctx.m
         .downgrade
         .as_ref()
-        .is_some_and(|d| !d.noop && !d.raises)
+        .is_some_and(|d| !(d.noop || d.raises || (ctx.sql_file && d.opaque_effects)))
 }
 
 pub fn create_without_drop(ctx: &Ctx) -> Vec<Hit> {

@@ -61,7 +61,9 @@ const UP_BASE: u32 = 1;
 /// statement is in (up or down) and its line and column in that file; sorted up file first,
 /// then by line, column, code; suppressed findings removed.
 pub fn lint_sql_migration(ctx: &SqlFileContext) -> Vec<Finding> {
-    let down_base = UP_BASE + len32(ctx.up.text) + 1;
+    let down_base = UP_BASE
+        .saturating_add(to32(ctx.up.text.len()))
+        .saturating_add(1);
     let mut statements = 0;
     let mut upgrade = body(&ctx.up, UP_BASE, ctx.dialect, &mut statements);
     // Findings about the whole migration (MRT101) go on the up file's first line.
@@ -90,15 +92,15 @@ pub fn lint_sql_migration(ctx: &SqlFileContext) -> Vec<Finding> {
     to_findings(ctx.revision, &mut place, hits)
 }
 
-fn len32(text: &str) -> u32 {
-    u32::try_from(text.len()).unwrap_or(u32::MAX / 4)
+fn to32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// One script as a [`Body`]: its statements as actions at `base + offset`. Transaction control,
 /// session settings and maintenance are no actions (a down migration has nothing to undo for
 /// them); `BEGIN`/`COMMIT` mark where a transaction block runs.
 fn body(src: &SqlSource, base: u32, dialect: Dialect, statements: &mut usize) -> Body {
-    let at = |offset: usize| TextSize::new(base.saturating_add(offset as u32));
+    let at = |offset: usize| TextSize::new(base.saturating_add(to32(offset)));
     let whole = TextRange::new(at(0), at(src.text.len()));
     let script = scan(src.text, dialect);
     let mut body = Body {

@@ -42,6 +42,7 @@ fn body(module: &Module, name: &str, dialect: Dialect) -> Option<Body> {
         raises: only_raises(&def.body),
         opaque_effects,
         actions,
+        transactions: Vec::new(),
     })
 }
 

@@ -3,7 +3,9 @@
 //! overrides, skip lists and output formats are the CLI's.
 //!
 //! Pipeline: Python AST ([`python`]) -> calls -> [`model::Kind`]s (op calls in `ops`, raw SQL in
-//! [`sql`]) -> rules -> hits -> suppression -> [`Finding`]s.
+//! [`sql`]) -> rules -> hits -> suppression -> [`Finding`]s. SQL-file migrations take the same
+//! road from their statements ([`lint_sql_migration`]): a script cut into statements, each read
+//! by [`sql`] into the same `Kind`s.
 
 mod dialect;
 mod extract;
@@ -15,8 +17,10 @@ mod ops;
 pub mod python;
 mod registry;
 mod rules;
+mod script;
 mod severity;
 pub mod sql;
+mod sqlfile;
 pub mod suppress;
 
 pub use dialect::{dialect_from_url, Dialect, UnknownDialect};
@@ -24,12 +28,13 @@ pub use finding::{Finding, Hit};
 pub use graph::{graph_findings, problem_findings};
 pub use registry::{find_rule, rules, Rule, RuleDoc};
 pub use severity::{Severity, UnknownSeverity};
+pub use sqlfile::{lint_sql_migration, SqlDown, SqlFileContext, SqlSource};
 
 use rustpython_parser::source_code::RandomLocator;
-use rustpython_parser::text_size::TextRange;
+use rustpython_parser::text_size::{TextRange, TextSize};
 use rustpython_parser::{ast, Parse};
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// One migration file to check.
 #[derive(Debug, Clone, Copy)]
@@ -73,29 +78,70 @@ pub fn lint_file(ctx: &FileContext) -> Vec<Finding> {
     let rule_ctx = rules::Ctx {
         m: &migration,
         is_merge: ctx.is_merge,
+        forward_only: false,
+        sql_file: false,
     };
-    let mut hits = Vec::new();
-    for rule in rules().iter().filter(|r| enabled(r, ctx)) {
-        if let Some(check) = rules::check(rule.code) {
-            hits.extend(check(&rule_ctx).into_iter().map(|h| (rule, h)));
+    let hits = rules::run(&rule_ctx, ctx.dialect, ctx.opt_in_rules);
+    let mut place = PythonPlace {
+        path: ctx.path,
+        locator: RandomLocator::new(ctx.source),
+        suppressions: suppress::Suppressions::from_source(ctx.source),
+    };
+    to_findings(ctx.revision, &mut place, hits)
+}
+
+/// Where a hit lands in a Python file: one file, lines from the Python lexer's locator.
+struct PythonPlace<'a> {
+    path: &'a Path,
+    locator: RandomLocator<'a>,
+    suppressions: suppress::Suppressions,
+}
+
+impl Place for PythonPlace<'_> {
+    fn locate(&mut self, at: TextSize) -> Spot {
+        let loc = self.locator.locate(at);
+        Spot {
+            file: 0,
+            path: self.path.to_path_buf(),
+            line: loc.row.get() as usize,
+            column: loc.column.get() as usize,
         }
     }
-    to_findings(ctx, hits)
+
+    fn silenced(&mut self, code: &str, span: TextRange) -> bool {
+        let first = self.locator.locate(span.start()).row.get() as usize;
+        let last = self.locator.locate(span.end()).row.get() as usize;
+        self.suppressions.silences(code, first, last)
+    }
 }
 
-fn enabled(rule: &Rule, ctx: &FileContext) -> bool {
-    let opted = || {
-        ctx.opt_in_rules
-            .iter()
-            .any(|o| o.eq_ignore_ascii_case(rule.code) || o.eq_ignore_ascii_case(rule.name))
-    };
-    rule.runs_on(ctx.dialect) && (!rule.opt_in || opted())
+/// A position in a migration's files: which file (its order among the migration's files), its
+/// path, 1-based line and column.
+struct Spot {
+    file: usize,
+    path: PathBuf,
+    line: usize,
+    column: usize,
 }
 
-/// One finding per (code, call) and per hazard, positioned, unsuppressed, sorted.
-fn to_findings(ctx: &FileContext, hits: Vec<(&'static Rule, Hit)>) -> Vec<Finding> {
-    let suppressions = suppress::Suppressions::from_source(ctx.source);
-    let mut locator = RandomLocator::new(ctx.source);
+/// How a frontend turns the positions of its hits into places in its files.
+trait Place {
+    fn locate(&mut self, at: TextSize) -> Spot;
+    /// A suppression comment on a line of `span` silences `code`.
+    fn silenced(&mut self, code: &str, span: TextRange) -> bool;
+    /// A rule's message in the words of this kind of migration.
+    fn word(&self, message: String) -> String {
+        message
+    }
+}
+
+/// One finding per (code, call) and per hazard, positioned, unsuppressed, sorted by file, line,
+/// column and code.
+fn to_findings(
+    revision: Option<&str>,
+    place: &mut impl Place,
+    hits: Vec<(&'static Rule, Hit)>,
+) -> Vec<Finding> {
     let mut seen = HashSet::new();
     let unique: Vec<(&'static Rule, Hit)> = hits
         .into_iter()
@@ -103,44 +149,46 @@ fn to_findings(ctx: &FileContext, hits: Vec<(&'static Rule, Hit)>) -> Vec<Findin
         .collect();
     let mut findings = Vec::new();
     for merged in hazards::merge(unique) {
-        let mut silenced = |code: &str, span: TextRange| {
-            let first = locator.locate(span.start()).row.get() as usize;
-            let last = locator.locate(span.end()).row.get() as usize;
-            suppressions.silences(code, first, last)
-        };
         let hit = &merged.hit;
-        if silenced(hit.code, hit.span) || merged.also.iter().any(|(_, h)| silenced(h.code, h.span))
+        if place.silenced(hit.code, hit.span)
+            || merged
+                .also
+                .iter()
+                .any(|(_, h)| place.silenced(h.code, h.span))
         {
             continue;
         }
-        let mut finding = positioned(ctx, &mut locator, merged.rule, merged.hit);
+        let (file, mut finding) = positioned(revision, place, merged.rule, merged.hit);
         finding.also = merged
             .also
             .into_iter()
-            .map(|(rule, hit)| positioned(ctx, &mut locator, rule, hit))
+            .map(|(rule, hit)| positioned(revision, place, rule, hit).1)
             .collect();
-        findings.push(finding);
+        findings.push((file, finding));
     }
-    findings.sort_by(|a, b| (a.line, a.column, a.code).cmp(&(b.line, b.column, b.code)));
-    findings
+    findings.sort_by(|(fa, a), (fb, b)| {
+        (fa, a.line, a.column, a.code).cmp(&(fb, b.line, b.column, b.code))
+    });
+    findings.into_iter().map(|(_, f)| f).collect()
 }
 
-/// A hit as a finding of `rule`, at the line and column of the hit's start.
+/// A hit as a finding of `rule`, at the place of the hit's start, with its file's order.
 fn positioned(
-    ctx: &FileContext,
-    locator: &mut RandomLocator,
+    revision: Option<&str>,
+    place: &mut impl Place,
     rule: &'static Rule,
     hit: Hit,
-) -> Finding {
-    let at = locator.locate(hit.start);
-    Finding {
-        revision: ctx.revision.map(str::to_string),
-        path: ctx.path.to_path_buf(),
-        line: at.row.get() as usize,
-        column: at.column.get() as usize,
+) -> (usize, Finding) {
+    let at = place.locate(hit.start);
+    let finding = Finding {
+        revision: revision.map(str::to_string),
+        path: at.path,
+        line: at.line,
+        column: at.column,
         code: rule.code,
         severity: rule.severity,
-        message: hit.message,
+        message: place.word(hit.message),
         also: Vec::new(),
-    }
+    };
+    (at.file, finding)
 }

@@ -119,6 +119,9 @@ pub enum Kind {
     ChangeType {
         table: Name,
         column: Name,
+        /// The new type as written (lower-case, spaces removed: `varchar(200)`, `numeric(12,2)`),
+        /// when known.
+        to: Option<String>,
     },
     SetNotNull {
         table: Name,
@@ -132,6 +135,8 @@ pub enum Kind {
         name: Name,
         table: Name,
         cons: Cons,
+        /// PostgreSQL `NOT VALID`: existing rows are not checked now (no full scan under lock).
+        not_valid: bool,
     },
     DropConstraint {
         name: Name,
@@ -168,6 +173,12 @@ pub enum Kind {
     AlterSequence {
         name: Name,
     },
+    /// A statement PostgreSQL refuses inside a transaction block, beside the action it does
+    /// (`DROP INDEX CONCURRENTLY`, `REINDEX ... CONCURRENTLY`). `CREATE INDEX CONCURRENTLY` is
+    /// [`Kind::CreateIndex`] with `concurrently`.
+    NoTransaction {
+        statement: &'static str,
+    },
     /// A SQL statement mrt does not model (GRANT, ALTER ... something, ...).
     OtherSql,
     /// SQL built at run time.
@@ -183,11 +194,14 @@ pub enum Via {
     OpSql,
     /// Raw SQL through a connection, `op.get_bind()` or `context.execute`.
     ConnSql,
+    /// A statement of a SQL migration file (sqlx, diesel, dbmate, ...): the file is the
+    /// migration, so there is no `execute` call to pair with a reverse.
+    File,
 }
 
 impl Via {
     pub fn is_sql(self) -> bool {
-        matches!(self, Via::OpSql | Via::ConnSql)
+        matches!(self, Via::OpSql | Via::ConnSql | Via::File)
     }
 }
 
@@ -218,6 +232,28 @@ pub struct Body {
     /// `python::Function::opaque_effects`).
     pub opaque_effects: bool,
     pub actions: Vec<Action>,
+    /// The parts of the body that run inside a transaction block. Empty when the frontend does
+    /// not know (Alembic's transaction depends on env.py), so no rule assumes one.
+    pub transactions: Vec<TxBlock>,
+}
+
+/// A part of a body that runs inside a transaction block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxBlock {
+    pub range: TextRange,
+    pub why: TxWhy,
+}
+
+/// Why a statement runs inside a transaction block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxWhy {
+    /// The migration tool wraps the whole script in a transaction.
+    Tool,
+    /// The script opens one itself (`BEGIN` / `START TRANSACTION`).
+    Begin,
+    /// The tool sends the script as one multi-statement string, which PostgreSQL runs as one
+    /// implicit transaction block.
+    OneString,
 }
 
 impl Body {
@@ -228,6 +264,13 @@ impl Body {
 
     pub fn any(&self, pred: impl Fn(&Kind) -> bool) -> bool {
         self.actions.iter().any(|a| pred(&a.kind))
+    }
+
+    /// The transaction block the action at `at` runs in, if any.
+    pub fn transaction_at(&self, at: TextSize) -> Option<&TxBlock> {
+        self.transactions
+            .iter()
+            .find(|t| t.range.contains_inclusive(at))
     }
 }
 

@@ -113,6 +113,7 @@ fn op_kinds(call: &Call, m: &Module, dialect: Dialect) -> Vec<(Kind, Via)> {
                 None => m.name(call.arg(Some(1), "source_table")),
             },
             cons: Cons::ForeignKey,
+            not_valid: false,
         }],
         "create_unique_constraint" => add_constraint(&a, m, Cons::Unique),
         "create_check_constraint" => add_constraint(&a, m, Cons::Check),
@@ -158,6 +159,7 @@ fn add_constraint(a: &Args, m: &Module, cons: Cons) -> Vec<Kind> {
         name: m.name(a.get(0, "constraint_name")),
         table: a.table(m),
         cons,
+        not_valid: false,
     }]
 }
 
@@ -187,6 +189,7 @@ fn alter_column(a: &Args, m: &Module) -> Vec<Kind> {
         out.push(Kind::ChangeType {
             table: table.clone(),
             column: column.clone(),
+            to: None,
         });
     }
     match call.kwarg("nullable").and_then(bool_const) {

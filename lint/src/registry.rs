@@ -22,6 +22,9 @@ pub struct Rule {
     pub dialects: &'static [Dialect],
     /// Runs only when named in `FileContext::opt_in_rules`.
     pub opt_in: bool,
+    /// Runs only on SQL-file migrations ([`crate::lint_sql_migration`]): raw SQL in Alembic
+    /// revisions keeps the rules it always had (MRT104/MRT105 cover it there).
+    pub only_sql_files: bool,
     pub summary: &'static str,
     pub doc: RuleDoc,
 }
@@ -70,6 +73,7 @@ const fn rule(
         severity,
         dialects,
         opt_in: false,
+        only_sql_files: false,
         summary,
         doc: RuleDoc {
             catches: doc[0],
@@ -84,7 +88,14 @@ const fn opt_in(r: Rule) -> Rule {
     Rule { opt_in: true, ..r }
 }
 
-static RULES: [Rule; 44] = [
+const fn sql_files(r: Rule) -> Rule {
+    Rule {
+        only_sql_files: true,
+        ..r
+    }
+}
+
+static RULES: [Rule; 48] = [
     rule("MRT100", "runtime-sql", I, ALL, "SQL built at run time cannot be checked statically", [
         "An `execute()` whose SQL is an f-string, `%`/`.format()` formatting, a concatenation with a variable, or any expression mrt cannot reduce to a literal.",
         "Every raw-SQL rule (DROP, TRUNCATE, DELETE, UPDATE, CREATE TYPE, ...) reads the SQL text. When the text only exists at run time mrt cannot tell whether it is safe, and staying silent would look like a pass.",
@@ -92,13 +103,13 @@ static RULES: [Rule; 44] = [
         "op.execute(f\"DELETE FROM {table} WHERE old\")",
     ]),
     rule("MRT101", "missing-downgrade", E, ALL, "migration has no downgrade()", [
-        "A revision file that defines `upgrade()` but no `downgrade()`.",
-        "`alembic downgrade` calls `downgrade()` on every revision it passes; without it the rollback stops with an AttributeError half-way down the chain.",
+        "A revision file that defines `upgrade()` but no `downgrade()`. For SQL-file migrations: an up script without its down in a layout that has downs (sqlx `.up.sql` without `.down.sql`, diesel `up.sql` without `down.sql`, golang-migrate, dbmate without `-- migrate:down`, Flyway `V` without `U`), reported on line 1 of the up file. Forward-only layouts (refinery, sqlx simple migrations) are not reported.",
+        "`alembic downgrade` calls `downgrade()` on every revision it passes; without it the rollback stops with an AttributeError half-way down the chain. SQL tools likewise stop (or, worse, skip the migration and leave its changes in place).",
         "Write a `downgrade()` that undoes `upgrade()` step by step, in reverse order. If the change truly cannot be undone, say so explicitly by raising an exception with the reason.",
         "def upgrade():\n    op.add_column(\"users\", sa.Column(\"email\", sa.String()))\n# no downgrade()",
     ]),
     rule("MRT102", "noop-downgrade", E, ALL, "downgrade() does nothing while upgrade() changes the database", [
-        "A `downgrade()` whose body is only `pass`, a docstring or `...`, in a revision whose `upgrade()` changes the database: an operation, raw SQL, an ORM session write, or a call into code mrt cannot read (a function imported from the project, or one given `op`, a connection or a session). Helper functions of the same file are followed. Merge revisions, and upgrades that only log, print or compute, are not reported. When all the upgrade does is add enum values, MRT304 is reported instead and names this rule.",
+        "A `downgrade()` whose body is only `pass`, a docstring or `...`, in a revision whose `upgrade()` changes the database: an operation, raw SQL, an ORM session write, or a call into code mrt cannot read (a function imported from the project, or one given `op`, a connection or a session). Helper functions of the same file are followed. Merge revisions, and upgrades that only log, print or compute, are not reported. When all the upgrade does is add enum values, MRT304 is reported instead and names this rule. For SQL-file migrations: a down script that is empty or holds only comments, queries such as `SELECT 1`, transaction control (`BEGIN;`/`COMMIT;`), session settings (`SET ...`) or maintenance with nothing to undo (`ANALYZE`, `ALTER TABLE ... VALIDATE CONSTRAINT`), while the up script changes the database (a `DO` block, `CALL` or a query calling a function counts as a change); reported on the down script's first line.",
         "The rollback \"succeeds\" but leaves the schema of the newer revision in place; the next upgrade then fails or, worse, the application runs against a schema it does not expect.",
         "Undo every operation of `upgrade()` in reverse order (drop what was created, re-create what was dropped, rename back).",
         "def upgrade():\n    op.create_table(\"tags\", sa.Column(\"id\", sa.Integer, primary_key=True))\n\ndef downgrade():\n    pass",
@@ -122,10 +133,10 @@ static RULES: [Rule; 44] = [
         "conn = op.get_bind()\nconn.execute(sa.text(\"INSERT INTO settings (k, v) VALUES ('a', '1')\"))",
     ]),
     rule("MRT106", "bulk-insert-without-reverse", W, ALL, "bulk_insert in upgrade() and no delete in downgrade()", [
-        "`op.bulk_insert(table, rows)` in `upgrade()` when `downgrade()` neither deletes from nor truncates nor drops that table (tables created by the same upgrade are fine).",
+        "`op.bulk_insert(table, rows)` in `upgrade()`, or an `INSERT` in the up script of a SQL-file migration, when `downgrade()` neither deletes from nor truncates nor drops that table (tables created by the same upgrade are fine). Raw SQL INSERTs in Python revisions are MRT104/MRT105.",
         "Seed rows survive the downgrade; the next upgrade inserts them again and fails on a unique key or duplicates them.",
         "Delete exactly the inserted rows in downgrade: `op.execute(t.delete().where(t.c.code.in_([...])))`.",
-        "op.bulk_insert(roles, [{\"name\": \"admin\"}])",
+        "op.bulk_insert(roles, [{\"name\": \"admin\"}])\n-- or in up.sql, with a down.sql that never deletes it:\nINSERT INTO roles (name) VALUES ('admin');",
     ]),
     rule("MRT201", "drop-column", E, ALL, "DROP COLUMN in upgrade()", [
         "`op.drop_column(...)` or raw `ALTER TABLE ... DROP COLUMN` in `upgrade()`, except for a column the same upgrade added before (a temporary column). When the drop ends an add-copy-drop, MRT208 is reported instead and names this rule.",
@@ -193,6 +204,12 @@ static RULES: [Rule; 44] = [
         "Limit downgrade() to reversing the upgrade's own changes: drop only what upgrade created, delete only the rows it inserted (with a WHERE), restore only what it changed.",
         "def upgrade():\n    op.add_column(\"users\", sa.Column(\"age\", sa.Integer))\n\ndef downgrade():\n    op.drop_column(\"users\", \"age\")\n    op.drop_table(\"profiles\")  # never created by upgrade",
     ]),
+    sql_files(rule("MRT216", "delete-without-reverse", W, ALL, "DELETE in the up migration with nothing inserting the rows back in the down migration", [
+        "SQL-file migrations: a `DELETE ... WHERE ...` in the up script on a table the up script did not create, when the down script inserts nothing into that table. (A DELETE without WHERE is MRT214; in Python revisions raw SQL is MRT104/MRT105.)",
+        "The selected rows are gone after the upgrade; rolling back restores the schema but not them, and the old code finds its lookup rows, settings or history missing.",
+        "Copy the rows aside before deleting them (`INSERT INTO t_archive SELECT * FROM t WHERE ...`) and re-insert them in the down script (`INSERT INTO t SELECT * FROM t_archive`), or write the deleted seed rows back literally.",
+        "-- up.sql\nDELETE FROM feature_flags WHERE name = 'legacy_checkout';\n-- down.sql: nothing re-inserts the row",
+    ])),
     rule("MRT301", "rename-table-without-reverse", E, ALL, "rename_table without renaming back", [
         "`op.rename_table(a, b)` or `ALTER TABLE a RENAME TO b` in `upgrade()` when `downgrade()` has no rename of `b` back to `a` (a rename of some other table does not count). A table the same upgrade created before renaming it is new under either name and is not reported.",
         "After the downgrade the old code queries a table that no longer exists under its name.",
@@ -206,7 +223,7 @@ static RULES: [Rule; 44] = [
         "op.alter_column(\"users\", \"name\", new_column_name=\"full_name\")",
     ]),
     rule("MRT303", "column-type-change", W, ALL, "column type change", [
-        "`alter_column(..., type_=...)`, `ALTER COLUMN ... TYPE` or MySQL `MODIFY`/`CHANGE` in `upgrade()` on a column the upgrade did not add.",
+        "`alter_column(..., type_=...)`, `ALTER COLUMN ... TYPE` or MySQL `MODIFY`/`CHANGE` in `upgrade()` on a column the upgrade did not add. When the change also rewrites a PostgreSQL table in a SQL-file migration, MRT417 is reported instead and names this rule.",
         "Conversions can truncate strings, round numbers or fail on existing values, in either direction; the downgrade's reverse conversion may lose what the new type allowed (a longer string, a larger number).",
         "Check that both directions are lossless for the data you have, or add a new column, copy, and switch over in separate releases.",
         "op.alter_column(\"items\", \"price\", type_=sa.Numeric(10, 2), existing_type=sa.Float)",
@@ -254,9 +271,9 @@ static RULES: [Rule; 44] = [
         "op.create_unique_constraint(\"uq_users_email\", \"users\", [\"email\"])",
     ]),
     rule("MRT407", "index-not-concurrent", W, PG, "CREATE INDEX without CONCURRENTLY (PostgreSQL)", [
-        "`create_index` without `postgresql_concurrently=True`, or raw `CREATE INDEX` without `CONCURRENTLY`, on a table the upgrade did not create. PostgreSQL projects only: the option does not exist elsewhere.",
+        "`create_index` without `postgresql_concurrently=True`, or raw `CREATE INDEX` without `CONCURRENTLY` (in `op.execute` or a SQL migration file), on a table the upgrade did not create. PostgreSQL projects only: the option does not exist elsewhere.",
         "A plain CREATE INDEX blocks all writes to the table while it builds, which on a large table is an outage.",
-        "Use `op.create_index(..., postgresql_concurrently=True)` inside `with op.get_context().autocommit_block():`, and `op.drop_index(..., postgresql_concurrently=True)` in downgrade.",
+        "Use `op.create_index(..., postgresql_concurrently=True)` inside `with op.get_context().autocommit_block():`, and `op.drop_index(..., postgresql_concurrently=True)` in downgrade. In SQL files write `CREATE INDEX CONCURRENTLY` alone in a migration that runs outside a transaction (see MRT415), and `DROP INDEX CONCURRENTLY` in its down.",
         "op.create_index(\"ix_orders_created\", \"orders\", [\"created_at\"])",
     ]),
     rule("MRT408", "drop-index-without-reverse", W, ALL, "DROP INDEX without re-creating it in downgrade()", [
@@ -277,6 +294,24 @@ static RULES: [Rule; 44] = [
         "Re-create the constraint by name in downgrade, inside a batch block; set `naming_convention` on the MetaData so every constraint has a name.",
         "with op.batch_alter_table(\"users\") as batch_op:\n    batch_op.drop_constraint(\"ck_users_age\", type_=\"check\")",
     ]),
+    sql_files(rule("MRT415", "concurrently-in-transaction", E, PG_OR_UNKNOWN, "CONCURRENTLY (or another statement PostgreSQL refuses in a transaction) inside a transaction block", [
+        "SQL-file migrations: `CREATE INDEX CONCURRENTLY`, `DROP INDEX CONCURRENTLY`, `REINDEX ... CONCURRENTLY` or `VACUUM`, in the up or the down script, when the tool runs that script in a transaction (sqlx unless `-- no-transaction`, diesel unless `run_in_transaction = false`, dbmate unless `transaction:false`, Flyway), when the script opens one itself with `BEGIN` before it, or when the script holds other statements too (sqlx, diesel, dbmate and golang-migrate send a file as one string, which PostgreSQL runs as one implicit transaction block; Flyway, and golang-migrate with `x-multi-statement=true`, send statements one by one: suppress the finding there). Runs on PostgreSQL and on an unknown dialect (the statements exist only on PostgreSQL).",
+        "PostgreSQL refuses these statements in a transaction block (`CREATE INDEX CONCURRENTLY cannot run inside a transaction block`): the migration, or its rollback, fails every time it runs.",
+        "Put the statement alone in its own migration and opt that file out of the transaction: `-- no-transaction` as the first line (sqlx), `run_in_transaction = false` in metadata.toml (diesel), `-- migrate:up transaction:false` (dbmate), `executeInTransaction=false` in the script's .conf (Flyway). Do the same for the down script that drops the index concurrently.",
+        "-- up.sql (sqlx runs it in a transaction)\nCREATE INDEX CONCURRENTLY ix_orders_created ON orders (created_at);",
+    ])),
+    sql_files(rule("MRT416", "constraint-without-not-valid", W, PG, "CHECK or FOREIGN KEY constraint added to an existing table without NOT VALID (PostgreSQL)", [
+        "SQL-file migrations: `ALTER TABLE t ADD CONSTRAINT ... CHECK (...)` or `... FOREIGN KEY ...` without `NOT VALID`, on a table the up script did not create. PostgreSQL projects only.",
+        "Adding the constraint checks every existing row while holding an ACCESS EXCLUSIVE lock on the table (and a lock on the referenced table for a foreign key): reads and writes wait for the full scan; on a large table that is an outage, and a row that violates it fails the deploy.",
+        "Add it `NOT VALID` (new rows are checked at once, old rows are not scanned), then run `ALTER TABLE t VALIDATE CONSTRAINT name` in a later migration: validation takes only a SHARE UPDATE EXCLUSIVE lock, so reads and writes go on (validating in the same transaction keeps the exclusive lock and gains nothing).",
+        "ALTER TABLE orders ADD CONSTRAINT fk_orders_user FOREIGN KEY (user_id) REFERENCES users (id);\n-- instead:\nALTER TABLE orders ADD CONSTRAINT fk_orders_user FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;\n-- next migration:\nALTER TABLE orders VALIDATE CONSTRAINT fk_orders_user;",
+    ])),
+    sql_files(rule("MRT417", "type-change-rewrites-table", W, PG, "column type change that rewrites the table (PostgreSQL)", [
+        "SQL-file migrations: `ALTER TABLE t ALTER COLUMN c TYPE new` on a column the up script did not add, when PostgreSQL must rewrite the table for it. Not reported for the changes it only relabels: `varchar(n)` to `varchar(m)` with m >= n, to unbounded `varchar` or to `text`; `text` to unbounded `varchar`; `numeric(p,s)` to `numeric(p2,s)` with p2 >= p, or to unconstrained `numeric`. The old type is read from the down script's change back; without one, changes to `varchar`, `text` and `numeric` (which may be such a widening) are not reported. Reported instead of MRT303, whose hazard its message names.",
+        "The rewrite copies every row and rebuilds every index while holding an ACCESS EXCLUSIVE lock: no read or write gets through until it ends, and the down migration's change back rewrites the table once more.",
+        "Prefer the binary-compatible changes above (`text`, a longer `varchar`). Otherwise add a column of the new type, backfill it in batches, switch the code over, and drop the old column in a later migration.",
+        "ALTER TABLE events ALTER COLUMN id TYPE bigint;",
+    ])),
     rule("MRT501", "sequence-modification", W, ALL, "sequence modified", [
         "`ALTER SEQUENCE`, `SELECT setval(...)` in `upgrade()`; `CREATE SEQUENCE s` without `DROP SEQUENCE s` in downgrade; `DROP SEQUENCE s` without re-creating it.",
         "A sequence's current value is state: after the downgrade new rows may reuse ids that are still referenced elsewhere (caches, other services, backups).",
@@ -296,7 +331,7 @@ static RULES: [Rule; 44] = [
         "op.execute(\"CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')\")",
     ]),
     rule("MRT504", "create-without-drop", E, ALL, "object created by upgrade() and left behind by downgrade()", [
-        "A table, column, index, unique/check/foreign-key/primary-key constraint or view that an `op` operation in `upgrade()` creates (`create_table`, `add_column`, `create_index`, `create_unique_constraint`, `create_check_constraint`, `create_foreign_key`, `create_primary_key`, `create_view`, also in batch mode) and that `downgrade()` does not remove: no drop of it by name, of its table, or (for indexes and constraints) of the new column it is on. Objects the upgrade drops or renames again are followed to their final name; temporary ones need no removal, and an object that replaces one the upgrade dropped (a changed index, a rebuilt table) is not counted. Raw-SQL creates are MRT104/MRT105, triggers MRT502, types and enums MRT503, sequences MRT501. A downgrade that is missing (MRT101), does nothing (MRT102) or only raises is not checked object by object.",
+        "A table, column, index, unique/check/foreign-key/primary-key constraint or view that an `op` operation in `upgrade()` creates (`create_table`, `add_column`, `create_index`, `create_unique_constraint`, `create_check_constraint`, `create_foreign_key`, `create_primary_key`, `create_view`, also in batch mode) and that `downgrade()` does not remove: no drop of it by name, of its table, or (for indexes and constraints) of the new column it is on. Objects the upgrade drops or renames again are followed to their final name; temporary ones need no removal, and an object that replaces one the upgrade dropped (a changed index, a rebuilt table) is not counted. Raw-SQL creates in Python revisions are MRT104/MRT105, triggers MRT502, types and enums MRT503, sequences MRT501. In SQL-file migrations every statement counts: `CREATE TABLE`, `ADD COLUMN`, `CREATE INDEX`, `ADD CONSTRAINT`, `CREATE VIEW`, `CREATE FUNCTION`, `CREATE EXTENSION`, and `CREATE TRIGGER`/`TYPE`/`SEQUENCE` (reported as MRT502/MRT503/MRT501 where that rule runs, naming this one); a down script that creates the same view or function again (`CREATE OR REPLACE`) restores it. A downgrade that is missing (MRT101), does nothing (MRT102) or only raises is not checked object by object, nor a down script with a statement mrt cannot see into (a `DO` block, `CALL`).",
         "The rollback \"succeeds\" but the object stays: the old code meets a schema it does not expect (a NOT NULL column it does not fill, a unique constraint it violates), and the next upgrade fails with \"already exists\" or \"duplicate column\".",
         "Remove every object the upgrade creates, in reverse order: `op.drop_constraint(...)`, `op.drop_index(...)`, `op.drop_column(...)`, `op.drop_table(...)`.",
         "def upgrade():\n    op.add_column(\"users\", sa.Column(\"email\", sa.String()))\n    op.create_index(\"ix_users_email\", \"users\", [\"email\"])\n\ndef downgrade():\n    op.drop_index(\"ix_users_email\", table_name=\"users\")\n    # users.email is never dropped",

@@ -20,11 +20,61 @@ pub fn classify(sql: &str, dialect: Dialect) -> Vec<Kind> {
     }
     split_statements(sql)
         .into_iter()
-        .flat_map(|piece| match parse(piece, dialect) {
-            Ok(stmts) => stmts.iter().flat_map(statement).collect(),
-            Err(()) => fallback(piece),
-        })
+        .flat_map(|piece| classify_statement(piece, dialect))
         .collect()
+}
+
+/// What one statement does: sqlparser with the dialect's grammar, the keyword reading when it
+/// cannot parse it. Empty for statements that change nothing (queries).
+pub fn classify_statement(piece: &str, dialect: Dialect) -> Vec<Kind> {
+    match parse(piece, dialect) {
+        Ok(stmts) => stmts.iter().flat_map(statement).collect(),
+        Err(()) => fallback(piece),
+    }
+}
+
+/// [`classify_statement`] for one statement of a SQL migration file (cut out by
+/// [`crate::script::scan`]). It also reads schemas and procedures as objects, so that what a
+/// file creates can be paired with what its down script drops. Raw SQL in Python revisions
+/// keeps reading them as `OtherSql`, which its rules pair with any other unmodelled statement.
+pub fn classify_file_statement(piece: &str, dialect: Dialect) -> Vec<Kind> {
+    if let Ok(stmts) = parse(piece, dialect) {
+        if let [only] = stmts.as_slice() {
+            if let Some(kinds) = file_object(only) {
+                return kinds;
+            }
+        }
+    }
+    classify_statement(piece, dialect)
+}
+
+fn file_object(stmt: &Statement) -> Option<Vec<Kind>> {
+    Some(match stmt {
+        Statement::CreateSchema { schema_name, .. } => {
+            let name = match schema_name {
+                ast::SchemaName::Simple(n) | ast::SchemaName::NamedAuthorization(n, _) => object(n),
+                ast::SchemaName::UnnamedAuthorization(i) => ident(i),
+            };
+            vec![Kind::Create {
+                obj: Obj::Other,
+                name,
+                table: None,
+            }]
+        }
+        Statement::CreateProcedure { name, .. } => vec![Kind::Create {
+            obj: Obj::Function,
+            name: object(name),
+            table: None,
+        }],
+        Statement::DropProcedure { proc_desc, .. } => proc_desc
+            .iter()
+            .map(|d| Kind::Drop {
+                obj: Obj::Function,
+                name: object(&d.name),
+            })
+            .collect(),
+        _ => return None,
+    })
 }
 
 fn parse(sql: &str, dialect: Dialect) -> Result<Vec<Statement>, ()> {
@@ -314,22 +364,30 @@ fn alter_table(table: &Name, op: &AlterTableOperation) -> Vec<Kind> {
             match op {
                 AlterColumnOperation::SetNotNull => vec![Kind::SetNotNull { table, column }],
                 AlterColumnOperation::DropNotNull => vec![Kind::DropNotNull { table, column }],
-                AlterColumnOperation::SetDataType { .. } => {
-                    vec![Kind::ChangeType { table, column }]
+                AlterColumnOperation::SetDataType { data_type, .. } => {
+                    vec![Kind::ChangeType {
+                        table,
+                        column,
+                        to: Some(type_text(data_type)),
+                    }]
                 }
                 _ => Vec::new(),
             }
         }
         AlterTableOperation::ModifyColumn {
-            col_name, options, ..
-        } => modify_column(table.clone(), ident(col_name), options),
+            col_name,
+            data_type,
+            options,
+            ..
+        } => modify_column(table.clone(), ident(col_name), data_type, options),
         AlterTableOperation::ChangeColumn {
             old_name,
             new_name,
+            data_type,
             options,
             ..
         } => {
-            let mut kinds = modify_column(table.clone(), ident(old_name), options);
+            let mut kinds = modify_column(table.clone(), ident(old_name), data_type, options);
             if norm(&old_name.value) != norm(&new_name.value) {
                 kinds.push(Kind::RenameColumn {
                     table,
@@ -339,7 +397,10 @@ fn alter_table(table: &Name, op: &AlterTableOperation) -> Vec<Kind> {
             }
             kinds
         }
-        AlterTableOperation::AddConstraint { constraint, .. } => add_constraint(table, constraint),
+        AlterTableOperation::AddConstraint {
+            constraint,
+            not_valid,
+        } => add_constraint(table, constraint, *not_valid),
         AlterTableOperation::DropConstraint { name, .. } => {
             vec![Kind::DropConstraint {
                 name: ident(name),
@@ -370,10 +431,16 @@ fn alter_table(table: &Name, op: &AlterTableOperation) -> Vec<Kind> {
 }
 
 /// MySQL `MODIFY`/`CHANGE` restate the whole column: its type may change and `NOT NULL` may be set.
-fn modify_column(table: Name, column: Name, options: &[ColumnOption]) -> Vec<Kind> {
+fn modify_column(
+    table: Name,
+    column: Name,
+    data_type: &ast::DataType,
+    options: &[ColumnOption],
+) -> Vec<Kind> {
     let mut kinds = vec![Kind::ChangeType {
         table: table.clone(),
         column: column.clone(),
+        to: Some(type_text(data_type)),
     }];
     if options.iter().any(|o| matches!(o, ColumnOption::NotNull)) {
         kinds.push(Kind::SetNotNull { table, column });
@@ -407,13 +474,26 @@ fn add_column(table: Name, def: &ast::ColumnDef) -> Vec<Kind> {
     kinds
 }
 
-fn add_constraint(table: Name, constraint: &TableConstraint) -> Vec<Kind> {
+/// A type as [`Kind::ChangeType`] keeps it: lower-case, without spaces.
+fn type_text(data_type: &ast::DataType) -> String {
+    data_type
+        .to_string()
+        .to_ascii_lowercase()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace(" (", "(")
+        .replace(", ", ",")
+}
+
+fn add_constraint(table: Name, constraint: &TableConstraint, not_valid: bool) -> Vec<Kind> {
     let (name, cons) = match constraint {
         TableConstraint::ForeignKey(fk) => {
             let mut kinds = vec![Kind::AddConstraint {
                 name: fk.name.as_ref().and_then(ident),
                 table,
                 cons: Cons::ForeignKey,
+                not_valid,
             }];
             if cascade(&fk.on_delete) {
                 kinds.push(Kind::Cascade);
@@ -425,7 +505,12 @@ fn add_constraint(table: Name, constraint: &TableConstraint) -> Vec<Kind> {
         TableConstraint::Check(c) => (c.name.as_ref().and_then(ident), Cons::Check),
         _ => (None, Cons::Unknown),
     };
-    vec![Kind::AddConstraint { name, table, cons }]
+    vec![Kind::AddConstraint {
+        name,
+        table,
+        cons,
+        not_valid,
+    }]
 }
 
 /// Functions evaluated once per row, which make `ADD COLUMN ... DEFAULT` rewrite the table.
@@ -477,7 +562,7 @@ pub fn split_statements(sql: &str) -> Vec<&str> {
         .collect()
 }
 
-fn skip_quoted(bytes: &[u8], at: usize) -> usize {
+pub(crate) fn skip_quoted(bytes: &[u8], at: usize) -> usize {
     let quote = bytes[at];
     let mut i = at + 1;
     while i < bytes.len() {
@@ -493,7 +578,7 @@ fn skip_quoted(bytes: &[u8], at: usize) -> usize {
     bytes.len()
 }
 
-fn skip_until(bytes: &[u8], from: usize, end: &[u8]) -> usize {
+pub(crate) fn skip_until(bytes: &[u8], from: usize, end: &[u8]) -> usize {
     let mut i = from;
     while i < bytes.len() {
         if bytes[i..].starts_with(end) {
@@ -505,7 +590,7 @@ fn skip_until(bytes: &[u8], from: usize, end: &[u8]) -> usize {
 }
 
 /// `$tag$ ... $tag$` (PostgreSQL). A lone `$` (e.g. `$1`) is an ordinary character.
-fn skip_dollar(sql: &str, at: usize) -> usize {
+pub(crate) fn skip_dollar(sql: &str, at: usize) -> usize {
     let rest = &sql[at + 1..];
     let Some(close) = rest.find('$') else {
         return at + 1;
@@ -770,6 +855,171 @@ fn fallback_alter(words: &[String], upper: &[&str]) -> Vec<Kind> {
     kinds
 }
 
+/// A statement of a migration script that a down migration has nothing to undo for, read by
+/// its leading words: transaction control, session settings, maintenance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// `BEGIN`, `START TRANSACTION`.
+    Begin,
+    /// `COMMIT`, `END`, `ROLLBACK` (not `ROLLBACK TO SAVEPOINT`).
+    End,
+    /// `SET`, `RESET`, `SAVEPOINT`, `PRAGMA`, `LOCK`, ...: no lasting logical effect.
+    Session,
+    /// `ALTER TABLE ... VALIDATE CONSTRAINT`, `ANALYZE`, `REFRESH MATERIALIZED VIEW`,
+    /// `CLUSTER`, `REINDEX`: they change no schema and no row a downgrade could restore.
+    Maintenance,
+}
+
+fn leading_words(piece: &str, n: usize) -> Vec<String> {
+    piece
+        .split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | ',' | ';' | '='))
+        .filter(|w| !w.is_empty())
+        .take(n)
+        .map(str::to_ascii_uppercase)
+        .collect()
+}
+
+/// Reads a statement as transaction control or a session setting.
+pub fn control(piece: &str) -> Option<Control> {
+    let words = leading_words(piece, 8);
+    let w: Vec<&str> = words.iter().map(String::as_str).collect();
+    Some(match w.as_slice() {
+        ["BEGIN", ..] | ["START", "TRANSACTION", ..] => Control::Begin,
+        ["ROLLBACK", "TO", ..] => Control::Session,
+        ["COMMIT" | "END" | "ROLLBACK", ..] => Control::End,
+        ["SET" | "RESET" | "SAVEPOINT" | "RELEASE" | "PRAGMA" | "LOCK" | "SHOW" | "EXPLAIN"
+        | "CHECKPOINT" | "DISCARD" | "USE", ..] => Control::Session,
+        ["ANALYZE" | "ANALYSE" | "CLUSTER" | "REINDEX", ..]
+        | ["REFRESH", "MATERIALIZED", "VIEW", ..] => Control::Maintenance,
+        ["ALTER", "TABLE", rest @ ..] if rest.contains(&"VALIDATE") => Control::Maintenance,
+        _ => return None,
+    })
+}
+
+/// A PostgreSQL statement that fails inside a transaction block, other than
+/// `CREATE INDEX CONCURRENTLY` (which [`Kind::CreateIndex`] carries).
+pub fn refused_in_transaction(piece: &str) -> Option<&'static str> {
+    let words = leading_words(piece, 6);
+    let w: Vec<&str> = words.iter().map(String::as_str).collect();
+    match w.as_slice() {
+        ["DROP", "INDEX", "CONCURRENTLY", ..] => Some("DROP INDEX CONCURRENTLY"),
+        ["REINDEX", rest @ ..] if rest.contains(&"CONCURRENTLY") => Some("REINDEX CONCURRENTLY"),
+        ["VACUUM", ..] => Some("VACUUM"),
+        _ => None,
+    }
+}
+
+/// Functions that only compute: calling them from a query changes nothing.
+const PURE: &[&str] = &[
+    "abs",
+    "all",
+    "and",
+    "any",
+    "array",
+    "array_agg",
+    "as",
+    "avg",
+    "case",
+    "cast",
+    "ceil",
+    "char_length",
+    "coalesce",
+    "concat",
+    "count",
+    "current_date",
+    "current_setting",
+    "current_timestamp",
+    "date_trunc",
+    "else",
+    "exists",
+    "extract",
+    "filter",
+    "floor",
+    "format",
+    "from",
+    "generate_series",
+    "greatest",
+    "group",
+    "in",
+    "join",
+    "json_agg",
+    "json_build_object",
+    "jsonb_agg",
+    "jsonb_build_object",
+    "lateral",
+    "least",
+    "length",
+    "lower",
+    "max",
+    "min",
+    "not",
+    "now",
+    "nullif",
+    "on",
+    "or",
+    "over",
+    "partition",
+    "pg_typeof",
+    "rank",
+    "round",
+    "row",
+    "row_number",
+    "select",
+    "string_agg",
+    "substr",
+    "substring",
+    "sum",
+    "then",
+    "to_char",
+    "to_date",
+    "to_timestamp",
+    "trim",
+    "unnest",
+    "upper",
+    "using",
+    "values",
+    "version",
+    "when",
+    "where",
+    "with",
+];
+
+/// A statement whose effect mrt cannot model but which may change the database: a `DO` block,
+/// `CALL`/`EXECUTE`, or a query that calls a function other than the pure ones
+/// (`SELECT create_hypertable('t', 'at')`, `SELECT audit.enable('users')`).
+pub fn may_have_effects(piece: &str) -> bool {
+    let first = leading_words(piece, 1);
+    if matches!(
+        first.first().map(String::as_str),
+        Some("DO" | "CALL" | "EXEC" | "EXECUTE" | "PERFORM")
+    ) {
+        return true;
+    }
+    let bytes = piece.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\'' | b'"' | b'`' => i = skip_quoted(bytes, i),
+            b'-' if bytes.get(i + 1) == Some(&b'-') => i = skip_until(bytes, i, b"\n"),
+            b'/' if bytes.get(i + 1) == Some(&b'*') => i = skip_until(bytes, i + 2, b"*/"),
+            b'$' => i = skip_dollar(piece, i),
+            c if c.is_ascii_alphabetic() || c == b'_' => {
+                let start = i;
+                while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                    i += 1;
+                }
+                let word = piece[start..i].to_ascii_lowercase();
+                let called = piece[i..].trim_start().starts_with('(');
+                if called && !PURE.contains(&word.as_str()) {
+                    return true;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -795,6 +1045,36 @@ mod tests {
             obj: Obj::Table,
             name: Some("old".into())
         }));
+    }
+
+    #[test]
+    fn reads_control_statements_and_effects() {
+        assert_eq!(control("BEGIN"), Some(Control::Begin));
+        assert_eq!(control("start transaction"), Some(Control::Begin));
+        assert_eq!(control("COMMIT"), Some(Control::End));
+        assert_eq!(control("ROLLBACK TO SAVEPOINT a"), Some(Control::Session));
+        assert_eq!(control("SET lock_timeout = '1s'"), Some(Control::Session));
+        assert_eq!(control("SELECT 1"), None);
+        assert_eq!(
+            control("ALTER TABLE ONLY orders VALIDATE CONSTRAINT fk"),
+            Some(Control::Maintenance)
+        );
+        assert_eq!(
+            control("ALTER TABLE orders ADD COLUMN validated bool"),
+            None
+        );
+        assert_eq!(
+            refused_in_transaction("DROP INDEX CONCURRENTLY IF EXISTS ix"),
+            Some("DROP INDEX CONCURRENTLY")
+        );
+        assert_eq!(refused_in_transaction("DROP INDEX ix"), None);
+        assert!(may_have_effects("DO $$ BEGIN PERFORM 1; END $$"));
+        assert!(may_have_effects("SELECT create_hypertable('t', 'at')"));
+        assert!(!may_have_effects("SELECT 1"));
+        assert!(!may_have_effects(
+            "SELECT count(*) FROM t WHERE x IN (1, 2)"
+        ));
+        assert!(!may_have_effects("SELECT 'drop_all()' -- f()"));
     }
 
     #[test]

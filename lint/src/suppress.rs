@@ -1,8 +1,11 @@
-//! `# noqa`, `# noqa: MRT201,MRT202`, `# mrt: ignore` and `# mrt: ignore[MRT201]` comments.
+//! `# noqa`, `# noqa: MRT201,MRT202`, `# mrt: ignore` and `# mrt: ignore[MRT201]` comments, and
+//! the same in SQL files (`-- noqa: MRT201`, `/* mrt: ignore[MRT201] */`).
 //!
-//! Comments come from the Python lexer, so a `#` inside a string literal is never mistaken for
-//! one; a suppression applies to any line of the statement a finding spans.
+//! Comments come from the Python lexer, or for SQL from [`crate::script::scan`], so a `#` or
+//! `--` inside a string literal (or a dollar-quoted body) is never mistaken for one; a
+//! suppression applies to any line of the statement a finding spans.
 
+use crate::Dialect;
 use rustpython_parser::lexer::lex;
 use rustpython_parser::source_code::RandomLocator;
 use rustpython_parser::{Mode, Tok};
@@ -46,6 +49,19 @@ impl Suppressions {
         Suppressions { by_line }
     }
 
+    /// The suppression comments of a SQL script whose text starts on line `first_line` of its
+    /// file; lines are the file's.
+    pub fn from_sql(text: &str, first_line: usize, dialect: Dialect) -> Self {
+        let mut by_line: HashMap<usize, Vec<Silence>> = HashMap::new();
+        for range in crate::script::scan(text, dialect).comments {
+            if let Some(silence) = parse_sql_comment(&text[range.clone()]) {
+                let line = first_line + text[..range.start].matches('\n').count();
+                by_line.entry(line).or_default().push(silence);
+            }
+        }
+        Suppressions { by_line }
+    }
+
     /// True when any line in `first..=last` silences `code`.
     pub fn silences(&self, code: &str, first: usize, last: usize) -> bool {
         (first..=last.max(first)).any(|line| {
@@ -64,6 +80,24 @@ pub fn parse_comment(comment: &str) -> Option<Silence> {
     // Each `#` may start a directive: `# reason  # noqa: MRT201` is honoured, `# see noqa docs` is not.
     lower
         .split('#')
+        .skip(1)
+        .find_map(|part| directive(part.trim_start()))
+}
+
+/// Reads one SQL comment, markers included: `-- noqa: MRT201`, `/* mrt: ignore[MRT201] */`, or
+/// MySQL's `# noqa`. The grammar is [`parse_comment`]'s; each `--` may start a directive, as
+/// each `#` does there (`-- archived  -- noqa: MRT201`).
+pub fn parse_sql_comment(comment: &str) -> Option<Silence> {
+    let lower = comment.to_ascii_lowercase();
+    if let Some(block) = lower.strip_prefix("/*") {
+        let inner = block.strip_suffix("*/").unwrap_or(block);
+        return directive(inner.trim_start());
+    }
+    if lower.starts_with('#') {
+        return parse_comment(comment);
+    }
+    lower
+        .split("--")
         .skip(1)
         .find_map(|part| directive(part.trim_start()))
 }
@@ -144,6 +178,38 @@ mod tests {
             parse_comment("# archived in 4.2  # noqa: MRT201"),
             Some(Silence::Codes(vec!["MRT201".into()]))
         );
+    }
+
+    #[test]
+    fn reads_the_sql_forms() {
+        assert_eq!(parse_sql_comment("-- noqa"), Some(Silence::All));
+        assert_eq!(
+            parse_sql_comment("--noqa: MRT201, mrt202 reason"),
+            Some(Silence::Codes(vec!["MRT201".into(), "MRT202".into()]))
+        );
+        assert_eq!(
+            parse_sql_comment("/* mrt: ignore[MRT415] */"),
+            Some(Silence::Codes(vec!["MRT415".into()]))
+        );
+        assert_eq!(
+            parse_sql_comment("-- kept for audit -- mrt: ignore"),
+            Some(Silence::All)
+        );
+        assert_eq!(parse_sql_comment("-- see the noqa docs"), None);
+        assert_eq!(
+            parse_sql_comment("# noqa: MRT201"),
+            Some(Silence::Codes(vec!["MRT201".into()]))
+        );
+    }
+
+    #[test]
+    fn sql_comments_are_found_outside_literals_on_file_lines() {
+        let text = "SELECT '-- noqa';\nDROP TABLE a; -- noqa: MRT202\nCREATE FUNCTION f() AS $$ -- noqa $$;\n";
+        let s = Suppressions::from_sql(text, 10, Dialect::Postgresql);
+        assert!(!s.silences("MRT202", 10, 10));
+        assert!(s.silences("MRT202", 11, 11));
+        assert!(!s.silences("MRT201", 11, 11));
+        assert!(!s.silences("MRT504", 12, 12));
     }
 
     #[test]

@@ -123,7 +123,7 @@ pub fn unique_on_existing(ctx: &Ctx) -> Vec<Hit> {
     each_up(ctx, "MRT406", |a| {
         match &a.kind {
         Kind::CreateIndex { table, unique: true, name, .. }
-        | Kind::AddConstraint { table, cons: Cons::Unique, name } => (!ctx.m.up_creates_table(table)).then(|| {
+        | Kind::AddConstraint { table, cons: Cons::Unique, name, .. } => (!ctx.m.up_creates_table(table)).then(|| {
             format!(
                 "upgrade() adds unique `{}` on existing table `{}`: it fails if current rows hold duplicates",
                 show(name),

@@ -134,15 +134,45 @@ fn insert_reversed(m: &Migration, table: &Name) -> bool {
         || m.down_any(|k| matches!(k, Kind::Delete { table: t, .. } | Kind::Truncate { table: t } if same(t, table)))
 }
 
+/// `op.bulk_insert`, and INSERT statements of SQL files (raw SQL in Python is MRT104/MRT105's).
 pub fn bulk_insert_without_reverse(ctx: &Ctx) -> Vec<Hit> {
     each_up(ctx, "MRT106", |a| match &a.kind {
-        Kind::Insert { table } if a.via == Via::Op && !insert_reversed(ctx.m, table) => {
+        Kind::Insert { table }
+            if matches!(a.via, Via::Op | Via::File) && !insert_reversed(ctx.m, table) =>
+        {
+            let what = if a.via == Via::File {
+                "INSERT"
+            } else {
+                "bulk_insert"
+            };
             Some(format!(
-                "bulk_insert into `{}` in upgrade() but downgrade() deletes no rows from it",
+                "{what} into `{}` in upgrade() but downgrade() deletes no rows from it",
                 show(table)
             ))
         }
         _ => None,
+    })
+}
+
+/// Rows the upgrade deletes from a table older than it come back only if the downgrade inserts
+/// into that table again. (Python raw SQL: MRT104/MRT105 cover it.)
+pub fn delete_without_reverse(ctx: &Ctx) -> Vec<Hit> {
+    let m = ctx.m;
+    each_up(ctx, "MRT216", |a| {
+        match &a.kind {
+        Kind::Delete {
+            table,
+            has_where: true,
+        } if !m.up_creates_table(table)
+            && !m.down_any(|k| matches!(k, Kind::Insert { table: t } if same(t, table))) =>
+        {
+            Some(format!(
+                "DELETE from `{}` in upgrade() and downgrade() inserts nothing back: the deleted rows are lost on rollback",
+                show(table)
+            ))
+        }
+        _ => None,
+    }
     })
 }
 
@@ -269,6 +299,7 @@ fn up_changes_column(m: &Migration, table: &Name, column: &Name) -> bool {
         | Kind::ChangeType {
             table: t,
             column: c,
+            ..
         }
         | Kind::SetNotNull {
             table: t,

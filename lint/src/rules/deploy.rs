@@ -59,7 +59,7 @@ pub fn not_null_without_server_default(ctx: &Ctx) -> Vec<Hit> {
 
 pub fn type_change(ctx: &Ctx) -> Vec<Hit> {
     each_up(ctx, "MRT705", |a| match &a.kind {
-        Kind::ChangeType { table, column } => Some(format!(
+        Kind::ChangeType { table, column, .. } => Some(format!(
             "rolling deploy: the running release still reads and writes `{}.{}` with its old type",
             show(table),
             show(column)

@@ -4,7 +4,10 @@
 //! one is looked for under its final name.
 //!
 //! Objects with a more specific rule are left to it, so one hazard gives one finding: raw-SQL
-//! creates (MRT104/MRT105), triggers (MRT502), types and enums (MRT503), sequences (MRT501).
+//! creates in Python (MRT104/MRT105), triggers (MRT502), types and enums (MRT503), sequences
+//! (MRT501). SQL files have no `execute` to pair, so their statements are followed here, also
+//! for functions, extensions, triggers, types and sequences; the last three give way to their
+//! own rule when it reports the same statement, and stand alone where it does not run.
 //! A downgrade that is missing (MRT101), does nothing (MRT102) or only raises (the migration
 //! declares itself irreversible) is not checked object by object.
 
@@ -20,9 +23,25 @@ static NO_TABLE: Name = None;
 enum Made {
     Table(Name),
     View(Name),
-    Column { table: Name, column: Name },
-    Index { name: Name, table: Name },
-    Constraint { name: Name, table: Name, cons: Cons },
+    Column {
+        table: Name,
+        column: Name,
+    },
+    Index {
+        name: Name,
+        table: Name,
+    },
+    Constraint {
+        name: Name,
+        table: Name,
+        cons: Cons,
+    },
+    /// Functions, triggers, types, sequences, extensions: made by SQL files only.
+    Object {
+        obj: Obj,
+        name: Name,
+        table: Name,
+    },
 }
 
 impl Made {
@@ -33,7 +52,22 @@ impl Made {
             Made::View(_) => &NO_TABLE,
             Made::Column { table, .. }
             | Made::Index { table, .. }
-            | Made::Constraint { table, .. } => table,
+            | Made::Constraint { table, .. }
+            | Made::Object { table, .. } => table,
+        }
+    }
+
+    /// The rule that reports this leftover more specifically, if any.
+    fn specific_rule(&self) -> Option<&'static str> {
+        match self {
+            Made::Object {
+                obj: Obj::Trigger, ..
+            } => Some("MRT502"),
+            Made::Object { obj: Obj::Type, .. } => Some("MRT503"),
+            Made::Object {
+                obj: Obj::Sequence, ..
+            } => Some("MRT501"),
+            _ => None,
         }
     }
 
@@ -53,6 +87,11 @@ impl Made {
                 show(name),
                 show(table)
             ),
+            Made::Object { obj, name, .. } => format!(
+                "creates {} `{}`",
+                obj.sql().to_ascii_lowercase(),
+                show(name)
+            ),
         }
     }
 }
@@ -68,8 +107,8 @@ fn cons_word(cons: Cons) -> &'static str {
 }
 
 /// What an action creates, if it creates something this rule tracks.
-fn made_by(kind: &Kind) -> Option<Made> {
-    Some(match kind {
+fn made_by(action: &Action) -> Option<Made> {
+    Some(match &action.kind {
         Kind::Create {
             obj: Obj::Table,
             name,
@@ -88,10 +127,17 @@ fn made_by(kind: &Kind) -> Option<Made> {
             name: name.clone(),
             table: table.clone(),
         },
-        Kind::AddConstraint { name, table, cons } => Made::Constraint {
+        Kind::AddConstraint {
+            name, table, cons, ..
+        } => Made::Constraint {
             name: name.clone(),
             table: table.clone(),
             cons: *cons,
+        },
+        Kind::Create { obj, name, table } if action.via == Via::File => Made::Object {
+            obj: *obj,
+            name: name.clone(),
+            table: table.clone(),
         },
         _ => return None,
     })
@@ -113,6 +159,14 @@ fn same_object(a: &Made, b: &Made) -> bool {
         ) => surely_same(t1, t2) && surely_same(c1, c2),
         (Made::Index { name: x, .. }, Made::Index { name: y, .. })
         | (Made::Constraint { name: x, .. }, Made::Constraint { name: y, .. }) => surely_same(x, y),
+        (
+            Made::Object {
+                obj: o1, name: x, ..
+            },
+            Made::Object {
+                obj: o2, name: y, ..
+            },
+        ) => o1 == o2 && surely_same(x, y),
         _ => false,
     }
 }
@@ -154,7 +208,7 @@ impl<'a> Ledger<'a> {
                 | Made::Column { table: t, .. }
                 | Made::Index { table: t, .. }
                 | Made::Constraint { table: t, .. } => t,
-                Made::View(_) => continue,
+                Made::View(_) | Made::Object { .. } => continue,
             };
             if surely_same(renamed, from) {
                 *renamed = to.clone();
@@ -182,7 +236,7 @@ impl<'a> Ledger<'a> {
     }
 
     fn apply(&mut self, action: &'a Action) {
-        if let Some(made) = made_by(&action.kind) {
+        if let Some(made) = made_by(action) {
             self.create(made, action);
             return;
         }
@@ -195,7 +249,11 @@ impl<'a> Ledger<'a> {
                         name: name.clone(),
                         table: None,
                     },
-                    _ => return,
+                    obj => Made::Object {
+                        obj: *obj,
+                        name: name.clone(),
+                        table: None,
+                    },
                 };
                 self.remove(gone);
             }
@@ -226,7 +284,9 @@ fn net_made(m: &Migration) -> Vec<(Made, &Action)> {
 
 /// The downgrade removes the object: drops it (or its table), renames it away, or drops a
 /// column of its table that the upgrade added (indexes and constraints go with their column).
-fn removed(m: &Migration, made: &Made) -> bool {
+/// SQL files change views and functions with `CREATE OR REPLACE` both ways: a downgrade that
+/// creates the same view or function again restores its previous definition.
+fn removed(m: &Migration, made: &Made, via: Via) -> bool {
     let table = made.table();
     let drops_table =
         |k: &Kind| matches!(k, Kind::Drop { obj: Obj::Table, name } if same(name, table));
@@ -241,7 +301,37 @@ fn removed(m: &Migration, made: &Made) -> bool {
                 name,
             },
         ) => same(name, v),
+        (
+            Made::View(v),
+            Kind::Create {
+                obj: Obj::View,
+                name,
+                ..
+            },
+        ) if via == Via::File => same(name, v),
         (Made::View(_), _) => false,
+        (
+            Made::Object {
+                obj: Obj::Function,
+                name,
+                ..
+            },
+            Kind::Create {
+                obj: Obj::Function,
+                name: n,
+                ..
+            },
+        ) => same(n, name),
+        (Made::Object { obj, name, .. }, Kind::Drop { obj: o, name: n }) if o == obj => {
+            same(n, name)
+        }
+        (
+            Made::Object {
+                obj: Obj::Trigger, ..
+            },
+            _,
+        ) => table.is_some() && drops_table(k),
+        (Made::Object { .. }, _) => false,
         (
             Made::Column { column, .. },
             Kind::DropColumn {
@@ -272,12 +362,14 @@ fn removed(m: &Migration, made: &Made) -> bool {
     })
 }
 
-/// Whether the downgrade is one this rule checks object by object.
+/// Whether the downgrade is one this rule checks object by object. A SQL down script with a
+/// statement mrt cannot see into (a `DO` block, `CALL`) may remove anything, so only sure
+/// leftovers would be guesses there.
 fn downgrade_checked(ctx: &Ctx) -> bool {
     ctx.m
         .downgrade
         .as_ref()
-        .is_some_and(|d| !d.noop && !d.raises)
+        .is_some_and(|d| !(d.noop || d.raises || (ctx.sql_file && d.opaque_effects)))
 }
 
 pub fn create_without_drop(ctx: &Ctx) -> Vec<Hit> {
@@ -286,10 +378,10 @@ pub fn create_without_drop(ctx: &Ctx) -> Vec<Hit> {
     }
     net_made(ctx.m)
         .into_iter()
-        .filter(|(_, a)| matches!(a.via, Via::Op | Via::Batch))
-        .filter(|(made, _)| !removed(ctx.m, made))
+        .filter(|(_, a)| matches!(a.via, Via::Op | Via::Batch | Via::File))
+        .filter(|(made, a)| !removed(ctx.m, made, a.via))
         .map(|(made, a)| {
-            Hit::new(
+            let hit = Hit::new(
                 "MRT504",
                 a.start,
                 a.span,
@@ -297,7 +389,11 @@ pub fn create_without_drop(ctx: &Ctx) -> Vec<Hit> {
                     "upgrade() {} and downgrade() does not remove it: it stays behind after the rollback and the next upgrade fails on it",
                     made.describe()
                 ),
-            )
+            );
+            match made.specific_rule() {
+                Some(code) => hit.yielding_at_call(code),
+                None => hit,
+            }
         })
         .collect()
 }

@@ -6,17 +6,57 @@ mod data;
 mod deploy;
 mod destructive;
 mod leftovers;
+mod locks;
 mod objects;
 mod rename;
 mod structure;
 
 use crate::finding::Hit;
 use crate::model::{Action, Migration};
+use crate::registry::{rules, Rule};
+use crate::Dialect;
 
 /// What a check may look at.
 pub struct Ctx<'a> {
     pub m: &'a Migration,
     pub is_merge: bool,
+    /// The migration has no downgrade by design (refinery, sqlx simple migrations): rules that
+    /// pair the upgrade with its downgrade do not run.
+    pub forward_only: bool,
+    /// The migration is a SQL file (or a pair of them), not a Python revision: rules restricted
+    /// to SQL files run, and messages name the files' parts.
+    pub sql_file: bool,
+}
+
+/// Rules that judge the upgrade by what its downgrade does; meaningless without one.
+const NEEDS_DOWNGRADE: &[&str] = &[
+    "MRT101", "MRT102", "MRT103", "MRT104", "MRT105", "MRT106", "MRT205", "MRT207", "MRT215",
+    "MRT216", "MRT301", "MRT302", "MRT304", "MRT402", "MRT403", "MRT408", "MRT409", "MRT410",
+    "MRT502", "MRT503", "MRT504",
+];
+
+/// The hits of every rule that runs here: on this dialect, opted into when opt-in, for this
+/// kind of migration.
+pub fn run(ctx: &Ctx, dialect: Dialect, opt_in: &[&str]) -> Vec<(&'static Rule, Hit)> {
+    let mut hits = Vec::new();
+    for rule in rules().iter().filter(|r| enabled(r, ctx, dialect, opt_in)) {
+        if let Some(check) = check(rule.code) {
+            hits.extend(check(ctx).into_iter().map(|h| (rule, h)));
+        }
+    }
+    hits
+}
+
+fn enabled(rule: &Rule, ctx: &Ctx, dialect: Dialect, opt_in: &[&str]) -> bool {
+    let opted = || {
+        opt_in
+            .iter()
+            .any(|o| o.eq_ignore_ascii_case(rule.code) || o.eq_ignore_ascii_case(rule.name))
+    };
+    rule.runs_on(dialect)
+        && (!rule.opt_in || opted())
+        && (!rule.only_sql_files || ctx.sql_file)
+        && !(ctx.forward_only && NEEDS_DOWNGRADE.contains(&rule.code))
 }
 
 pub type Check = fn(&Ctx) -> Vec<Hit>;
@@ -42,6 +82,7 @@ pub fn check(code: &str) -> Option<Check> {
         "MRT213" => constraints::set_not_null_existing,
         "MRT214" => data::delete_without_where,
         "MRT215" => data::destructive_downgrade,
+        "MRT216" => data::delete_without_reverse,
         "MRT301" => rename::rename_table,
         "MRT302" => rename::rename_column,
         "MRT303" => rename::type_change,
@@ -56,6 +97,9 @@ pub fn check(code: &str) -> Option<Check> {
         "MRT408" => constraints::drop_index,
         "MRT409" => constraints::drop_constraint,
         "MRT410" => constraints::batch_drop_constraint,
+        "MRT415" => locks::concurrently_in_transaction,
+        "MRT416" => locks::constraint_without_not_valid,
+        "MRT417" => locks::type_change_rewrites_table,
         "MRT501" => objects::sequence,
         "MRT502" => objects::trigger,
         "MRT503" => objects::create_type,

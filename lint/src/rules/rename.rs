@@ -71,10 +71,11 @@ pub fn rename_column(ctx: &Ctx) -> Vec<Hit> {
     })
 }
 
+/// MRT303; when the change also rewrites a PostgreSQL table (MRT417), that finding names this one.
 pub fn type_change(ctx: &Ctx) -> Vec<Hit> {
     each_up(ctx, "MRT303", |a| {
         match &a.kind {
-        Kind::ChangeType { table, column } if !ctx.m.up_adds_column(table, column) => Some(format!(
+        Kind::ChangeType { table, column, .. } if !ctx.m.up_adds_column(table, column) => Some(format!(
             "upgrade() changes the type of `{}.{}`: values may be truncated or rounded on the way, and again on the way back",
             show(table),
             show(column)
@@ -82,6 +83,9 @@ pub fn type_change(ctx: &Ctx) -> Vec<Hit> {
         _ => None,
     }
     })
+    .into_iter()
+    .map(|h| h.yielding_at_call("MRT417"))
+    .collect()
 }
 
 /// PostgreSQL cannot remove an enum value; only re-creating the type undoes it.

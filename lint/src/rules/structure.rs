@@ -10,7 +10,11 @@ pub fn missing_downgrade(ctx: &Ctx) -> Vec<Hit> {
             "MRT101",
             up.def_start,
             up.header,
-            "migration has upgrade() but no downgrade(); `alembic downgrade` will fail here",
+            if ctx.sql_file {
+                "this up migration has no down migration, although the layout has them: rolling back past it fails"
+            } else {
+                "migration has upgrade() but no downgrade(); `alembic downgrade` will fail here"
+            },
         )],
         _ => Vec::new(),
     }

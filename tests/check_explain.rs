@@ -110,10 +110,11 @@ fn rules_json_lists_every_rule() {
     assert_eq!(r.code, Some(0));
     let rules: Value = serde_json::from_str(&r.stdout).unwrap();
     let rules = rules.as_array().unwrap();
-    assert_eq!(rules.len(), 44);
+    assert_eq!(rules.len(), 48);
     let codes: Vec<&str> = rules.iter().map(|r| r["code"].as_str().unwrap()).collect();
     for code in [
-        "MRT100", "MRT101", "MRT201", "MRT407", "MRT701", "MRT901", "MRT902", "MRT903",
+        "MRT100", "MRT101", "MRT201", "MRT216", "MRT407", "MRT415", "MRT416", "MRT417", "MRT701",
+        "MRT901", "MRT902", "MRT903",
     ] {
         assert!(codes.contains(&code), "{code} missing");
     }
@@ -127,6 +128,9 @@ fn rules_json_lists_every_rule() {
     assert_eq!(pg["dialects"], serde_json::json!(["postgresql"]));
     let opt = rules.iter().find(|r| r["code"] == "MRT701").unwrap();
     assert_eq!(opt["opt_in"], true);
+    let sql = rules.iter().find(|r| r["code"] == "MRT415").unwrap();
+    assert_eq!(sql["sql_files_only"], true);
+    assert_eq!(drop["sql_files_only"], false);
 }
 
 #[test]
@@ -134,7 +138,7 @@ fn rules_table_has_a_row_per_rule() {
     let r = run(&["rules"], &common::repo());
     assert_eq!(r.code, Some(0));
     let lines: Vec<&str> = r.stdout.lines().collect();
-    assert_eq!(lines.len(), 45);
+    assert_eq!(lines.len(), 49);
     assert!(lines[0].starts_with("CODE"), "{}", lines[0]);
     let row = lines.iter().find(|l| l.starts_with("MRT201")).unwrap();
     assert!(

@@ -21,6 +21,8 @@ struct RuleView {
     /// Every dialect the rule runs on (all four when it is not dialect-specific).
     dialects: Vec<&'static str>,
     opt_in: bool,
+    /// Runs on SQL-file migrations only (sqlx, diesel, golang-migrate, dbmate, Flyway, refinery).
+    sql_files_only: bool,
     summary: &'static str,
     doc: RuleDoc,
 }
@@ -43,6 +45,7 @@ fn view(r: &Rule) -> RuleView {
             .map(|d| d.as_str())
             .collect(),
         opt_in: r.opt_in,
+        sql_files_only: r.only_sql_files,
         summary: r.summary,
         doc: r.doc,
     }
@@ -69,7 +72,8 @@ fn table() -> String {
                 r.code.to_string(),
                 r.name.to_string(),
                 r.severity.to_string(),
-                dialects_text(r).replace(" dialects", ""),
+                dialects_text(r).replace(" dialects", "")
+                    + if r.only_sql_files { " (SQL files)" } else { "" },
                 if r.opt_in { "yes" } else { "" }.to_string(),
                 r.summary.to_string(),
             ]

@@ -124,19 +124,19 @@ pub fn plan(settings: Settings, lanes: usize) -> Result<Planned, HarnessError> {
             trials.push(trial);
         }
     }
-    let per_pool: Vec<Vec<Trial>> = (context.pools.iter().enumerate())
+    let per_pool: Vec<Vec<Vec<Trial>>> = (context.pools.iter().enumerate())
         .map(|(index, pool)| {
-            let trial = |rev: &String| revision_trial(&context, rev, index, &pool.name);
-            tested.iter().map(trial).collect()
+            let trials = |rev: &String| revision_trials(&context, rev, index, &pool.name);
+            tested.iter().map(trials).collect()
         })
         .collect();
-    trials.extend(in_lanes(per_pool, lanes));
+    trials.extend(in_lanes(per_pool, lanes).into_iter().flatten());
     trials.extend(drift_trials(&context));
     let runnable = (context.pools.iter())
         .map(|pool| {
             (tested.iter())
                 .filter(|rev| !context.settings.skip.contains_key(*rev))
-                .map(|rev| (rev.clone(), trial_name(&pool.name, rev)))
+                .map(|rev| (rev.clone(), scheduled_name(&context, &pool.name, rev)))
                 .collect()
         })
         .collect();
@@ -290,8 +290,29 @@ fn trial_name(db: &str, rev: &str) -> String {
     format!("{db}::{rev}")
 }
 
-fn revision_trial(context: &Arc<Context>, rev: &str, pool: usize, db: &str) -> Trial {
-    let name = trial_name(db, rev);
+/// A revision's trials on a database: `<db>::<rev>`; for one that cannot be downgraded by
+/// design, that test is ignored with the reason and `<db>::<rev>::forward` runs instead.
+fn revision_trials(context: &Arc<Context>, rev: &str, pool: usize, db: &str) -> Vec<Trial> {
+    match context.settings.project.framework.forward_only(rev) {
+        None => vec![revision_trial(context, rev, pool, trial_name(db, rev))],
+        Some(why) => vec![
+            Trial::ignorable_test(trial_name(db, rev), move || {
+                Ok(Completion::ignored_with(why.clone()))
+            }),
+            revision_trial(context, rev, pool, trial::forward_name(db, rev)),
+        ],
+    }
+}
+
+/// The name libtest's filters match a revision's scheduled trial by.
+fn scheduled_name(context: &Context, db: &str, rev: &str) -> String {
+    match context.settings.project.framework.forward_only(rev) {
+        None => trial_name(db, rev),
+        Some(_) => trial::forward_name(db, rev),
+    }
+}
+
+fn revision_trial(context: &Arc<Context>, rev: &str, pool: usize, name: String) -> Trial {
     if let Some(reason) = context.settings.skip.get(rev) {
         let reason = reason.clone();
         return Trial::ignorable_test(name, move || {

@@ -20,10 +20,18 @@ use std::future::Future;
 /// thrown away and the trial runs again over every table, so narrowing never hides a loss. A
 /// failure on data is then shrunk: the trial is re-run on smaller row sets while it still fails,
 /// and the smallest failing rows are shown.
+///
+/// A revision that cannot be downgraded by design (see `Framework::forward_only`) gets the
+/// forward trial instead: seed, upgrade, and every row of the tables it does not name must be
+/// as it was.
 pub fn run(ctx: &Context, rev: &str, pool_index: usize) -> Result<(), Verdict> {
     let cases = ctx.settings.cases.max(1);
+    let mode = match ctx.settings.project.framework.forward_only(rev) {
+        Some(_) => Mode::Forward,
+        None => Mode::Rollback,
+    };
     for case in 0..cases {
-        run_case(ctx, rev, pool_index, case).map_err(|mut verdict| {
+        run_case(ctx, rev, pool_index, case, mode).map_err(|mut verdict| {
             if cases > 1 {
                 verdict.add(Failure::Case {
                     case: case + 1,
@@ -36,16 +44,39 @@ pub fn run(ctx: &Context, rev: &str, pool_index: usize) -> Result<(), Verdict> {
     Ok(())
 }
 
+/// Which trial a revision gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Upgrade, downgrade, compare, upgrade again.
+    Rollback,
+    /// Upgrade only: the tables it does not name keep their rows.
+    Forward,
+}
+
+/// The test name of a revision's forward trial.
+pub fn forward_name(db: &str, rev: &str) -> String {
+    format!("{db}::{rev}::forward")
+}
+
 /// One generated case: its own rows, derived from the run seed, the revision and `case`.
-fn run_case(ctx: &Context, rev: &str, pool_index: usize, case: u64) -> Result<(), Verdict> {
+fn run_case(
+    ctx: &Context,
+    rev: &str,
+    pool_index: usize,
+    case: u64,
+    mode: Mode,
+) -> Result<(), Verdict> {
     let project = &ctx.settings.project;
     let revision = project.graph.get(rev);
     let source = revision.and_then(|r| project.framework.revision_text(r));
+    let named = revision.and_then(|r| project.framework.mentioned_words(r));
     let mut input = Input {
-        mentioned: revision.and_then(|r| project.framework.mentioned_words(r)),
+        mentioned: named.clone(),
+        named,
         literals: mine_literals(&[source.as_deref().unwrap_or("")]),
         explicit: None,
         case,
+        mode,
     };
     let mut outcome = attempt(ctx, rev, pool_index, &input);
     if outcome.rescope {
@@ -124,6 +155,10 @@ fn seed_lines(seeds: &Seeds) -> Vec<String> {
 struct Input {
     /// Words the revision mentions; `None` means seed and compare every table.
     mentioned: Option<BTreeSet<String>>,
+    /// Words the revision's own text names (kept when the scope widens): the forward trial
+    /// compares the tables outside them.
+    named: Option<BTreeSet<String>>,
+    mode: Mode,
     /// Constants of the revision's code, offered to the generator as candidate values.
     literals: Literals,
     /// Rows to seed instead of generating them (shrinking).
@@ -145,6 +180,9 @@ fn attempt(ctx: &Context, rev: &str, pool_index: usize, input: &Input) -> Outcom
     let graph = &ctx.settings.project.graph;
     let message = graph.get(rev).and_then(|r| r.message.as_deref());
     let mut verdict = Verdict::new(&pool.name, rev, message, ctx.settings.seed);
+    if input.mode == Mode::Forward {
+        verdict.test = Some(forward_name(&pool.name, rev).into());
+    }
     let before: BTreeSet<&str> = graph.ancestors(rev).unwrap_or_default();
     let done = |result| Outcome {
         result,
@@ -177,9 +215,30 @@ fn attempt(ctx: &Context, rev: &str, pool_index: usize, input: &Input) -> Outcom
         input,
         rescope: false,
         seeded: None,
+        spare: None,
     };
     let passed = trial.run(&mut pooled);
-    let (rescope, seeds) = (trial.rescope, trial.seeded.take());
+    let (rescope, seeds, spare) = (trial.rescope, trial.seeded.take(), trial.spare.take());
+    if input.mode == Mode::Forward {
+        // The database keeps the seeded rows, changed by the upgrade: never reused. The copy
+        // taken before seeding goes back at `before(rev)`.
+        ctx.runtime.block_on(pool.discard(pooled));
+        if let Some(db) = spare {
+            let mut copy = Pooled::fresh(db);
+            copy.state = before.iter().map(|s| s.to_string()).collect();
+            pool.give_back(copy);
+        }
+        let result = if passed && !rescope {
+            Ok(())
+        } else {
+            Err(verdict)
+        };
+        return Outcome {
+            result,
+            rescope,
+            seeds,
+        };
+    }
     if passed && !rescope {
         pooled.state = before
             .iter()
@@ -234,9 +293,11 @@ pub fn drift(ctx: &Context, pool_index: usize) -> Result<(), Verdict> {
     };
     let input = Input {
         mentioned: None,
+        named: None,
         literals: Literals::default(),
         explicit: None,
         case: 0,
+        mode: Mode::Rollback,
     };
     let mut trial = Trial {
         ctx,
@@ -248,6 +309,7 @@ pub fn drift(ctx: &Context, pool_index: usize) -> Result<(), Verdict> {
         input: &input,
         rescope: false,
         seeded: None,
+        spare: None,
     };
     if trial.reach_before(&mut pooled).is_ok() {
         let heads = trial.heads_of(&all);
@@ -290,6 +352,8 @@ struct Trial<'a, 's> {
     rescope: bool,
     /// The rows seeded, kept for shrinking.
     seeded: Option<Seeds>,
+    /// A forward trial's copy of the database at `before(rev)`, taken before seeding.
+    spare: Option<TempDb>,
 }
 
 /// A stage that went wrong: recorded in the verdict, ends the trial.
@@ -308,8 +372,48 @@ enum StepRole {
 
 impl Trial<'_, '_> {
     fn run(&mut self, pooled: &mut Pooled) -> bool {
-        let outcome = self.stages(pooled);
+        let outcome = match self.input.mode {
+            Mode::Rollback => self.stages(pooled),
+            Mode::Forward => self.forward(pooled),
+        };
         outcome.is_ok() && self.verdict.is_empty()
+    }
+
+    /// The forward trial: seed, upgrade, and the tables the revision does not name must hold
+    /// exactly the rows they held.
+    fn forward(&mut self, pooled: &mut Pooled) -> Stage<()> {
+        self.reach_before(pooled)?;
+        let s0 = match pooled.schema.take() {
+            Some(schema) => schema,
+            None => self.introspect(&pooled.db, "before the upgrade")?,
+        };
+        // A copy to hand back at `before(rev)`; without one the next trial replays from base.
+        let server = std::sync::Arc::clone(&self.pool.server);
+        self.spare = self.block(server.clone_db(&pooled.db)).ok();
+        let db = &pooled.db;
+        let scope = scope_of(&s0, self.input.mentioned.as_ref());
+        let pre_seed = self.read_all(db, &scope)?;
+        self.seed(db, &scope, &pre_seed)?;
+        let d0 = self.read_all(db, &scope)?;
+        let up = match self.step(db, &self.own_step(Direction::Up), StepRole::Upgrade) {
+            Ok(up) => up,
+            Err(stop) => {
+                self.report_residue(db, &s0);
+                return Err(stop);
+            }
+        };
+        let s1 = self.schema_after(db, up.schema_hint.as_ref(), "after the upgrade")?;
+        let mut unnamed = scope.clone();
+        if let Some(named) = &self.input.named {
+            unnamed
+                .tables
+                .retain(|name, _| !named.contains(&name.to_lowercase()));
+        }
+        self.compare_rows(db, &unnamed, &d0, &s1, Failure::ForwardChangedRows)?;
+        if self.verdict.is_empty() && !touched_within(&s0, &scope, [&up]) {
+            self.rescope = true;
+        }
+        Ok(())
     }
 
     fn stages(&mut self, pooled: &mut Pooled) -> Stage<()> {
@@ -346,7 +450,7 @@ impl Trial<'_, '_> {
         }
         let s2 = self.schema_after(db, down.schema_hint.as_ref(), "after the downgrade")?;
         self.compare_schema(&s0, &s2, Failure::SchemaNotRestored);
-        self.compare_rows(db, &scope, &d0, &s2)?;
+        self.compare_rows(db, &scope, &d0, &s2, Failure::DataNotRestored)?;
         if self.verdict.is_empty() && !touched_within(&s0, &scope, [&up, &down]) {
             self.rescope = true;
             return Ok(());
@@ -641,12 +745,15 @@ impl Trial<'_, '_> {
         }
     }
 
+    /// Adds `failure(differences)` when the rows of `s0`'s tables, read now under the schema
+    /// `s2`, differ from `d0`.
     fn compare_rows(
         &mut self,
         db: &TempDb,
         s0: &Schema,
         d0: &BTreeMap<String, Vec<Row>>,
         s2: &Schema,
+        failure: fn(Vec<mrt_db::RowDifference>) -> Failure,
     ) -> Stage<()> {
         let mut differences = Vec::new();
         for (name, t0) in &s0.tables {
@@ -662,7 +769,7 @@ impl Trial<'_, '_> {
             differences.extend(diff_rows(t0, before, t2, &rows));
         }
         if !differences.is_empty() {
-            self.verdict.add(Failure::DataNotRestored(differences));
+            self.verdict.add(failure(differences));
         }
         Ok(())
     }

@@ -105,6 +105,16 @@ impl Framework {
         }
     }
 
+    /// Why a revision cannot be downgraded by design (it gets a forward trial instead), if so.
+    pub fn forward_only(&self, rev: &str) -> Option<String> {
+        match self {
+            Framework::Alembic { .. } => {
+                let _ = rev;
+                None
+            }
+        }
+    }
+
     pub fn drift(&self) -> Drift {
         match self {
             Framework::Alembic { locations, .. } => {

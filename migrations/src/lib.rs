@@ -9,6 +9,7 @@ pub mod foreign;
 mod graph;
 mod problem;
 mod project;
+pub mod sql;
 mod text;
 
 pub use graph::{RevisionGraph, RevisionId};

@@ -6,8 +6,7 @@ mod sql_common;
 
 use mrt_db::Dialect;
 use mrt_migrations::sql::{
-    flyway_checksum, refinery_checksum, sqlx_checksum, SqlDown, SqlMigration, SqlProject,
-    SqlScript, SqlTool,
+    flyway_checksum, refinery_checksum, sqlx_checksum, SqlDown, SqlMigration, SqlScript, SqlTool,
 };
 use sql_common::*;
 
@@ -47,70 +46,6 @@ fn refinery_checksum_is_siphash13_of_name_version_sql() {
         refinery_checksum("drop_phone", 3, "ALTER TABLE users DROP COLUMN phone;\n"),
         6070929880486387907
     );
-}
-
-fn project(tool: SqlTool) -> SqlProject {
-    let p = TempProject::new();
-    let dir = match tool {
-        SqlTool::Sqlx => {
-            p.file(
-                "m/20240101000001_create_users.up.sql",
-                "CREATE TABLE users (id INT);\n",
-            );
-            p.file(
-                "m/20240101000001_create_users.down.sql",
-                "DROP TABLE users;\n",
-            );
-            p.file("m/20240101000002_it's_a\\test.up.sql", "SELECT 1;\n");
-            p.file("m/20240101000002_it's_a\\test.down.sql", "SELECT 1;\n");
-            "m"
-        }
-        SqlTool::Diesel => {
-            for n in ["2024-01-01-000001_a", "2024-01-01-000002_b"] {
-                p.file(&format!("m/{n}/up.sql"), "SELECT 1;\n");
-                p.file(&format!("m/{n}/down.sql"), "SELECT 1;\n");
-            }
-            "m"
-        }
-        SqlTool::GolangMigrate => {
-            for n in ["000001_a", "000002_b"] {
-                p.file(&format!("m/{n}.up.sql"), "SELECT 1;\n");
-                p.file(&format!("m/{n}.down.sql"), "SELECT 1;\n");
-            }
-            "m"
-        }
-        SqlTool::Dbmate => {
-            for n in ["20240101000001_a", "20240101000002_b"] {
-                p.file(
-                    &format!("m/{n}.sql"),
-                    "-- migrate:up\nSELECT 1;\n-- migrate:down\nSELECT 2;\n",
-                );
-            }
-            "m"
-        }
-        SqlTool::Flyway => {
-            p.file(
-                "m/V1__create_users.sql",
-                "CREATE TABLE users (\n  id INT\n);\n",
-            );
-            p.file("m/U1__create_users.sql", "DROP TABLE users;\n");
-            p.file("m/V1_1__add_phone.sql", "SELECT 1;\n");
-            p.file("m/U1_1__drop_phone_again.sql", "SELECT 2;\n");
-            "m"
-        }
-        SqlTool::Refinery => {
-            p.file("m/V1__create_users.sql", "SELECT 1;\n");
-            p.file(
-                "m/V2__drop_phone.sql",
-                "ALTER TABLE users DROP COLUMN phone;\n",
-            );
-            "m"
-        }
-    };
-    let proj = p.load(tool, dir);
-    assert!(proj.problems.is_empty(), "{tool}: {:#?}", proj.problems);
-    assert_eq!(proj.migrations.len(), 2);
-    proj
 }
 
 #[test]

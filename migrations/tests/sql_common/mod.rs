@@ -85,3 +85,69 @@ pub fn problem<'p>(
             )
         })
 }
+
+/// Two migrations of `tool`'s layout, read (the second with a quote and a backslash in its
+/// sqlx description), for bookkeeping statements.
+pub fn project(tool: SqlTool) -> SqlProject {
+    let p = TempProject::new();
+    let dir = match tool {
+        SqlTool::Sqlx => {
+            p.file(
+                "m/20240101000001_create_users.up.sql",
+                "CREATE TABLE users (id INT);\n",
+            );
+            p.file(
+                "m/20240101000001_create_users.down.sql",
+                "DROP TABLE users;\n",
+            );
+            p.file("m/20240101000002_it's_a\\test.up.sql", "SELECT 1;\n");
+            p.file("m/20240101000002_it's_a\\test.down.sql", "SELECT 1;\n");
+            "m"
+        }
+        SqlTool::Diesel => {
+            for n in ["2024-01-01-000001_a", "2024-01-01-000002_b"] {
+                p.file(&format!("m/{n}/up.sql"), "SELECT 1;\n");
+                p.file(&format!("m/{n}/down.sql"), "SELECT 1;\n");
+            }
+            "m"
+        }
+        SqlTool::GolangMigrate => {
+            for n in ["000001_a", "000002_b"] {
+                p.file(&format!("m/{n}.up.sql"), "SELECT 1;\n");
+                p.file(&format!("m/{n}.down.sql"), "SELECT 1;\n");
+            }
+            "m"
+        }
+        SqlTool::Dbmate => {
+            for n in ["20240101000001_a", "20240101000002_b"] {
+                p.file(
+                    &format!("m/{n}.sql"),
+                    "-- migrate:up\nSELECT 1;\n-- migrate:down\nSELECT 2;\n",
+                );
+            }
+            "m"
+        }
+        SqlTool::Flyway => {
+            p.file(
+                "m/V1__create_users.sql",
+                "CREATE TABLE users (\n  id INT\n);\n",
+            );
+            p.file("m/U1__create_users.sql", "DROP TABLE users;\n");
+            p.file("m/V1_1__add_phone.sql", "SELECT 1;\n");
+            p.file("m/U1_1__drop_phone_again.sql", "SELECT 2;\n");
+            "m"
+        }
+        SqlTool::Refinery => {
+            p.file("m/V1__create_users.sql", "SELECT 1;\n");
+            p.file(
+                "m/V2__drop_phone.sql",
+                "ALTER TABLE users DROP COLUMN phone;\n",
+            );
+            "m"
+        }
+    };
+    let proj = p.load(tool, dir);
+    assert!(proj.problems.is_empty(), "{tool}: {:#?}", proj.problems);
+    assert_eq!(proj.migrations.len(), 2);
+    proj
+}

@@ -5,140 +5,12 @@
 //! `MRT_TEST_MYSQL_URL`, and are reported ignored with the reason when the variable is unset.
 
 mod sql_common;
+mod sql_db;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use mrt_db::Dialect;
 use mrt_migrations::sql::{flyway_checksum, sqlx_checksum, SqlProject, SqlTool};
-use sqlx::{Connection, Row};
-use std::str::FromStr;
-
-enum Conn {
-    Sqlite(sqlx::SqliteConnection),
-    Postgres(sqlx::PgConnection),
-    Mysql(sqlx::MySqlConnection),
-}
-
-/// First column of a row as text, whatever its integer or text type.
-fn text<'r, R: Row>(row: &'r R) -> String
-where
-    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    usize: sqlx::ColumnIndex<R>,
-{
-    if let Ok(v) = row.try_get::<i64, _>(0usize) {
-        return v.to_string();
-    }
-    if let Ok(v) = row.try_get::<i32, _>(0usize) {
-        return v.to_string();
-    }
-    row.try_get::<String, _>(0usize)
-        .unwrap_or_else(|e| format!("<{e}>"))
-}
-
-impl Conn {
-    async fn exec(&mut self, sql: &str) -> Result<(), String> {
-        let r = match self {
-            Conn::Sqlite(c) => sqlx::raw_sql(sql).execute(c).await.map(|_| ()),
-            Conn::Postgres(c) => sqlx::raw_sql(sql).execute(c).await.map(|_| ()),
-            Conn::Mysql(c) => sqlx::raw_sql(sql).execute(c).await.map(|_| ()),
-        };
-        r.map_err(|e| format!("{e}\n  in: {sql}"))
-    }
-
-    async fn column(&mut self, sql: &str) -> Result<Vec<String>, String> {
-        let r = match self {
-            Conn::Sqlite(c) => sqlx::query(sql)
-                .fetch_all(c)
-                .await
-                .map(|rows| rows.iter().map(text).collect()),
-            Conn::Postgres(c) => sqlx::query(sql)
-                .fetch_all(c)
-                .await
-                .map(|rows| rows.iter().map(text).collect()),
-            Conn::Mysql(c) => sqlx::query(sql)
-                .fetch_all(c)
-                .await
-                .map(|rows| rows.iter().map(text).collect()),
-        };
-        r.map_err(|e| format!("{e}\n  in: {sql}"))
-    }
-
-    async fn bytes(&mut self, sql: &str) -> Result<Vec<u8>, String> {
-        let r = match self {
-            Conn::Sqlite(c) => sqlx::query_scalar(sql).fetch_one(c).await,
-            Conn::Postgres(c) => sqlx::query_scalar(sql).fetch_one(c).await,
-            Conn::Mysql(c) => sqlx::query_scalar(sql).fetch_one(c).await,
-        };
-        r.map_err(|e| format!("{e}\n  in: {sql}"))
-    }
-}
-
-/// A scratch database on the server, dropped by `drop_scratch`.
-async fn connect(dialect: Dialect, url: &str, name: &str) -> Result<Conn, String> {
-    let e = |e: sqlx::Error| e.to_string();
-    match dialect {
-        Dialect::Sqlite => Ok(Conn::Sqlite(
-            sqlx::SqliteConnection::connect("sqlite::memory:")
-                .await
-                .map_err(e)?,
-        )),
-        Dialect::Postgres => {
-            let mut admin = sqlx::PgConnection::connect(url).await.map_err(e)?;
-            sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name}"))
-                .execute(&mut admin)
-                .await
-                .map_err(e)?;
-            sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
-                .execute(&mut admin)
-                .await
-                .map_err(e)?;
-            let opts = sqlx::postgres::PgConnectOptions::from_str(url)
-                .map_err(e)?
-                .database(name);
-            Ok(Conn::Postgres(
-                sqlx::PgConnection::connect_with(&opts).await.map_err(e)?,
-            ))
-        }
-        Dialect::Mysql => {
-            let mut admin = sqlx::MySqlConnection::connect(url).await.map_err(e)?;
-            sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name}"))
-                .execute(&mut admin)
-                .await
-                .map_err(e)?;
-            sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
-                .execute(&mut admin)
-                .await
-                .map_err(e)?;
-            let opts = sqlx::mysql::MySqlConnectOptions::from_str(url)
-                .map_err(e)?
-                .database(name);
-            Ok(Conn::Mysql(
-                sqlx::MySqlConnection::connect_with(&opts)
-                    .await
-                    .map_err(e)?,
-            ))
-        }
-    }
-}
-
-async fn drop_scratch(dialect: Dialect, url: &str, name: &str) -> Result<(), String> {
-    let sql = format!("DROP DATABASE IF EXISTS {name}");
-    let e = |e: sqlx::Error| e.to_string();
-    match dialect {
-        Dialect::Sqlite => Ok(()),
-        Dialect::Postgres => {
-            let mut admin = sqlx::PgConnection::connect(url).await.map_err(e)?;
-            sqlx::raw_sql(&sql).execute(&mut admin).await.map_err(e)?;
-            Ok(())
-        }
-        Dialect::Mysql => {
-            let mut admin = sqlx::MySqlConnection::connect(url).await.map_err(e)?;
-            sqlx::raw_sql(&sql).execute(&mut admin).await.map_err(e)?;
-            Ok(())
-        }
-    }
-}
+use sql_db::{connect, drop_scratch, Conn};
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
@@ -247,19 +119,7 @@ fn check(dialect: Dialect, url: String, tool: SqlTool) -> Result<(), Failed> {
 
 fn main() {
     let args = Arguments::from_args();
-    let engines = [
-        (Dialect::Sqlite, Some(String::new()), ""),
-        (
-            Dialect::Postgres,
-            std::env::var("MRT_TEST_POSTGRES_URL").ok(),
-            "MRT_TEST_POSTGRES_URL",
-        ),
-        (
-            Dialect::Mysql,
-            std::env::var("MRT_TEST_MYSQL_URL").ok(),
-            "MRT_TEST_MYSQL_URL",
-        ),
-    ];
+    let engines = sql_db::engines();
     let mut trials = Vec::new();
     for (dialect, url, var) in engines {
         if url.is_none() {

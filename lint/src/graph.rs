@@ -69,7 +69,13 @@ pub fn problem_findings(problems: &[Problem]) -> Vec<Finding> {
 fn problem_code(kind: &ProblemKind) -> &'static str {
     use ProblemKind::*;
     match kind {
-        Syntax | NotUtf8 | Unreadable | NotLiteral => "MRT902",
-        DuplicateId | MissingParent | MissingDependency | DuplicateBranchLabel | Cycle => "MRT903",
+        // A file mrt cannot read as a migration of its tool.
+        Syntax | NotUtf8 | Unreadable | NotLiteral | MissingUp | BadVersion | Malformed
+        | EmptyScript => "MRT902",
+        // An up script whose tool expects a down beside it: the migration cannot be undone.
+        MissingDown => "MRT101",
+        // The chain as a whole is wrong.
+        DuplicateId | MissingParent | MissingDependency | DuplicateBranchLabel | Cycle
+        | DuplicateVersion | VersionGap => "MRT903",
     }
 }

@@ -10,6 +10,7 @@ mod framework;
 mod graph;
 mod problem;
 mod project;
+pub mod sql;
 mod text;
 
 pub use alembic::sql_words;

@@ -15,6 +15,22 @@ pub enum ProblemKind {
     MissingDependency,
     DuplicateBranchLabel,
     Cycle,
+    /// SQL-file migrations: two files share a version (both are named in the message).
+    DuplicateVersion,
+    /// SQL-file migrations: an up script without the down script its tool expects.
+    MissingDown,
+    /// SQL-file migrations: a down script without its up script, a diesel folder without
+    /// `up.sql`, a dbmate file without `-- migrate:up`.
+    MissingUp,
+    /// SQL-file migrations: a version the tool cannot parse.
+    BadVersion,
+    /// SQL-file migrations numbered 1, 2, 3, ... with a number missing.
+    VersionGap,
+    /// SQL-file migrations: a file or its settings the tool refuses or misreads (dbmate markers
+    /// out of order, an invalid Flyway `.conf`, ...).
+    Malformed,
+    /// SQL-file migrations: a script the tool refuses because it is empty (diesel).
+    EmptyScript,
 }
 
 /// A defect in a project that makes its graph untrustworthy; reported, never panicked on.

@@ -409,6 +409,16 @@ fn symbolic_links_as_the_tools_follow_them() {
     std::os::unix::fs::symlink(&folder, d.root().join("migrations/2024-01-01-000001_a")).unwrap();
     let proj = d.load(SqlTool::Diesel, "migrations");
     assert_eq!(ids(&proj), ["2024-01-01-000001_a"]);
+
+    // golang-migrate reads a link by its name (DirEntry.IsDir does not follow it): a link to a
+    // folder named like a migration is a file it cannot read.
+    let g = TempProject::new();
+    let folder = g.dir("elsewhere");
+    g.dir("m");
+    std::os::unix::fs::symlink(&folder, g.root().join("m/1_a.up.sql")).unwrap();
+    let proj = g.load(SqlTool::GolangMigrate, "m");
+    let pr = problem(&proj, mrt_migrations::ProblemKind::Unreadable, "1_a.up.sql");
+    assert!(pr.message.contains("leads to a folder"), "{}", pr.message);
 }
 
 #[test]

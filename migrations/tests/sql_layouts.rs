@@ -270,6 +270,10 @@ fn flyway_versions_undo_and_script_config() {
         "\u{feff}SELECT 3;\n",
     );
     p.file(&format!("{loc}/notes.txt"), "x");
+    p.file(
+        &format!("{loc}/V9__gone.sql.conf"),
+        "executeInTransaction=false\n",
+    );
     let proj = p.load(SqlTool::Flyway, loc);
     assert_eq!(
         ids(&proj),
@@ -294,7 +298,12 @@ fn flyway_versions_undo_and_script_config() {
     assert_eq!(sub.up.text, "SELECT 3;\n", "the byte-order mark is not SQL");
     assert_eq!(
         ignored_names(&proj),
-        ["R__views.sql", "afterMigrate.sql", "notes.txt"]
+        [
+            "R__views.sql",
+            "V9__gone.sql.conf",
+            "afterMigrate.sql",
+            "notes.txt"
+        ]
     );
     assert!(
         proj.ignored

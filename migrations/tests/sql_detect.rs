@@ -187,7 +187,7 @@ fn diesel_toml_and_dbmate_env() {
     );
     let d = detected(&e);
     assert_eq!(d.tool, SqlTool::Dbmate);
-    assert_eq!(d.dir, e.root().join("./sql/changes"));
+    assert_eq!(d.dir, e.root().join("sql/changes"));
     assert!(d.detected_by.starts_with(".env sets DBMATE_MIGRATIONS_DIR"));
 
     let dm = TempProject::new();

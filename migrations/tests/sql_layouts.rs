@@ -270,6 +270,10 @@ fn flyway_versions_undo_and_script_config() {
         "\u{feff}SELECT 3;\n",
     );
     p.file(&format!("{loc}/notes.txt"), "x");
+    p.file(
+        &format!("{loc}/V9__gone.sql.conf"),
+        "executeInTransaction=false\n",
+    );
     let proj = p.load(SqlTool::Flyway, loc);
     assert_eq!(
         ids(&proj),
@@ -294,7 +298,12 @@ fn flyway_versions_undo_and_script_config() {
     assert_eq!(sub.up.text, "SELECT 3;\n", "the byte-order mark is not SQL");
     assert_eq!(
         ignored_names(&proj),
-        ["R__views.sql", "afterMigrate.sql", "notes.txt"]
+        [
+            "R__views.sql",
+            "V9__gone.sql.conf",
+            "afterMigrate.sql",
+            "notes.txt"
+        ]
     );
     assert!(
         proj.ignored
@@ -409,6 +418,16 @@ fn symbolic_links_as_the_tools_follow_them() {
     std::os::unix::fs::symlink(&folder, d.root().join("migrations/2024-01-01-000001_a")).unwrap();
     let proj = d.load(SqlTool::Diesel, "migrations");
     assert_eq!(ids(&proj), ["2024-01-01-000001_a"]);
+
+    // golang-migrate reads a link by its name (DirEntry.IsDir does not follow it): a link to a
+    // folder named like a migration is a file it cannot read.
+    let g = TempProject::new();
+    let folder = g.dir("elsewhere");
+    g.dir("m");
+    std::os::unix::fs::symlink(&folder, g.root().join("m/1_a.up.sql")).unwrap();
+    let proj = g.load(SqlTool::GolangMigrate, "m");
+    let pr = problem(&proj, mrt_migrations::ProblemKind::Unreadable, "1_a.up.sql");
+    assert!(pr.message.contains("leads to a folder"), "{}", pr.message);
 }
 
 #[test]

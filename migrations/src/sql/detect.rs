@@ -406,13 +406,13 @@ impl Markers {
                 v.get("migrations_directory")?
                     .get("dir")?
                     .as_str()
-                    .map(|d| root.join(d))
+                    .map(|d| super::files::join_clean(root, d))
             });
         }
         if let Some(env) = text(".env") {
             m.dbmate_dir = dotenv_value(&env, "DBMATE_MIGRATIONS_DIR").and_then(|v| {
                 let first = v.split(',').next()?.trim();
-                (!first.is_empty()).then(|| root.join(first))
+                (!first.is_empty()).then(|| super::files::join_clean(root, first))
             });
         }
         for file in ["flyway.conf", "conf/flyway.conf", "flyway.toml"] {
@@ -555,7 +555,7 @@ fn flyway_toml_locations(text: &str) -> Vec<String> {
 /// `classpath:<path>` (and no prefix) under `src/main/resources`.
 fn location_dir(root: &Path, location: &str) -> Option<PathBuf> {
     if let Some(p) = location.strip_prefix("filesystem:") {
-        Some(root.join(p))
+        Some(super::files::join_clean(root, p))
     } else if let Some(p) = location.strip_prefix("classpath:") {
         Some(
             root.join("src/main/resources")

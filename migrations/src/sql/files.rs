@@ -102,14 +102,33 @@ pub(crate) fn line_of(text: &str, at: usize) -> usize {
         .count()
 }
 
-/// A problem for an entry that cannot be listed or followed.
+/// A problem for an entry a tool takes for a migration file but cannot read as one: a broken
+/// symbolic link, or a link to a folder (read as a file by its name).
 pub(crate) fn broken(entry: &Entry, what: &str) -> Problem {
     let target = std::fs::read_link(&entry.path)
         .map(|t| format!(" to {}", t.display()))
         .unwrap_or_default();
+    let is = match entry.target {
+        Target::Dir => format!("symbolic link{target} leads to a folder, not a file"),
+        Target::Other => "not a regular file".to_string(),
+        _ => format!("symbolic link{target} cannot be followed"),
+    };
     Problem::new(
         ProblemKind::Unreadable,
         &entry.path,
-        format!("symbolic link{target} cannot be followed; {what}"),
+        format!("{is}; {what}"),
     )
+}
+
+/// `base` joined with a configured relative path, without `.` components
+/// (`DBMATE_MIGRATIONS_DIR=./db/migrations`).
+pub(crate) fn join_clean(base: &Path, rel: &str) -> PathBuf {
+    let mut out = base.to_path_buf();
+    for c in Path::new(rel).components() {
+        match c {
+            std::path::Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
 }

@@ -138,8 +138,14 @@ fn scan(
                 .push((entry.path.clone(), "file name is not UTF-8".into()));
             continue;
         };
-        if name.ends_with(".sql.conf") {
+        if let Some(script) = name.strip_suffix(".conf").filter(|s| s.ends_with(".sql")) {
             // Read with its script (`executeInTransaction`).
+            if !entry.path.with_file_name(script).is_file() {
+                read.ignored.push((
+                    entry.path.clone(),
+                    format!("a script configuration for {script}, which does not exist"),
+                ));
+            }
             continue;
         }
         let Some(stem) = name.strip_suffix(".sql") else {

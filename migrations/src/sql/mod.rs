@@ -63,11 +63,6 @@ impl SqlTool {
             SqlTool::Refinery => "refinery",
         }
     }
-
-    /// Whether the tool has down scripts at all (refinery has none by design).
-    pub fn has_down(self) -> bool {
-        self != SqlTool::Refinery
-    }
 }
 
 impl fmt::Display for SqlTool {

@@ -47,6 +47,10 @@ fn walk(base: &Path, dir: &Path, depth: usize, read: &mut Read) -> std::io::Resu
             continue;
         }
         let Some(name) = entry.name.clone() else {
+            read.ignored.push((
+                entry.path.clone(),
+                "file name is not UTF-8; refinery skips it".into(),
+            ));
             continue;
         };
         let Some((prefix, digits, stem_name)) = parse_name(&name) else {

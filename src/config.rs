@@ -25,6 +25,9 @@ pub struct Config {
     pub kind: Option<ProjectKind>,
     /// Path to alembic.ini, when it is not `<project>/alembic.ini`.
     pub alembic_config: Option<PathBuf>,
+    /// `[sql]`: SQL-file projects (the tool and folder, when detection should not decide).
+    #[serde(default)]
+    pub sql: SqlConfig,
     /// `mrt check`: the database engine (`generic`, `sqlite`, `postgresql`, `mysql`) when
     /// `--dialect` is not given; otherwise read from the ini's `sqlalchemy.url`.
     pub dialect: Option<String>,
@@ -61,6 +64,16 @@ pub struct Config {
     /// extend), used instead of or besides generated ones.
     #[serde(default)]
     pub seeds: BTreeMap<String, mrt_generators::CustomSeed>,
+}
+
+/// `[sql]` in config.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqlConfig {
+    /// `sqlx`, `diesel`, `golang-migrate`, `dbmate`, `flyway` or `refinery`.
+    pub tool: Option<mrt_migrations::sql::SqlTool>,
+    /// The migrations folder, relative to the config file.
+    pub dir: Option<PathBuf>,
 }
 
 /// A loaded config and the file it came from (none when the project has no config).

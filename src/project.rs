@@ -23,25 +23,35 @@ pub struct ProjectArgs {
 /// Loads config and the project; any error here is a usage/config error (exit 3).
 pub fn open(args: &ProjectArgs) -> Result<Project> {
     let loaded = config::load(&args.path)?;
-    let alembic_ini = args.config.clone().or_else(|| {
-        loaded
-            .config
-            .alembic_config
-            .as_deref()
-            .map(|p| loaded.resolve(p))
-    });
+    open_with(
+        &args.path,
+        &loaded,
+        args.config.as_deref(),
+        args.name.as_deref(),
+    )
+}
+
+/// Opens the project in `dir` with its loaded config and the `--config`/`--name` flags.
+pub fn open_with(
+    dir: &Path,
+    loaded: &config::Loaded,
+    alembic_ini: Option<&Path>,
+    section: Option<&str>,
+) -> Result<Project> {
+    let c = &loaded.config;
+    let alembic_ini = alembic_ini
+        .map(Path::to_path_buf)
+        .or_else(|| c.alembic_config.as_deref().map(|p| loaded.resolve(p)));
     let options = ProjectOptions {
-        kind: loaded.config.kind,
+        kind: c.kind,
         alembic_ini,
-        alembic_section: args.name.clone(),
-        version_table: loaded.config.version_table.clone(),
+        alembic_section: section.map(str::to_string),
+        version_table: c.version_table.clone(),
+        sql_tool: c.sql.tool,
+        sql_dir: c.sql.dir.as_deref().map(|p| loaded.resolve(p)),
     };
-    Project::open(&args.path, &options).with_context(|| {
-        format!(
-            "cannot open the migration project in {}",
-            args.path.display()
-        )
-    })
+    Project::open(dir, &options)
+        .with_context(|| format!("cannot open the migration project in {}", dir.display()))
 }
 
 /// A path for machine output: relative to the project root, so it is stable wherever mrt runs.

@@ -170,30 +170,41 @@ fn flask_migrate_layout_is_found() {
 }
 
 #[test]
-fn django_and_sql_projects_are_named_not_passed() {
+fn django_projects_are_named_not_passed() {
     let check = common::fixtures("check");
-    for (name, found) in [
-        ("unsupported_django", "found a Django project (manage.py)"),
-        ("unsupported_sql", "found SQL migrations"),
-    ] {
-        for cmd in ["check", "graph"] {
-            let (code, out, err) = run(&[cmd], &check.join(name));
-            assert_eq!(code, Some(3), "{name} {cmd}: {out}");
-            assert!(
-                err.contains(found) && err.contains("mrt reads Alembic projects today"),
-                "{name} {cmd}: {err}"
-            );
-        }
+    for cmd in ["check", "graph"] {
+        let (code, out, err) = run(&[cmd], &check.join("unsupported_django"));
+        assert_eq!(code, Some(3), "{cmd}: {out}");
+        assert!(
+            err.contains("found a Django project (manage.py)")
+                && err.contains("mrt reads Alembic and SQL-file projects today"),
+            "{cmd}: {err}"
+        );
     }
     let file = check.join("unsupported_django/shop/migrations/0002_remove_order_note.py");
     let (code, out, err) = run(&["explain", file.to_str().unwrap()], &check);
     assert_eq!(code, Some(3), "{out}");
     assert!(err.contains("is a Django migration"), "{err}");
-    // A folder with only a schema dump is just "no Alembic project".
+    // A folder with only a schema dump is no migration project; the error says where mrt
+    // looked for both kinds.
     let (code, _, err) = run(&["check"], &check.join("sql_lookalike"));
     assert_eq!(code, Some(3));
     assert!(
-        err.contains("no alembic.ini") && !err.contains("found SQL"),
+        err.contains("no alembic.ini") && err.contains("no SQL migrations in migrations/"),
         "{err}"
     );
+}
+
+#[test]
+fn sql_files_are_read_without_config() {
+    // An .up.sql/.down.sql pair with no marker: read as sqlx, said in `graph --format json`.
+    let dir = common::fixtures("check").join("sql_minimal");
+    let (code, out, err) = run(&["check"], &dir);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("in 2 files"), "{out}");
+    let (code, out, err) = run(&["graph", "--format", "json"], &dir);
+    assert_eq!(code, Some(0), "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["kind"], "sqlx");
+    assert_eq!(json["revisions"][0]["id"], "20240101000001_users");
 }

@@ -16,6 +16,8 @@ use std::path::Path;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Expect {
+    /// Only these databases (a fixture of one engine's SQL); all when absent.
+    databases: Option<Vec<String>>,
     verdicts: BTreeMap<String, Verdict>,
     /// Verdicts of the static `lint::<rev>` tests, where the fixture states them.
     #[serde(default)]
@@ -67,7 +69,22 @@ fn main() {
             let ignored = !have_alembic || url.is_none();
             list.push(
                 Trial::test(format!("trials::{name}::{db}"), move || {
-                    check(&dir, db, url.as_deref().unwrap_or(""))
+                    check(&dir, db, url.as_deref().unwrap_or(""), Python::Alembic)
+                })
+                .with_ignored_flag(ignored),
+            );
+        }
+        // SQL-file projects need no Python at all: they run without any.
+        for dir in common::fixture_dirs("sql") {
+            if !load_expect(&dir).runs_on(db) {
+                continue;
+            }
+            let name = dir.file_name().unwrap().to_string_lossy().to_string();
+            let ignored = url.is_none();
+            let url = url.clone();
+            list.push(
+                Trial::test(format!("sql::{name}::{db}"), move || {
+                    check(&dir, db, url.as_deref().unwrap_or(""), Python::None)
                 })
                 .with_ignored_flag(ignored),
             );
@@ -106,11 +123,34 @@ struct Outcome {
     message: String,
 }
 
-fn check(dir: &Path, db: &str, url: &str) -> Result<(), Failed> {
+/// Which Python a fixture's run gets.
+#[derive(Clone, Copy)]
+enum Python {
+    /// The test suite's interpreter, with Alembic.
+    Alembic,
+    /// None: `MRT_PYTHON` points nowhere and no `python3` is on PATH.
+    None,
+}
+
+impl Expect {
+    fn runs_on(&self, db: &str) -> bool {
+        self.databases
+            .as_ref()
+            .is_none_or(|dbs| dbs.iter().any(|d| d == db))
+    }
+}
+
+fn load_expect(dir: &Path) -> Expect {
+    let text = std::fs::read_to_string(dir.join("expect.toml"))
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    toml::from_str(&text).unwrap_or_else(|e| panic!("{}/expect.toml: {e}", dir.display()))
+}
+
+fn check(dir: &Path, db: &str, url: &str, python: Python) -> Result<(), Failed> {
     let text = std::fs::read_to_string(dir.join("expect.toml")).map_err(|e| e.to_string())?;
     let expect: Expect = toml::from_str(&text).map_err(|e| format!("expect.toml: {e}"))?;
     let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let out = run_mrt(dir, tmp.path(), url)?;
+    let out = run_mrt(dir, tmp.path(), url, python)?;
     let outcomes = parse(&out);
     let mut problems = Vec::new();
     let mut verdicts: BTreeMap<&String, &Verdict> = expect.verdicts.iter().collect();
@@ -202,14 +242,22 @@ fn judge(name: &str, want: &Verdict, got: &Outcome) -> Option<String> {
     }
 }
 
-fn run_mrt(dir: &Path, tmp: &Path, db: &str) -> Result<String, Failed> {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mrt"))
+fn run_mrt(dir: &Path, tmp: &Path, db: &str, python: Python) -> Result<String, Failed> {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_mrt"));
+    command
         .args(["test", "--project"])
         .arg(dir)
         .args(["--db", db, "--seed", "42", "--test-threads", "2"])
         .env("TMPDIR", tmp)
-        .env("MRT_PYTHON", common::python())
-        .env("NO_COLOR", "1")
+        .env("NO_COLOR", "1");
+    match python {
+        Python::Alembic => command.env("MRT_PYTHON", common::python()),
+        Python::None => command
+            .env("MRT_PYTHON", tmp.join("no-python-here"))
+            .env("PATH", tmp.join("empty-path"))
+            .env_remove("VIRTUAL_ENV"),
+    };
+    let out = command
         .output()
         .map_err(|e| format!("cannot run mrt: {e}"))?;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();

@@ -328,6 +328,9 @@ struct TablePlan<'a> {
     ids: Vec<bool>,
     /// Per column: the revision tests it for NULL, so NULL is planted like a mined value.
     nulls: Vec<bool>,
+    /// Per column: values the revision itself inserts (see [`Literals::inserted`]), which
+    /// generated rows must not take in a unique column.
+    reserved: Vec<Vec<Value>>,
 }
 
 impl<'a> TablePlan<'a> {
@@ -423,6 +426,17 @@ impl<'a> TablePlan<'a> {
                 _ => Vec::new(),
             })
             .collect();
+        let reserved = table
+            .columns
+            .iter()
+            .zip(&specs)
+            .map(|(c, spec)| {
+                fit(
+                    spec,
+                    &mut literals.inserted_into(&table.name, &c.name).into_iter(),
+                )
+            })
+            .collect();
         let auto = table.columns.iter().map(is_auto).collect();
         TablePlan {
             table,
@@ -436,6 +450,7 @@ impl<'a> TablePlan<'a> {
             auto,
             ids,
             nulls,
+            reserved,
         }
     }
 
@@ -530,9 +545,21 @@ impl<'a> TablePlan<'a> {
         let mut seen: Vec<HashSet<Vec<Value>>> = self
             .uniques
             .iter()
-            .map(|u| all.iter().filter_map(|r| u.key(r)).collect())
+            .map(|u| {
+                let mut keys: HashSet<Vec<Value>> = all.iter().filter_map(|r| u.key(r)).collect();
+                if let [column] = u.columns[..] {
+                    keys.extend(self.reserved[column].iter().map(|v| vec![v.clone()]));
+                }
+                keys
+            })
             .collect();
         let mut used_auto = self.used_ints(&all);
+        for (used, reserved) in used_auto.iter_mut().zip(&self.reserved) {
+            used.extend(reserved.iter().filter_map(|v| match v {
+                Value::Int(n) => Some(*n),
+                _ => None,
+            }));
+        }
         let auto_start = self.auto_starts(existing);
         for _ in 0..count {
             let index = all.len() - base;

@@ -28,6 +28,10 @@ pub struct Literals {
     /// Columns (lower case) the source uses as a mapping (`row["settings"].get(...)`,
     /// `**row.settings`): JSON values there are objects, so the code does not crash on them.
     pub objects: BTreeSet<String>,
+    /// Table → column → values the source's own `INSERT ... VALUES` puts there (lower-case
+    /// names): a data migration's fixed rows. Generated rows keep clear of them in unique
+    /// columns, or the migration's own insert would collide with rows mrt seeded.
+    pub inserted: BTreeMap<String, BTreeMap<String, BTreeSet<String>>>,
 }
 
 impl Literals {
@@ -35,6 +39,15 @@ impl Literals {
     pub fn for_column(&self, name: &str) -> Vec<String> {
         self.columns
             .get(&name.to_ascii_lowercase())
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Values the source inserts into `table.column` (case-insensitive).
+    pub fn inserted_into(&self, table: &str, column: &str) -> Vec<String> {
+        self.inserted
+            .get(&table.to_ascii_lowercase())
+            .and_then(|columns| columns.get(&column.to_ascii_lowercase()))
             .map(|s| s.iter().cloned().collect())
             .unwrap_or_default()
     }
@@ -67,6 +80,7 @@ impl Literals {
             && self.numbers.is_empty()
             && self.nulls.is_empty()
             && self.objects.is_empty()
+            && self.inserted.is_empty()
     }
 }
 
@@ -390,19 +404,68 @@ fn looks_like_sql(s: &str) -> bool {
 /// `sa.text(...)` or a `postgresql_where`).
 fn mine_sql(sql: &str, out: &mut Literals) {
     let dialect = GenericDialect {};
+    if let Ok(statements) = Parser::parse_sql(&dialect, sql) {
+        mine_statements(&statements, out);
+        return;
+    }
+    // A whole file with one statement the generic grammar does not know: each piece alone.
+    let pieces: Vec<&str> = sql.split(';').filter(|p| !p.trim().is_empty()).collect();
+    if pieces.len() > 1 {
+        for piece in pieces {
+            if let Ok(statements) = Parser::parse_sql(&dialect, piece) {
+                mine_statements(&statements, out);
+            }
+        }
+        return;
+    }
     let mut visit = |expr: &Expr| {
         sql_comparison(expr, out);
         ControlFlow::<()>::Continue(())
     };
-    if let Ok(statements) = Parser::parse_sql(&dialect, sql) {
-        let _ = visit_expressions(&statements, &mut visit);
-        return;
-    }
     let condition = Parser::new(&dialect)
         .try_with_sql(sql)
         .and_then(|mut p| p.parse_expr());
     if let Ok(expr) = condition {
         let _ = visit_expressions(&expr, &mut visit);
+    }
+}
+
+fn mine_statements(statements: &[sqlparser::ast::Statement], out: &mut Literals) {
+    for statement in statements {
+        let _ = visit_expressions(statement, &mut |expr: &Expr| {
+            sql_comparison(expr, out);
+            ControlFlow::<()>::Continue(())
+        });
+        if let sqlparser::ast::Statement::Insert(insert) = statement {
+            inserted_values(insert, out);
+        }
+    }
+}
+
+/// `INSERT INTO t (a, b) VALUES (1, 'x'), (2, 'y')`: the constants per column of `t`.
+fn inserted_values(insert: &sqlparser::ast::Insert, out: &mut Literals) {
+    let sqlparser::ast::TableObject::TableName(table) = &insert.table else {
+        return;
+    };
+    let Some(table) = table.0.last().map(|p| p.to_string()).and_then(|t| bare(&t)) else {
+        return;
+    };
+    let Some(source) = &insert.source else {
+        return;
+    };
+    let sqlparser::ast::SetExpr::Values(values) = source.body.as_ref() else {
+        return;
+    };
+    let columns: Vec<Option<String>> = (insert.columns.iter())
+        .map(|c| c.0.last().map(|p| p.to_string()).and_then(|c| bare(&c)))
+        .collect();
+    for row in &values.rows {
+        for (column, expr) in columns.iter().zip(&row.content) {
+            if let (Some(column), Some(value)) = (column, literal(expr)) {
+                let per_table = out.inserted.entry(table.clone()).or_default();
+                per_table.entry(column.clone()).or_default().insert(value);
+            }
+        }
     }
 }
 

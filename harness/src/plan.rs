@@ -14,7 +14,7 @@ use std::time::Duration;
 
 /// The static check behind `lint::<rev>`: error messages for a revision (empty = pass). Given by
 /// the caller so `mrt test` applies the same config (dialect, severities, opt-in) as `mrt check`.
-pub type LintFn = Arc<dyn Fn(&Revision, bool) -> Vec<String> + Send + Sync>;
+pub type LintFn = Arc<dyn Fn(&Project, &Revision) -> Vec<String> + Send + Sync>;
 
 /// Everything a run needs, already resolved from config and flags.
 pub struct Settings {
@@ -83,20 +83,21 @@ pub struct Planned {
 /// `lanes`: how many trials run at once (libtest's thread count); see [`in_lanes`].
 pub fn plan(settings: Settings, lanes: usize) -> Result<Planned, HarnessError> {
     let tested = tested_revisions(&settings)?;
-    let options = RunnerOptions {
-        python: settings.python.clone(),
-        url_env: settings.url_env.clone(),
-        timeout: settings.step_timeout,
-    };
-    let project = &settings.project;
-    let factory = (project.framework).runner(&project.root, &project.graph, &options)?;
-    let bookkeeping = project.framework.bookkeeping_tables();
-    let run_id = run_id();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(HarnessError::Runtime)?;
+    let options = RunnerOptions {
+        python: settings.python.clone(),
+        url_env: settings.url_env.clone(),
+        timeout: settings.step_timeout,
+        runtime: Some(runtime.handle().clone()),
+    };
+    let project = &settings.project;
+    let factory = (project.framework).runner(&project.root, &project.graph, &options)?;
+    let bookkeeping = project.framework.bookkeeping_tables();
+    let run_id = run_id();
     let mut pools = Vec::new();
     for (name, spec) in database_names(&settings.databases) {
         let server = if spec == "sqlite" {
@@ -345,7 +346,7 @@ fn lint_trial(context: &Arc<Context>, rev: &str) -> Option<Trial> {
         let (Some(lint), Some(revision)) = (ctx.settings.lint.as_ref(), graph.get(&rev)) else {
             return Ok(());
         };
-        let errors = lint(revision, graph.is_merge(&rev));
+        let errors = lint(&ctx.settings.project, revision);
         if errors.is_empty() {
             Ok(())
         } else {

@@ -4,7 +4,8 @@
 //! names a framework itself.
 
 use crate::alembic::{self, AlembicLocations};
-use crate::exec::{self, AlembicRunner, ExecutorFactory, PythonChoice, WorkerSpec};
+use crate::exec::{self, AlembicRunner, ExecutorFactory, PythonChoice, SqlRunner, WorkerSpec};
+use crate::sql::{SqlDown, SqlProject};
 use crate::{Revision, RevisionGraph};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -19,6 +20,8 @@ pub enum Framework {
         /// Alembic's version table (config `version_table`, default `alembic_version`).
         version_table: String,
     },
+    /// Plain SQL files of one tool, run in-process (no Python).
+    Sql(Arc<SqlProject>),
 }
 
 /// What a runner needs beyond the project, from flags and config.
@@ -30,6 +33,8 @@ pub struct RunnerOptions {
     pub url_env: String,
     /// Hard timeout of one step.
     pub timeout: Duration,
+    /// The runtime mrt's databases were opened on, for runners that use their connections.
+    pub runtime: Option<tokio::runtime::Handle>,
 }
 
 /// Whether `drift::<db>` (the database at head against the project's models) can run.
@@ -46,6 +51,7 @@ impl Framework {
     pub fn name(&self) -> &'static str {
         match self {
             Framework::Alembic { .. } => "alembic",
+            Framework::Sql(project) => project.tool.as_str(),
         }
     }
 
@@ -53,6 +59,7 @@ impl Framework {
     pub fn home(&self) -> &Path {
         match self {
             Framework::Alembic { locations, .. } => &locations.script_location,
+            Framework::Sql(project) => &project.dir,
         }
     }
 
@@ -60,6 +67,41 @@ impl Framework {
     pub fn migration_dirs(&self) -> &[PathBuf] {
         match self {
             Framework::Alembic { locations, .. } => &locations.version_locations,
+            Framework::Sql(project) => std::slice::from_ref(&project.dir),
+        }
+    }
+
+    /// The files a revision is written in (an SQL migration's up and down scripts).
+    pub fn files(&self, revision: &Revision) -> Vec<PathBuf> {
+        let mut files = vec![revision.path.clone()];
+        if let Framework::Sql(project) = self {
+            let found = (project.get(&revision.id))
+                .or_else(|| project.shadowed.iter().find(|m| m.id == revision.id));
+            if let Some(SqlDown::Script(down)) = found.map(|m| &m.down) {
+                if down.path != revision.path {
+                    files.push(down.path.clone());
+                }
+            }
+        }
+        files
+    }
+
+    /// Revisions outside the graph that a check must still read: SQL migrations whose version
+    /// an earlier one already has.
+    pub fn extra_revisions(&self) -> Vec<Revision> {
+        match self {
+            Framework::Alembic { .. } => Vec::new(),
+            Framework::Sql(project) => (project.shadowed.iter())
+                .map(|m| Revision {
+                    id: m.id.clone(),
+                    down_revisions: Vec::new(),
+                    branch_labels: Vec::new(),
+                    depends_on: Vec::new(),
+                    message: Some(m.description.clone()),
+                    path: m.up.path.clone(),
+                    line: m.up.first_line,
+                })
+                .collect(),
         }
     }
 
@@ -68,6 +110,7 @@ impl Framework {
     pub fn configured_url(&self) -> Option<&str> {
         match self {
             Framework::Alembic { locations, .. } => locations.sqlalchemy_url.as_deref(),
+            Framework::Sql(project) => project.database_url.as_deref(),
         }
     }
 
@@ -75,6 +118,7 @@ impl Framework {
     pub fn bookkeeping_tables(&self) -> Vec<String> {
         match self {
             Framework::Alembic { version_table, .. } => vec![version_table.clone()],
+            Framework::Sql(project) => vec![project.tool.bookkeeping_table().to_string()],
         }
     }
 
@@ -82,18 +126,33 @@ impl Framework {
     pub fn merge_hint(&self) -> &'static str {
         match self {
             Framework::Alembic { .. } => "add a merge revision: `alembic merge heads`",
+            Framework::Sql(_) => "give each migration its own version",
         }
     }
 
     /// Whether steps run in Python (an interpreter must be found, or provisioned).
     pub fn needs_python(&self) -> bool {
-        matches!(self, Framework::Alembic { .. })
+        match self {
+            Framework::Alembic { .. } => true,
+            Framework::Sql(_) => false,
+        }
     }
 
     /// The text of a revision as the user wrote it (the constants the generator plants come
     /// from it).
     pub fn revision_text(&self, revision: &Revision) -> Option<String> {
-        std::fs::read_to_string(&revision.path).ok()
+        match self {
+            Framework::Alembic { .. } => std::fs::read_to_string(&revision.path).ok(),
+            Framework::Sql(project) => {
+                let m = project.get(&revision.id)?;
+                let mut text = m.up.text.clone();
+                if let SqlDown::Script(down) = &m.down {
+                    text.push('\n');
+                    text.push_str(&down.text);
+                }
+                Some(text)
+            }
+        }
     }
 
     /// Lower-cased words a revision names, where table names would be (`None`: unknown, test
@@ -102,16 +161,21 @@ impl Framework {
         let text = self.revision_text(revision)?;
         match self {
             Framework::Alembic { .. } => alembic::mentioned_words(&text),
+            Framework::Sql(_) => Some(crate::sql_words(&text).collect()),
         }
     }
 
     /// Why a revision cannot be downgraded by design (it gets a forward trial instead), if so.
     pub fn forward_only(&self, rev: &str) -> Option<String> {
         match self {
-            Framework::Alembic { .. } => {
-                let _ = rev;
-                None
-            }
+            Framework::Alembic { .. } => None,
+            Framework::Sql(project) => match &project.get(rev)?.down {
+                SqlDown::ForwardOnly => Some(format!(
+                    "no down migration ({} runs this one forward only); see {rev}::forward",
+                    project.tool
+                )),
+                SqlDown::Script(_) | SqlDown::Missing => None,
+            },
         }
     }
 
@@ -123,6 +187,7 @@ impl Framework {
                     None => Drift::Available,
                 }
             }
+            Framework::Sql(_) => Drift::NotApplicable,
         }
     }
 
@@ -165,6 +230,18 @@ impl Framework {
                     downgrade_targets: Arc::new(targets),
                 };
                 Ok(Arc::new(AlembicRunner::new(spec)))
+            }
+            Framework::Sql(project) => {
+                let runtime =
+                    options
+                        .runtime
+                        .clone()
+                        .ok_or_else(|| exec::StepError::Unavailable {
+                            runner: "the SQL runner".into(),
+                            message: "no async runtime was given".into(),
+                        })?;
+                let runner = SqlRunner::new(Arc::clone(project), root, runtime, options.timeout);
+                Ok(Arc::new(runner))
             }
         }
     }

@@ -1,13 +1,18 @@
 //! A migration project as a whole: where it is, its revisions and their graph.
 
 use crate::alembic::{self, AlembicConfigError, AlembicLocations};
+use crate::sql::{self, SqlError, SqlTool};
 use crate::{Framework, Problem, RevisionGraph};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProjectKind {
     Alembic,
+    /// Plain SQL files of a migration tool (sqlx, diesel, golang-migrate, dbmate, Flyway,
+    /// refinery).
+    Sql,
 }
 
 /// What the caller knows better than discovery (flags and config).
@@ -20,6 +25,10 @@ pub struct ProjectOptions {
     pub alembic_section: Option<String>,
     /// Alembic's version table, when env.py names another (config `version_table`).
     pub version_table: Option<String>,
+    /// `[sql] tool`: which tool's SQL files these are, when detection should not decide.
+    pub sql_tool: Option<SqlTool>,
+    /// `[sql] dir`: the migrations folder, relative to the project root.
+    pub sql_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -28,10 +37,15 @@ pub enum ProjectError {
     NotADirectory(PathBuf),
     #[error(transparent)]
     Alembic(AlembicConfigError),
+    #[error(transparent)]
+    Sql(SqlError),
     /// No Alembic project, but migrations of a kind mrt does not read yet: said, never a silent
     /// "0 files".
-    #[error("{dir}: {found}; mrt reads Alembic projects today (Django and SQL-file migrations are planned), so nothing was checked")]
+    #[error("{dir}: {found}; mrt reads Alembic and SQL-file projects today (Django is planned), so nothing was checked")]
     Unsupported { dir: PathBuf, found: String },
+    /// Neither an Alembic project nor SQL migrations.
+    #[error("no migration project in {dir}: no alembic.ini nor [tool.alembic] in pyproject.toml (pass --config PATH/alembic.ini), and no SQL migrations in {looked} (set kind = \"sql\" and [sql] dir in mrt.toml)")]
+    NotFound { dir: PathBuf, looked: String },
 }
 
 #[derive(Debug)]
@@ -52,22 +66,43 @@ impl Project {
         if !root.is_dir() {
             return Err(ProjectError::NotADirectory(root.to_path_buf()));
         }
+        let sql_asked = options.sql_tool.is_some() || options.sql_dir.is_some();
+        match options.kind {
+            Some(ProjectKind::Sql) => return Self::open_sql(root, options),
+            None if sql_asked => return Self::open_sql(root, options),
+            _ => {}
+        }
         let alembic = alembic::locate(
             root,
             options.alembic_ini.as_deref(),
             options.alembic_section.as_deref(),
-        )
-        .map_err(|e| match (&e, crate::foreign::detect(root)) {
-            (AlembicConfigError::NotFound(_), Some(found)) => ProjectError::Unsupported {
-                dir: root.to_path_buf(),
-                found,
-            },
-            _ => ProjectError::Alembic(e),
-        })?;
+        );
+        match alembic {
+            Ok(locations) => Ok(Self::open_alembic(root, options, locations)),
+            Err(AlembicConfigError::NotFound(_)) if options.kind.is_none() => {
+                if sql::detect(root).is_some() {
+                    return Self::open_sql(root, options);
+                }
+                match crate::foreign::detect(root) {
+                    Some(found) => Err(ProjectError::Unsupported {
+                        dir: root.to_path_buf(),
+                        found,
+                    }),
+                    None => Err(ProjectError::NotFound {
+                        dir: root.to_path_buf(),
+                        looked: sql::looked_for(root),
+                    }),
+                }
+            }
+            Err(e) => Err(ProjectError::Alembic(e)),
+        }
+    }
+
+    fn open_alembic(root: &Path, options: &ProjectOptions, alembic: AlembicLocations) -> Self {
         let loaded = alembic::load_revisions(&alembic);
         let graph = RevisionGraph::build(loaded.revisions, &loaded.salvaged);
-        Ok(Project {
-            root: std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf()),
+        Project {
+            root: absolute(root),
             kind: ProjectKind::Alembic,
             framework: Framework::Alembic {
                 locations: alembic,
@@ -77,6 +112,21 @@ impl Project {
             graph,
             file_problems: loaded.problems,
             ignored: loaded.ignored,
+        }
+    }
+
+    fn open_sql(root: &Path, options: &ProjectOptions) -> Result<Self, ProjectError> {
+        let root = absolute(root);
+        let project = sql::load(&root, options.sql_tool, options.sql_dir.as_deref())
+            .map_err(ProjectError::Sql)?;
+        let graph = RevisionGraph::build(project.revisions(), &[]);
+        Ok(Project {
+            kind: ProjectKind::Sql,
+            file_problems: project.problems.clone(),
+            ignored: project.ignored.clone(),
+            framework: Framework::Sql(Arc::new(project)),
+            graph,
+            root,
         })
     }
 
@@ -84,6 +134,7 @@ impl Project {
     pub fn alembic(&self) -> Option<&AlembicLocations> {
         match &self.framework {
             Framework::Alembic { locations, .. } => Some(locations),
+            Framework::Sql(_) => None,
         }
     }
 
@@ -95,4 +146,8 @@ impl Project {
     pub fn has_problems(&self) -> bool {
         self.problems().next().is_some()
     }
+}
+
+fn absolute(root: &Path) -> PathBuf {
+    std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf())
 }

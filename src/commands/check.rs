@@ -8,8 +8,11 @@ use crate::config::{self, Loaded};
 use crate::project::{self, ProjectArgs};
 use crate::report::{self, Checked, Format, Item, Report, Skipped};
 use anyhow::{anyhow, bail, Context, Result};
-use mrt_lint::{Dialect, FileContext, Finding, Severity};
-use mrt_migrations::{Project, Revision, RevisionGraph};
+use mrt_lint::{
+    Dialect, FileContext, Finding, Severity, SqlDown as SqlDownSource, SqlFileContext, SqlSource,
+};
+use mrt_migrations::sql::{SqlDown, SqlProject, SqlScript};
+use mrt_migrations::{Framework, Project, Revision, RevisionGraph};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -76,19 +79,24 @@ fn check(
 ) -> Report {
     let graph = &project.graph;
     let (revisions, skipped) = select(project, selection);
-    let mut findings = lint_all(&revisions, graph, dialect, &policy.opt_in);
+    let mut findings = lint_all(project, &revisions, dialect, &policy.opt_in);
     findings.extend(mrt_lint::graph_findings(graph));
     let problems: Vec<_> = project.problems().cloned().collect();
     findings.extend(
         mrt_lint::problem_findings(&problems)
             .into_iter()
-            .filter(|f| selection.verdict(f.revision.as_deref(), &f.path) == Verdict::Check),
+            .filter(|f| {
+                let files = std::slice::from_ref(&f.path);
+                selection.verdict(f.revision.as_deref(), files) == Verdict::Check
+            }),
     );
     let mut checked: Vec<Checked> = revisions
         .iter()
-        .map(|r| Checked {
-            revision: Some(r.id.clone()),
-            path: report::relative(&project.root, &r.path),
+        .flat_map(|r| {
+            (project.framework.files(r).into_iter()).map(|path| Checked {
+                revision: Some(r.id.clone()),
+                path: report::relative(&project.root, &path),
+            })
         })
         .collect();
     let items = to_items(&project.root, policy.apply(findings));
@@ -104,17 +112,20 @@ fn check(
 
 /// The revisions to lint and the ones skipped by config: in graph order, then those on a cycle
 /// and those whose id a later file declares again (read, so checked, though not in the graph).
-fn select<'p>(project: &'p Project, selection: &Selection) -> (Vec<&'p Revision>, Vec<Skipped>) {
+fn select(project: &Project, selection: &Selection) -> (Vec<Revision>, Vec<Skipped>) {
     let mut revisions = Vec::new();
     let mut skipped = Vec::new();
     let graph = &project.graph;
+    let extra = project.framework.extra_revisions();
     for r in graph
         .ordered()
         .chain(graph.unordered())
         .chain(graph.shadowed())
+        .chain(&extra)
     {
-        match selection.verdict(Some(&r.id), &r.path) {
-            Verdict::Check => revisions.push(r),
+        let files = project.framework.files(r);
+        match selection.verdict(Some(&r.id), &files) {
+            Verdict::Check => revisions.push(r.clone()),
             Verdict::Skip(reason) => skipped.push(Skipped {
                 revision: r.id.clone(),
                 path: report::relative(&project.root, &r.path),
@@ -162,17 +173,81 @@ fn to_items(root: &Path, findings: Vec<Finding>) -> Vec<Item> {
 
 /// Lints the revision files in parallel.
 fn lint_all(
-    revisions: &[&Revision],
-    graph: &RevisionGraph,
+    project: &Project,
+    revisions: &[Revision],
     dialect: Dialect,
     opt_in: &[&str],
 ) -> Vec<Finding> {
     revisions
         .par_iter()
-        .flat_map_iter(|r| {
-            lint_revision(&r.path, Some(&r.id), graph.is_merge(&r.id), dialect, opt_in)
-        })
+        .flat_map_iter(|r| lint_project_revision(project, r, dialect, opt_in))
         .collect()
+}
+
+/// Lints one revision of a project with its framework's frontend.
+pub fn lint_project_revision(
+    project: &Project,
+    revision: &Revision,
+    dialect: Dialect,
+    opt_in: &[&str],
+) -> Vec<Finding> {
+    match &project.framework {
+        Framework::Sql(sql) => lint_sql_migration(sql, &revision.id, dialect, opt_in),
+        Framework::Alembic { .. } => lint_revision(
+            &revision.path,
+            Some(&revision.id),
+            project.graph.is_merge(&revision.id),
+            dialect,
+            opt_in,
+        ),
+    }
+}
+
+/// Lints one SQL-file migration (its up and down scripts) by id.
+fn lint_sql_migration(
+    sql: &SqlProject,
+    id: &str,
+    dialect: Dialect,
+    opt_in: &[&str],
+) -> Vec<Finding> {
+    let Some(m) = sql
+        .get(id)
+        .or_else(|| sql.shadowed.iter().find(|m| m.id == id))
+    else {
+        return Vec::new();
+    };
+    let source = |s| sql_source(sql, s, dialect);
+    let down = match &m.down {
+        SqlDown::Script(script) => SqlDownSource::Present(source(script)),
+        SqlDown::Missing => SqlDownSource::Missing,
+        SqlDown::ForwardOnly => SqlDownSource::ForwardOnly,
+    };
+    mrt_lint::lint_sql_migration(&SqlFileContext {
+        revision: Some(id),
+        up: source(&m.up),
+        down,
+        dialect,
+        opt_in_rules: opt_in,
+    })
+}
+
+/// A script as the lint frontend reads it: whether the tool wraps it in a transaction on this
+/// engine (unknown engine: as the file declares it).
+fn sql_source<'s>(sql: &SqlProject, script: &'s SqlScript, dialect: Dialect) -> SqlSource<'s> {
+    let engine = match dialect {
+        Dialect::Sqlite => Some(mrt_db::Dialect::Sqlite),
+        Dialect::Postgresql => Some(mrt_db::Dialect::Postgres),
+        Dialect::Mysql => Some(mrt_db::Dialect::Mysql),
+        Dialect::Generic => None,
+    };
+    SqlSource {
+        path: &script.path,
+        text: &script.text,
+        first_line: script.first_line,
+        transactional: engine.map_or(script.transactional, |e| {
+            sql.tool.runs_in_transaction(e, script)
+        }),
+    }
 }
 
 /// Lints one file; one that cannot be read yields nothing here (it is an MRT902 problem).
@@ -395,7 +470,8 @@ impl Selection {
         })
     }
 
-    fn verdict(&self, revision: Option<&str>, path: &Path) -> Verdict<'_> {
+    /// Whether a revision (whose files are `paths`) is checked, skipped or out of range.
+    fn verdict(&self, revision: Option<&str>, paths: &[PathBuf]) -> Verdict<'_> {
         if let Some(id) = revision {
             if let Some(range) = &self.in_range {
                 if !range.contains(id) {
@@ -404,8 +480,8 @@ impl Selection {
             }
         }
         if let Some(changed) = &self.changed {
-            let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-            if !changed.contains(&path) {
+            let canonical = |p: &PathBuf| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+            if !paths.iter().any(|p| changed.contains(&canonical(p))) {
                 return Verdict::Out;
             }
         }

@@ -1,14 +1,14 @@
 //! `mrt test`: the dynamic trials, as a libtest-compatible harness.
 
-use crate::commands::check::{lint_revision, Policy};
+use crate::commands::check::{lint_project_revision, Policy};
 use crate::config::{self, Loaded};
 use crate::exit;
 use anyhow::{bail, Context, Result};
 use mrt_harness::{LintFn, Settings};
 use mrt_lint::Severity;
 use mrt_migrations::exec::{can_import, find_python, provision, provision_packages, PythonChoice};
+use mrt_migrations::Project;
 use mrt_migrations::Revision;
-use mrt_migrations::{Project, ProjectOptions};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -179,8 +179,8 @@ fn choose_python(
 fn lint_fn(loaded: &Loaded, url: &Option<String>) -> Result<LintFn> {
     let policy = Policy::new(loaded, None, &[], &[])?;
     let dialect = policy.dialect_for(url.as_deref());
-    Ok(Arc::new(move |rev: &Revision, is_merge: bool| {
-        let findings = lint_revision(&rev.path, Some(&rev.id), is_merge, dialect, &policy.opt_in);
+    Ok(Arc::new(move |project: &Project, rev: &Revision| {
+        let findings = lint_project_revision(project, rev, dialect, &policy.opt_in);
         policy
             .apply(findings)
             .into_iter()
@@ -256,25 +256,12 @@ fn checked_skip(
 }
 
 fn open_project(args: &TestArgs, loaded: &Loaded) -> Result<Project> {
-    let alembic_ini = args.config.clone().or_else(|| {
-        loaded
-            .config
-            .alembic_config
-            .as_deref()
-            .map(|p| loaded.resolve(p))
-    });
-    let options = ProjectOptions {
-        kind: loaded.config.kind,
-        alembic_ini,
-        alembic_section: args.name.clone(),
-        version_table: loaded.config.version_table.clone(),
-    };
-    Project::open(&args.project, &options).with_context(|| {
-        format!(
-            "cannot open the migration project in {}",
-            args.project.display()
-        )
-    })
+    crate::project::open_with(
+        &args.project,
+        loaded,
+        args.config.as_deref(),
+        args.name.as_deref(),
+    )
 }
 
 fn run_seed(flag: Option<u64>, config: Option<u64>) -> Result<u64> {

@@ -7,12 +7,14 @@
 
 mod frames;
 mod python;
+mod sql;
 mod worker;
 
 pub use frames::{user_dirs, user_frames};
 pub use python::{
     can_import, find_python, provision, provision_packages, ProvisionError, PythonChoice,
 };
+pub use sql::SqlRunner;
 pub use worker::{kill_all_workers, AlembicRunner, Worker, WorkerSpec};
 
 use mrt_db::{SchemaHint, TempDb};

@@ -482,7 +482,7 @@ fn cargo_deps(text: &str) -> CargoDeps {
 }
 
 /// `KEY=value` from a `.env` file (`export` prefix, quotes and a trailing comment allowed).
-fn dotenv_value(text: &str, key: &str) -> Option<String> {
+pub(crate) fn dotenv_value(text: &str, key: &str) -> Option<String> {
     text.lines().rev().find_map(|line| {
         let line = line.trim();
         let line = line.strip_prefix("export ").unwrap_or(line).trim_start();

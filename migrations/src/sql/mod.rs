@@ -75,6 +75,13 @@ impl fmt::Display for SqlTool {
 #[error("unknown SQL migration tool {0:?}; expected one of sqlx, diesel, golang-migrate, dbmate, flyway, refinery")]
 pub struct UnknownSqlTool(pub String);
 
+impl<'de> serde::Deserialize<'de> for SqlTool {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 impl FromStr for SqlTool {
     type Err = UnknownSqlTool;
 
@@ -137,6 +144,9 @@ pub struct SqlProject {
     /// Why this tool and folder were chosen, for a message such as "read as sqlx (Cargo.toml
     /// depends on sqlx); set [sql] tool to change".
     pub detected_by: String,
+    /// `DATABASE_URL` in the project's `.env` (sqlx's and dbmate's convention): the engine
+    /// `mrt check` reads the SQL as when no dialect is configured. Never printed.
+    pub database_url: Option<String>,
     /// In the tool's order; each version once.
     pub migrations: Vec<SqlMigration>,
     /// Migrations whose version an earlier one already has (a
@@ -170,6 +180,11 @@ pub(crate) struct Read {
     pub migrations: Vec<(VersionKey, SqlMigration)>,
     pub problems: Vec<Problem>,
     pub ignored: Vec<(PathBuf, String)>,
+}
+
+/// The folders detection looks in, for a message saying where no migrations were found.
+pub fn looked_for(root: &Path) -> String {
+    detect::looked_for(root, None)
 }
 
 /// Reads a project; `tool` and `dir` are the configuration's `[sql] tool` and `[sql] dir`
@@ -234,7 +249,11 @@ pub fn load(
         dir: dir.clone(),
         source,
     })?;
-    Ok(assemble(tool, dir, detected_by, read))
+    let mut project = assemble(tool, dir, detected_by, read);
+    project.database_url = std::fs::read_to_string(root.join(".env"))
+        .ok()
+        .and_then(|env| detect::dotenv_value(&env, "DATABASE_URL"));
+    Ok(project)
 }
 
 /// Sorts in the tool's order (ties by id, so the order never depends on the file system), keeps
@@ -281,6 +300,7 @@ fn assemble(tool: SqlTool, dir: PathBuf, detected_by: String, read: Read) -> Sql
         tool,
         dir,
         detected_by,
+        database_url: None,
         migrations: kept.into_iter().map(|(_, m)| m).collect(),
         shadowed,
         problems,

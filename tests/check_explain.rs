@@ -146,3 +146,36 @@ fn rules_table_has_a_row_per_rule() {
         "{row}"
     );
 }
+
+#[test]
+fn explain_sql_file_lints_its_migration() {
+    // Either file of a migration explains the migration: the down file names the up file's
+    // DROP COLUMN, with its line.
+    let dir = common::fixtures("sql").join("sqlx_traps");
+    let down = "migrations/20240101000003_drop_phone.down.sql";
+    let r = run(&["explain", down], &dir);
+    assert_eq!(r.code, Some(2), "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("migrations/20240101000003_drop_phone.up.sql:2:1  MRT201  error"),
+        "{}",
+        r.stdout
+    );
+    let clean = run(
+        &["explain", "migrations/20240101000002_add_phone.up.sql"],
+        &dir,
+    );
+    assert_eq!(clean.code, Some(0), "{}{}", clean.stdout, clean.stderr);
+    // An .sql file in no project of a known tool is an error, never "0 findings".
+    let lone = run(
+        &["explain", "fixtures/check/sql_lookalike/db/schema.sql"],
+        &common::repo(),
+    );
+    assert_eq!(lone.code, Some(3), "{}", lone.stdout);
+    assert!(
+        lone.stderr
+            .contains("is an SQL migration file, but no folder above it"),
+        "{}",
+        lone.stderr
+    );
+}

@@ -1,9 +1,12 @@
 //! A Rust project runs mrt's trials from `cargo test` and `cargo nextest run` through a
-//! `harness = false` test calling `mrt::harness::main()` (fixtures/rust_harness).
+//! `harness = false` test calling `mrt::harness::main()`: an Alembic project
+//! (fixtures/rust_harness), and sqlx and diesel migrations with no Python at all
+//! (fixtures/rust_harness_sqlx, fixtures/rust_harness_diesel).
 //!
-//! The demo package is copied to a temporary directory with the path to this repository filled
+//! Each demo package is copied to a temporary directory with the path to this repository filled
 //! in, and built in `target/rust-harness` with this repository's Cargo.lock, so dependencies are
-//! compiled once per machine. Ignored, with the reason, when Alembic or cargo-nextest is missing.
+//! compiled once per machine. Ignored, with the reason, when Alembic (for the Alembic demo) or
+//! cargo-nextest is missing.
 
 mod common;
 
@@ -11,13 +14,51 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const EXPECTED: [&str; 6] = [
-    "graph::well_formed",
-    "graph::single_head",
-    "lint::p01",
-    "lint::p02",
-    "sqlite::p01",
-    "sqlite::p02",
+/// A demo package and the tests it must list and pass.
+struct Demo {
+    fixture: &'static str,
+    expected: &'static [&'static str],
+    /// Its steps run in Python (Alembic); the others get no Python at all.
+    python: bool,
+}
+
+const DEMOS: [Demo; 3] = [
+    Demo {
+        fixture: "rust_harness",
+        expected: &[
+            "graph::well_formed",
+            "graph::single_head",
+            "lint::p01",
+            "lint::p02",
+            "sqlite::p01",
+            "sqlite::p02",
+        ],
+        python: true,
+    },
+    Demo {
+        fixture: "rust_harness_sqlx",
+        expected: &[
+            "graph::well_formed",
+            "graph::single_head",
+            "lint::20240101000001_create_users",
+            "lint::20240101000003_index_phone",
+            "sqlite::20240101000001_create_users",
+            "sqlite::20240101000002_add_phone",
+            "sqlite::20240101000003_index_phone",
+        ],
+        python: false,
+    },
+    Demo {
+        fixture: "rust_harness_diesel",
+        expected: &[
+            "graph::well_formed",
+            "graph::single_head",
+            "lint::2024-01-01-000001_create_posts",
+            "sqlite::2024-01-01-000001_create_posts",
+            "sqlite::2024-01-02-000002_add_published",
+        ],
+        python: false,
+    },
 ];
 
 fn main() {
@@ -27,28 +68,48 @@ fn main() {
         .args(["nextest", "--version"])
         .output()
         .is_ok_and(|o| o.status.success());
-    let trials = vec![
-        Trial::test("rust_harness::cargo_test", cargo_test).with_ignored_flag(!have_alembic),
-        Trial::test("rust_harness::cargo_nextest", cargo_nextest)
-            .with_ignored_flag(!(have_alembic && have_nextest)),
-    ];
+    let mut trials = Vec::new();
+    for demo in &DEMOS {
+        let name = demo
+            .fixture
+            .trim_start_matches("rust_harness")
+            .trim_start_matches('_');
+        let suffix = if name.is_empty() {
+            String::new()
+        } else {
+            format!("::{name}")
+        };
+        let python_missing = demo.python && !have_alembic;
+        trials.push(
+            Trial::test(format!("rust_harness::cargo_test{suffix}"), move || {
+                cargo_test(demo)
+            })
+            .with_ignored_flag(python_missing),
+        );
+        trials.push(
+            Trial::test(format!("rust_harness::cargo_nextest{suffix}"), move || {
+                cargo_nextest(demo)
+            })
+            .with_ignored_flag(python_missing || !have_nextest),
+        );
+    }
     if !have_alembic {
         eprintln!(
-            "note: rust_harness tests ignored: {} cannot import alembic and sqlalchemy",
+            "note: rust_harness tests of the Alembic demo ignored: {} cannot import alembic and sqlalchemy",
             common::python()
         );
-    } else if !have_nextest {
+    }
+    if !have_nextest {
         eprintln!("note: rust_harness::cargo_nextest ignored: `cargo nextest` is not installed");
     }
     libtest_mimic::run(&args, trials).exit();
 }
 
 /// Copies the demo package into a fresh directory and returns it (kept alive by the guard).
-fn demo() -> Result<(tempfile::TempDir, PathBuf), Failed> {
+fn copy_demo(demo: &Demo) -> Result<(tempfile::TempDir, PathBuf), Failed> {
     let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
     let dest = tmp.path().join("demo");
-    common::copy_dir(&common::repo().join("fixtures/rust_harness"), &dest)
-        .map_err(|e| e.to_string())?;
+    common::copy_dir(&common::fixtures(demo.fixture), &dest).map_err(|e| e.to_string())?;
     let template =
         std::fs::read_to_string(dest.join("Cargo.toml.in")).map_err(|e| e.to_string())?;
     let manifest = template.replace("@MRT_PATH@", &common::repo().display().to_string());
@@ -58,17 +119,26 @@ fn demo() -> Result<(tempfile::TempDir, PathBuf), Failed> {
     Ok((tmp, dest))
 }
 
-fn cargo(dir: &Path, args: &[&str]) -> Result<String, Failed> {
-    let out = Command::new("cargo")
+fn cargo(demo: &Demo, dir: &Path, args: &[&str]) -> Result<String, Failed> {
+    let mut command = Command::new("cargo");
+    command
         .args(args)
         .current_dir(dir)
         .env(
             "CARGO_TARGET_DIR",
             common::repo().join("target/rust-harness"),
         )
-        .env("MRT_PYTHON", common::python())
         .env("MRT_SEED", "7")
-        .env_remove("RUSTFLAGS")
+        .env_remove("RUSTFLAGS");
+    if demo.python {
+        command.env("MRT_PYTHON", common::python());
+    } else {
+        // SQL-file migrations need no Python: make sure none is used.
+        command
+            .env("MRT_PYTHON", dir.join("no-python-here"))
+            .env_remove("VIRTUAL_ENV");
+    }
+    let out = command
         .output()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     let text = format!(
@@ -83,13 +153,14 @@ fn cargo(dir: &Path, args: &[&str]) -> Result<String, Failed> {
     }
 }
 
-fn cargo_test() -> Result<(), Failed> {
-    let (_guard, dir) = demo()?;
+fn cargo_test(demo: &Demo) -> Result<(), Failed> {
+    let (_guard, dir) = copy_demo(demo)?;
     let out = cargo(
+        demo,
         &dir,
         &["test", "--test", "migrations", "--", "--test-threads", "2"],
     )?;
-    for name in EXPECTED {
+    for name in demo.expected {
         let line = out
             .lines()
             .find(|l| l.starts_with(&format!("test {name} ")));
@@ -97,25 +168,29 @@ fn cargo_test() -> Result<(), Failed> {
             return Err(format!("`cargo test` did not pass {name}:\n{out}").into());
         }
     }
-    if !out.contains("test result: ok. 6 passed") {
+    let summary = out.lines().find(|l| l.starts_with("test result:"));
+    if !summary
+        .is_some_and(|l| l.starts_with("test result: ok.") && l.contains(" 0 failed; 0 ignored;"))
+    {
         return Err(format!("unexpected summary:\n{out}").into());
     }
     Ok(())
 }
 
-fn cargo_nextest() -> Result<(), Failed> {
-    let (_guard, dir) = demo()?;
-    let list = cargo(&dir, &["nextest", "list", "--test", "migrations"])?;
-    for name in EXPECTED {
+fn cargo_nextest(demo: &Demo) -> Result<(), Failed> {
+    let (_guard, dir) = copy_demo(demo)?;
+    let list = cargo(demo, &dir, &["nextest", "list", "--test", "migrations"])?;
+    for name in demo.expected {
         if !list.contains(name) {
             return Err(format!("`cargo nextest list` lacks {name}:\n{list}").into());
         }
     }
     let out = cargo(
+        demo,
         &dir,
         &["nextest", "run", "--test", "migrations", "--no-fail-fast"],
     )?;
-    for name in EXPECTED {
+    for name in demo.expected {
         if !out.lines().any(|l| l.contains("PASS") && l.contains(name)) {
             return Err(format!("`cargo nextest run` did not pass {name}:\n{out}").into());
         }

@@ -55,6 +55,17 @@ impl Framework {
         }
     }
 
+    /// How the framework was recognised, for `-v` ("sqlx: Cargo.toml depends on sqlx; ...").
+    pub fn detected_by(&self) -> String {
+        match self {
+            Framework::Alembic { locations, .. } => match &locations.ini {
+                Some(ini) => format!("alembic: {}", ini.display()),
+                None => "alembic: [tool.alembic] in pyproject.toml".into(),
+            },
+            Framework::Sql(project) => format!("{}: {}", project.tool, project.detected_by),
+        }
+    }
+
     /// The folder the framework's files live in (Alembic's script location).
     pub fn home(&self) -> &Path {
         match self {

@@ -59,7 +59,8 @@ pub fn run(args: &CheckArgs, verbose: bool) -> Result<u8> {
     let selection = Selection::new(&project, &loaded, args)?;
     let dialect = policy.dialect_for(project.framework.configured_url());
     if verbose {
-        eprintln!("note: dialect {dialect}");
+        let detected = mrt_migrations::escape(&project.framework.detected_by()).into_owned();
+        eprintln!("note: read as {detected}; dialect {dialect}");
     }
     let report = check(&project, &policy, &selection, dialect, args.strict);
     match report::print(&report, args.format) {

@@ -1,11 +1,11 @@
 //! `mrt explain CODE|NAME` prints a rule's documentation; `mrt explain FILE` lints one revision
 //! file and shows how to fix each finding. Offline: nothing is fetched or imported.
 
-use super::check::{lint_revision, parse_dialect, read_source, Policy};
+use super::check::{lint_project_revision, lint_revision, parse_dialect, read_source, Policy};
 use crate::config;
 use crate::exit;
 use crate::report::{counts_text, Counts};
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use mrt_lint::{Dialect, Finding, Rule, Severity};
 use mrt_migrations::alembic::{self, FileOutcome};
 use std::io::Write;
@@ -113,6 +113,12 @@ fn wrap(text: &str, indent: &str) -> String {
 
 /// Lints one file with its project's settings and prints each finding with its rule's fix.
 fn explain_file(path: &Path, args: &ExplainArgs, verbose: bool) -> Result<u8> {
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("sql"))
+    {
+        return explain_sql_file(path, args, verbose);
+    }
     refuse_foreign(path)?;
     let project_dir = find_project_dir(path);
     let loaded = match &project_dir {
@@ -132,11 +138,16 @@ fn explain_file(path: &Path, args: &ExplainArgs, verbose: bool) -> Result<u8> {
         );
     }
     let findings = policy.apply(lint_one_file(path, dialect, &policy.opt_in));
+    print_findings(&findings, |_| path.to_path_buf())
+}
+
+/// Prints each finding with its rule's fix and the counts; the exit code of `mrt check`.
+fn print_findings(findings: &[Finding], shown: impl Fn(&Finding) -> PathBuf) -> Result<u8> {
     let mut out = std::io::stdout().lock();
-    for f in &findings {
-        write_finding(&mut out, path, f)?;
+    for f in findings {
+        write_finding(&mut out, &shown(f), f)?;
     }
-    let counts = count(&findings);
+    let counts = count(findings);
     writeln!(out, "{}", counts_text(counts))?;
     Ok(if counts.errors > 0 {
         exit::ERRORS
@@ -178,6 +189,47 @@ fn count(findings: &[Finding]) -> Counts {
     c
 }
 
+/// An SQL migration file is explained as the migration it belongs to (its up and down scripts),
+/// found in the nearest folder above it that holds a project of a known tool.
+fn explain_sql_file(path: &Path, args: &ExplainArgs, verbose: bool) -> Result<u8> {
+    let file = std::fs::canonicalize(path)
+        .with_context(|| format!("cannot read {}", mrt_migrations::shown(path)))?;
+    let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    for dir in file.ancestors().skip(1) {
+        let Ok(loaded) = config::load(dir) else {
+            continue;
+        };
+        let Ok(project) = crate::project::open_with(dir, &loaded, None, None) else {
+            continue;
+        };
+        let extra = project.framework.extra_revisions();
+        let mut revisions = project.graph.ordered().chain(&extra);
+        let Some(revision) =
+            revisions.find(|r| (project.framework.files(r).iter()).any(|f| canonical(f) == file))
+        else {
+            continue;
+        };
+        let policy = Policy::new(&loaded, args.dialect, &args.opt_in, &[])?;
+        let dialect = policy.dialect_for(project.framework.configured_url());
+        if verbose {
+            let detected = mrt_migrations::escape(&project.framework.detected_by()).into_owned();
+            eprintln!(
+                "note: project {} read as {detected}; dialect {dialect}",
+                dir.display()
+            );
+        }
+        let findings = lint_project_revision(&project, revision, dialect, &policy.opt_in);
+        let cwd = std::env::current_dir().unwrap_or_default();
+        return print_findings(&policy.apply(findings), |f| {
+            f.path.strip_prefix(&cwd).unwrap_or(&f.path).to_path_buf()
+        });
+    }
+    bail!(
+        "{} is an SQL migration file, but no folder above it holds a migrations folder of sqlx, diesel, golang-migrate, dbmate, Flyway or refinery (set kind = \"sql\" and [sql] dir in an mrt.toml above it)",
+        mrt_migrations::shown(path)
+    )
+}
+
 /// The file's revision id and merge flag come from the file itself; a file that does not parse
 /// gives its MRT902.
 fn lint_one_file(path: &Path, dialect: Dialect, opt_in: &[&str]) -> Vec<Finding> {
@@ -200,19 +252,15 @@ fn find_project_dir(file: &Path) -> Option<PathBuf> {
         .map(Path::to_path_buf)
 }
 
-/// A Django migration or an SQL migration file is not linted as an Alembic revision (which
-/// finds nothing in it and would pass it): a usage error saying what it is.
+/// A Django migration is not linted as an Alembic revision (which finds nothing in it and would
+/// pass it): a usage error saying what it is.
 fn refuse_foreign(path: &Path) -> Result<()> {
     use mrt_migrations::foreign;
-    let what = if foreign::is_sql_migration(path) {
-        "an SQL migration file"
-    } else if read_source(path).is_some_and(|t| foreign::is_django_source(&t)) {
-        "a Django migration"
-    } else {
+    if !read_source(path).is_some_and(|t| foreign::is_django_source(&t)) {
         return Ok(());
-    };
+    }
     bail!(
-        "{} is {what}; mrt reads Alembic revisions today (Django and SQL-file migrations are planned), so nothing was checked",
+        "{} is a Django migration; mrt reads Alembic revisions and SQL-file migrations today (Django is planned), so nothing was checked",
         mrt_migrations::shown(path)
     )
 }

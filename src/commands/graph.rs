@@ -16,6 +16,7 @@ pub enum Format {
 pub fn run(args: &ProjectArgs, format: Format, verbose: bool) -> Result<u8> {
     let project = project::open(args)?;
     if verbose {
+        eprintln!("note: read as {}", escape(&project.framework.detected_by()));
         for (path, why) in &project.ignored {
             eprintln!(
                 "note: {} is not a revision: {}",

@@ -70,6 +70,24 @@ pub async fn live_run_is_kept(url: &str, server: mrt_db::Server, run: &str) -> R
     result
 }
 
+/// Never called: fails to compile unless the handles' futures can be spawned on a
+/// multi-threaded runtime, as the harness does.
+#[allow(dead_code)]
+fn futures_are_send(server: &mrt_db::Server, db: &mrt_db::TempDb, table: &mrt_db::Table) {
+    fn send<T: Send>(_: T) {}
+    send(mrt_db::Server::connect("", ""));
+    send(server.create());
+    send(server.clone_db(db));
+    send(server.cleanup());
+    send(db.introspect(&[]));
+    send(db.read_rows(table));
+    send(db.insert_rows(table, &[]));
+    send(db.update_rows(table, &[]));
+    send(db.delete_all_rows(&[table]));
+    send(db.close());
+    send(mrt_db::drop_leftovers("", ""));
+}
+
 type Case = (&'static str, fn(String) -> Result<(), Failed>);
 
 fn trials(prefix: &str, var: &str, cases: &[Case], out: &mut Vec<Trial>) {

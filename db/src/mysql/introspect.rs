@@ -171,7 +171,7 @@ pub(crate) async fn introspect(db: &MysqlDb, ignore_tables: &[&str]) -> Result<S
         t.columns.push(Column {
             name,
             nullable,
-            default: default_sql(db.mariadb, default, &extra, &column_type),
+            default: default_sql(db.dialect.mariadb, default, &extra, &column_type),
             autoincrement: extra.to_ascii_lowercase().contains("auto_increment"),
             max_length: params.max_length,
             numeric_precision: params.precision,
@@ -289,7 +289,7 @@ pub(crate) async fn introspect(db: &MysqlDb, ignore_tables: &[&str]) -> Result<S
 
     // CHECK constraints (MariaDB 10.2+, MySQL 8.0.16+). MariaDB names them per table, so join
     // on the table too where the column exists (MariaDB has CHECK_CONSTRAINTS.TABLE_NAME).
-    let checks_sql = if db.mariadb {
+    let checks_sql = if db.dialect.mariadb {
         "SELECT cc.TABLE_NAME, cc.CONSTRAINT_NAME, cc.CHECK_CLAUSE \
          FROM information_schema.CHECK_CONSTRAINTS cc WHERE cc.CONSTRAINT_SCHEMA = DATABASE() \
          ORDER BY cc.TABLE_NAME, cc.CONSTRAINT_NAME"

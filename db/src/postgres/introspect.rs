@@ -299,7 +299,7 @@ impl Parts<'_> {
             return Ok(Vec::new());
         };
         serde_json::from_str(&text).map_err(|e| DbError::Introspect {
-            dialect: super::server::DIALECT,
+            dialect: Dialect::Postgres.as_str(),
             db: self.db.name.clone(),
             object: what.to_string(),
             message: format!("unexpected catalog row: {e}"),

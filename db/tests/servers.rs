@@ -9,10 +9,12 @@ use std::future::Future;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 
-#[path = "servers/mysql_cases.rs"]
-mod mysql_cases;
-#[path = "servers/pg_cases.rs"]
-mod pg_cases;
+#[path = "servers/conformance.rs"]
+mod conformance;
+#[path = "servers/spec.rs"]
+mod spec;
+
+use spec::Spec;
 
 /// Every database a test makes carries a run id unique to this process and test, so parallel
 /// tests, and other runs on the same server, never see each other's databases.
@@ -88,9 +90,12 @@ fn futures_are_send(server: &mrt_db::Server, db: &mrt_db::TempDb, table: &mrt_db
     send(mrt_db::drop_leftovers("", ""));
 }
 
-type Case = (&'static str, fn(String) -> Result<(), Failed>);
-
-fn trials(prefix: &str, var: &str, cases: &[Case], out: &mut Vec<Trial>) {
+/// The conformance suite's trials for one dialect, named `<dialect>::<case>`; ignored with the
+/// reason when the dialect's server URL is not set.
+fn trials(spec: &'static Spec, out: &mut Vec<Trial>) {
+    let var = spec.url_var;
+    let prefix = spec.dialect.as_str();
+    let cases = conformance::CASES;
     let url = std::env::var(var).ok().filter(|u| !u.trim().is_empty());
     if url.is_none() {
         eprintln!(
@@ -105,10 +110,9 @@ fn trials(prefix: &str, var: &str, cases: &[Case], out: &mut Vec<Trial>) {
         match &url {
             Some(url) => {
                 let url = url.clone();
-                out.push(Trial::test(name, move || case(url)));
+                out.push(Trial::test(name, move || case(spec, url)));
             }
             None => {
-                let var = var.to_string();
                 out.push(
                     Trial::test(name, move || {
                         Err(format!("{var} is not set: no server to test against").into())
@@ -123,12 +127,7 @@ fn trials(prefix: &str, var: &str, cases: &[Case], out: &mut Vec<Trial>) {
 fn main() {
     let args = Arguments::from_args();
     let mut all = Vec::new();
-    trials(
-        "postgres",
-        "MRT_TEST_POSTGRES_URL",
-        pg_cases::CASES,
-        &mut all,
-    );
-    trials("mysql", "MRT_TEST_MYSQL_URL", mysql_cases::CASES, &mut all);
+    trials(&spec::POSTGRES, &mut all);
+    trials(&spec::MYSQL, &mut all);
     libtest_mimic::run(&args, all).exit();
 }

@@ -72,11 +72,16 @@ pub async fn live_run_is_kept(url: &str, server: mrt_db::Server, run: &str) -> R
     result
 }
 
-/// Never called: fails to compile unless the handles' futures can be spawned on a
-/// multi-threaded runtime, as the harness does.
+/// Never called: fails to compile unless the handles can be shared between threads and their
+/// futures spawned on a multi-threaded runtime, as the harness does.
 #[allow(dead_code)]
 fn futures_are_send(server: &mrt_db::Server, db: &mrt_db::TempDb, table: &mrt_db::Table) {
     fn send<T: Send>(_: T) {}
+    fn shared<T: Send + Sync>() {}
+    shared::<mrt_db::Server>();
+    shared::<mrt_db::PgServer>();
+    shared::<mrt_db::MysqlServer>();
+    shared::<mrt_db::TempDb>();
     send(mrt_db::Server::connect("", ""));
     send(server.create());
     send(server.clone_db(db));

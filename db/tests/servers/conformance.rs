@@ -186,21 +186,32 @@ fn lifecycle(spec: &'static Spec, url: String) -> Result<(), Failed> {
             &vec![format!("{prefix}1")],
         )?;
         let _c = server.create().await.map_err(fail("create c"))?;
-        ensure(
-            server.created_databases().len() == 2,
-            "registry has a and c",
-        )?;
-        server.cleanup().await.map_err(fail("cleanup"))?;
-        let left = databases(spec, &url, &prefix).await?;
-        ensure(left.is_empty(), format!("left after cleanup: {left:?}"))?;
-        ensure(
-            matches!(server.create().await, Err(DbError::ServerClosed { .. })),
-            "create after cleanup must fail",
-        )?;
-        server.cleanup().await.map_err(fail("second cleanup"))?;
+        cleanup_is_final(spec, &server, &url, &prefix).await?;
         drop((open, busy));
         Ok(())
     })
+}
+
+/// Cleanup drops every database the handle still has (here two), refuses new ones, and can be
+/// repeated.
+async fn cleanup_is_final(
+    spec: &Spec,
+    server: &Server,
+    url: &str,
+    prefix: &str,
+) -> Result<(), Failed> {
+    ensure(
+        server.created_databases().len() == 2,
+        "registry has a and c",
+    )?;
+    server.cleanup().await.map_err(fail("cleanup"))?;
+    let left = databases(spec, url, prefix).await?;
+    ensure(left.is_empty(), format!("left after cleanup: {left:?}"))?;
+    ensure(
+        matches!(server.create().await, Err(DbError::ServerClosed { .. })),
+        "create after cleanup must fail",
+    )?;
+    server.cleanup().await.map_err(fail("second cleanup"))
 }
 
 /// The clone `b` of `a` has the same schema, rows, views and trigger, and the trigger did not
@@ -546,28 +557,7 @@ fn rows_round_trip(spec: &'static Spec, url: String) -> Result<(), Failed> {
             exec(spec, &db, rt.next_insert).await?;
             let back = db.read_rows(&k).await.map_err(fail("read 2"))?;
             same("next id", &back[2][0], &Value::Int(id + 2))?;
-            let mut written = vec![k];
-            for (ddl, name, rows) in rt.exact {
-                exec(spec, &db, ddl).await?;
-                let t = live_table(&db, name).await?;
-                db.insert_rows(&t, &rows()).await.map_err(fail("insert"))?;
-                same(
-                    name,
-                    &db.read_rows(&t).await.map_err(fail("read"))?,
-                    &rows(),
-                )?;
-                written.push(t);
-            }
-            // delete_all_rows empties the tables.
-            let tables: Vec<&Table> = written.iter().collect();
-            db.delete_all_rows(&tables).await.map_err(fail("delete"))?;
-            ensure(
-                db.read_rows(tables[0])
-                    .await
-                    .map_err(fail("read"))?
-                    .is_empty(),
-                "k empty",
-            )?;
+            exact_tables_and_delete(spec, &db, k).await?;
             // Keyless tables are read as a multiset in a stable order.
             let (ddl, rows) = rt.keyless;
             exec(spec, &db, ddl).await?;
@@ -580,6 +570,31 @@ fn rows_round_trip(spec: &'static Spec, url: String) -> Result<(), Failed> {
         })
         .await
     })
+}
+
+/// The dialect's further tables read back exactly; then `delete_all_rows` empties them and `k`.
+async fn exact_tables_and_delete(spec: &Spec, db: &TempDb, k: Table) -> Result<(), Failed> {
+    let mut written = vec![k];
+    for (ddl, name, rows) in spec.rows.exact {
+        exec(spec, db, ddl).await?;
+        let t = live_table(db, name).await?;
+        db.insert_rows(&t, &rows()).await.map_err(fail("insert"))?;
+        same(
+            name,
+            &db.read_rows(&t).await.map_err(fail("read"))?,
+            &rows(),
+        )?;
+        written.push(t);
+    }
+    let tables: Vec<&Table> = written.iter().collect();
+    db.delete_all_rows(&tables).await.map_err(fail("delete"))?;
+    ensure(
+        db.read_rows(tables[0])
+            .await
+            .map_err(fail("read"))?
+            .is_empty(),
+        "k empty",
+    )
 }
 
 const PARENT_CHILD: &str = "CREATE TABLE parent (id INT PRIMARY KEY);

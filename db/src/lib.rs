@@ -21,6 +21,7 @@ mod postgres;
 mod registry;
 mod schema_hint;
 mod script;
+mod server_core;
 mod server_url;
 mod sqlite;
 mod value;

@@ -175,6 +175,25 @@ impl Schema {
     }
 }
 
+impl Schema {
+    /// The table `name` to change (a copy of it if its model is shared).
+    pub(crate) fn table_mut(&mut self, name: &str) -> Option<&mut Table> {
+        self.tables.get_mut(name).map(Arc::make_mut)
+    }
+
+    /// Put each table's constraints in a canonical order, so that the order the catalog lists
+    /// them in does not count as a difference.
+    pub(crate) fn sort_constraints(&mut self) {
+        for t in self.tables.values_mut().map(Arc::make_mut) {
+            t.uniques.sort_by(|a, b| a.columns.cmp(&b.columns));
+            t.foreign_keys
+                .sort_by(|a, b| (&a.columns, &a.ref_table).cmp(&(&b.columns, &b.ref_table)));
+            t.checks
+                .sort_by(|a, b| (&a.expression, &a.name).cmp(&(&b.expression, &b.name)));
+        }
+    }
+}
+
 /// Length / precision / scale read from a declared type's arguments.
 #[derive(Debug, Default, PartialEq)]
 pub(crate) struct TypeParams {

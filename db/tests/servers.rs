@@ -9,10 +9,12 @@ use std::future::Future;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 
-#[path = "servers/mysql_cases.rs"]
-mod mysql_cases;
-#[path = "servers/pg_cases.rs"]
-mod pg_cases;
+#[path = "servers/conformance.rs"]
+mod conformance;
+#[path = "servers/spec.rs"]
+mod spec;
+
+use spec::Spec;
 
 /// Every database a test makes carries a run id unique to this process and test, so parallel
 /// tests, and other runs on the same server, never see each other's databases.
@@ -70,9 +72,35 @@ pub async fn live_run_is_kept(url: &str, server: mrt_db::Server, run: &str) -> R
     result
 }
 
-type Case = (&'static str, fn(String) -> Result<(), Failed>);
+/// Never called: fails to compile unless the handles can be shared between threads and their
+/// futures spawned on a multi-threaded runtime, as the harness does.
+#[allow(dead_code)]
+fn futures_are_send(server: &mrt_db::Server, db: &mrt_db::TempDb, table: &mrt_db::Table) {
+    fn send<T: Send>(_: T) {}
+    fn shared<T: Send + Sync>() {}
+    shared::<mrt_db::Server>();
+    shared::<mrt_db::PgServer>();
+    shared::<mrt_db::MysqlServer>();
+    shared::<mrt_db::TempDb>();
+    send(mrt_db::Server::connect("", ""));
+    send(server.create());
+    send(server.clone_db(db));
+    send(server.cleanup());
+    send(db.introspect(&[]));
+    send(db.read_rows(table));
+    send(db.insert_rows(table, &[]));
+    send(db.update_rows(table, &[]));
+    send(db.delete_all_rows(&[table]));
+    send(db.close());
+    send(mrt_db::drop_leftovers("", ""));
+}
 
-fn trials(prefix: &str, var: &str, cases: &[Case], out: &mut Vec<Trial>) {
+/// The conformance suite's trials for one dialect, named `<dialect>::<case>`; ignored with the
+/// reason when the dialect's server URL is not set.
+fn trials(spec: &'static Spec, out: &mut Vec<Trial>) {
+    let var = spec.url_var;
+    let prefix = spec.dialect.as_str();
+    let cases = conformance::CASES;
     let url = std::env::var(var).ok().filter(|u| !u.trim().is_empty());
     if url.is_none() {
         eprintln!(
@@ -87,10 +115,9 @@ fn trials(prefix: &str, var: &str, cases: &[Case], out: &mut Vec<Trial>) {
         match &url {
             Some(url) => {
                 let url = url.clone();
-                out.push(Trial::test(name, move || case(url)));
+                out.push(Trial::test(name, move || case(spec, url)));
             }
             None => {
-                let var = var.to_string();
                 out.push(
                     Trial::test(name, move || {
                         Err(format!("{var} is not set: no server to test against").into())
@@ -105,12 +132,7 @@ fn trials(prefix: &str, var: &str, cases: &[Case], out: &mut Vec<Trial>) {
 fn main() {
     let args = Arguments::from_args();
     let mut all = Vec::new();
-    trials(
-        "postgres",
-        "MRT_TEST_POSTGRES_URL",
-        pg_cases::CASES,
-        &mut all,
-    );
-    trials("mysql", "MRT_TEST_MYSQL_URL", mysql_cases::CASES, &mut all);
+    trials(&spec::POSTGRES, &mut all);
+    trials(&spec::MYSQL, &mut all);
     libtest_mimic::run(&args, all).exit();
 }

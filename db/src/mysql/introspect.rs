@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use sqlparser::dialect::MySqlDialect;
-use sqlx::mysql::MySqlRow;
+use sqlx::mysql::{MySqlConnection, MySqlRow};
 use sqlx::Row as _;
 
 use super::server::MysqlDb;
@@ -20,15 +20,240 @@ use crate::{
     Trigger, UniqueConstraint, View,
 };
 
-/// Read column `i` as text whatever the server sent (information_schema columns come back as
-/// VARBINARY/BLOB on some versions and collations; `try_get::<String>` would refuse them).
-fn text(r: &MySqlRow, i: usize) -> Result<Option<String>, sqlx::Error> {
-    let bytes: Option<Vec<u8>> = r.try_get_unchecked(i)?;
-    Ok(bytes.map(|b| String::from_utf8_lossy(&b).into_owned()))
+/// A catalog row's cells, read in order. Text is read whatever the server sent
+/// (information_schema columns come back as VARBINARY/BLOB on some versions and collations;
+/// `try_get::<String>` would refuse them).
+struct Cells<'r> {
+    row: &'r MySqlRow,
+    next: usize,
 }
 
-fn text_req(r: &MySqlRow, i: usize) -> Result<String, sqlx::Error> {
-    Ok(text(r, i)?.unwrap_or_default())
+impl Cells<'_> {
+    fn cell<T>(&mut self) -> Result<T, sqlx::Error>
+    where
+        T: for<'v> sqlx::Decode<'v, sqlx::MySql>,
+    {
+        self.next += 1;
+        self.row.try_get_unchecked(self.next - 1)
+    }
+
+    fn text_or_null(&mut self) -> Result<Option<String>, sqlx::Error> {
+        let bytes: Option<Vec<u8>> = self.cell()?;
+        Ok(bytes.map(|b| String::from_utf8_lossy(&b).into_owned()))
+    }
+
+    /// Text, NULL read as empty.
+    fn text(&mut self) -> Result<String, sqlx::Error> {
+        Ok(self.text_or_null()?.unwrap_or_default())
+    }
+}
+
+/// One row of a catalog query, its cells in the order the query selects them.
+trait CatalogRow: Sized {
+    /// What the rows are, for errors: "reading columns".
+    const WHAT: &'static str;
+    fn read(cells: &mut Cells<'_>) -> Result<Self, sqlx::Error>;
+}
+
+const TABLES_SQL: &str = "SELECT TABLE_NAME FROM information_schema.TABLES \
+     WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME";
+
+struct TableRow(String);
+
+impl CatalogRow for TableRow {
+    const WHAT: &'static str = "tables";
+    fn read(c: &mut Cells<'_>) -> Result<Self, sqlx::Error> {
+        Ok(TableRow(c.text()?))
+    }
+}
+
+/// Generated columns are left out, as on the other dialects (nothing can be inserted).
+const COLUMNS_SQL: &str = "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, \
+       COLUMN_DEFAULT, EXTRA, CHARACTER_SET_NAME, COLLATION_NAME \
+     FROM information_schema.COLUMNS \
+     WHERE TABLE_SCHEMA = DATABASE() AND IS_GENERATED = 'NEVER' \
+     ORDER BY TABLE_NAME, ORDINAL_POSITION";
+
+struct ColumnRow {
+    table: String,
+    name: String,
+    column_type: String,
+    nullable: bool,
+    default: Option<String>,
+    extra: String,
+    charset: Option<String>,
+    collation: Option<String>,
+}
+
+impl CatalogRow for ColumnRow {
+    const WHAT: &'static str = "columns";
+    fn read(c: &mut Cells<'_>) -> Result<Self, sqlx::Error> {
+        Ok(ColumnRow {
+            table: c.text()?,
+            name: c.text()?,
+            column_type: c.text()?,
+            nullable: c.text()? == "YES",
+            default: c.text_or_null()?,
+            extra: c.text()?,
+            charset: c.text_or_null()?,
+            collation: c.text_or_null()?,
+        })
+    }
+}
+
+/// Primary keys, unique constraints (= unique indexes) and other indexes, one row per key part.
+const INDEXES_SQL: &str = "SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, \
+       COLLATION, INDEX_TYPE \
+     FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() \
+     ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX";
+
+struct IndexRow {
+    table: String,
+    index: String,
+    unique: bool,
+    /// The key part as the model writes it: "email(20) DESC".
+    key: String,
+    method: String,
+}
+
+impl CatalogRow for IndexRow {
+    const WHAT: &'static str = "indexes";
+    fn read(c: &mut Cells<'_>) -> Result<Self, sqlx::Error> {
+        let table = c.text()?;
+        let index = c.text()?;
+        let non_unique: i64 = c.cell()?;
+        // NULL for a functional key part (MySQL 8.0.13+); the expression itself is in a column
+        // MariaDB lacks, so it is shown as a placeholder.
+        let mut key = c.text_or_null()?.unwrap_or_else(|| "<expression>".into());
+        if let Some(n) = c.cell::<Option<i64>>()? {
+            key.push_str(&format!("({n})"));
+        }
+        if c.text_or_null()?.as_deref() == Some("D") {
+            key.push_str(" DESC");
+        }
+        Ok(IndexRow {
+            table,
+            index,
+            unique: non_unique == 0,
+            key,
+            method: c.text()?,
+        })
+    }
+}
+
+/// Foreign keys, one row per column.
+const FOREIGN_KEYS_SQL: &str = "SELECT k.TABLE_NAME, k.CONSTRAINT_NAME, k.COLUMN_NAME, \
+       k.REFERENCED_TABLE_NAME, k.REFERENCED_COLUMN_NAME, rc.DELETE_RULE, rc.UPDATE_RULE, \
+       k.REFERENCED_TABLE_SCHEMA \
+     FROM information_schema.KEY_COLUMN_USAGE k \
+     JOIN information_schema.REFERENTIAL_CONSTRAINTS rc \
+       ON rc.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND rc.CONSTRAINT_NAME = k.CONSTRAINT_NAME \
+      AND rc.TABLE_NAME = k.TABLE_NAME \
+     WHERE k.TABLE_SCHEMA = DATABASE() AND k.REFERENCED_TABLE_NAME IS NOT NULL \
+     ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION";
+
+struct ForeignKeyRow {
+    table: String,
+    name: String,
+    column: String,
+    ref_table: String,
+    ref_column: String,
+    on_delete: String,
+    on_update: String,
+    ref_schema: Option<String>,
+}
+
+impl CatalogRow for ForeignKeyRow {
+    const WHAT: &'static str = "foreign keys";
+    fn read(c: &mut Cells<'_>) -> Result<Self, sqlx::Error> {
+        Ok(ForeignKeyRow {
+            table: c.text()?,
+            name: c.text()?,
+            column: c.text()?,
+            ref_table: c.text()?,
+            ref_column: c.text()?,
+            on_delete: c.text()?,
+            on_update: c.text()?,
+            ref_schema: c.text_or_null()?,
+        })
+    }
+}
+
+/// CHECK constraints (MariaDB 10.2+, MySQL 8.0.16+). MariaDB names them per table and has
+/// CHECK_CONSTRAINTS.TABLE_NAME; MySQL needs TABLE_CONSTRAINTS for the table.
+fn checks_sql(mariadb: bool) -> &'static str {
+    if mariadb {
+        "SELECT cc.TABLE_NAME, cc.CONSTRAINT_NAME, cc.CHECK_CLAUSE \
+         FROM information_schema.CHECK_CONSTRAINTS cc WHERE cc.CONSTRAINT_SCHEMA = DATABASE() \
+         ORDER BY cc.TABLE_NAME, cc.CONSTRAINT_NAME"
+    } else {
+        "SELECT tc.TABLE_NAME, cc.CONSTRAINT_NAME, cc.CHECK_CLAUSE \
+         FROM information_schema.TABLE_CONSTRAINTS tc \
+         JOIN information_schema.CHECK_CONSTRAINTS cc \
+           ON cc.CONSTRAINT_SCHEMA = tc.CONSTRAINT_SCHEMA AND cc.CONSTRAINT_NAME = tc.CONSTRAINT_NAME \
+         WHERE tc.TABLE_SCHEMA = DATABASE() AND tc.CONSTRAINT_TYPE = 'CHECK' \
+         ORDER BY tc.TABLE_NAME, cc.CONSTRAINT_NAME"
+    }
+}
+
+struct CheckRow {
+    table: String,
+    name: String,
+    clause: String,
+}
+
+impl CatalogRow for CheckRow {
+    const WHAT: &'static str = "check constraints";
+    fn read(c: &mut Cells<'_>) -> Result<Self, sqlx::Error> {
+        Ok(CheckRow {
+            table: c.text()?,
+            name: c.text()?,
+            clause: c.text()?,
+        })
+    }
+}
+
+const VIEWS_SQL: &str = "SELECT TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS \
+     WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME";
+
+struct ViewRow {
+    name: String,
+    body: String,
+}
+
+impl CatalogRow for ViewRow {
+    const WHAT: &'static str = "views";
+    fn read(c: &mut Cells<'_>) -> Result<Self, sqlx::Error> {
+        Ok(ViewRow {
+            name: c.text()?,
+            body: c.text()?,
+        })
+    }
+}
+
+const TRIGGERS_SQL: &str = "SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE, ACTION_TIMING, \
+       EVENT_MANIPULATION, ACTION_STATEMENT FROM information_schema.TRIGGERS \
+     WHERE TRIGGER_SCHEMA = DATABASE() ORDER BY TRIGGER_NAME";
+
+struct TriggerRow {
+    name: String,
+    table: String,
+    timing: String,
+    event: String,
+    body: String,
+}
+
+impl CatalogRow for TriggerRow {
+    const WHAT: &'static str = "triggers";
+    fn read(c: &mut Cells<'_>) -> Result<Self, sqlx::Error> {
+        Ok(TriggerRow {
+            name: c.text()?,
+            table: c.text()?,
+            timing: c.text()?,
+            event: c.text()?,
+            body: c.text()?,
+        })
+    }
 }
 
 /// `enum('a','it''s')` / `set('x','y')` -> the members, unescaped.
@@ -109,117 +334,94 @@ fn default_sql(
     }
 }
 
+/// Every row `sql` returns, read as `R`.
+async fn fetch<R: CatalogRow>(
+    db: &MysqlDb,
+    conn: &mut MySqlConnection,
+    sql: &str,
+) -> Result<Vec<R>, DbError> {
+    let err = |e| db.query_error(format!("reading {}", R::WHAT), e);
+    let rows = sqlx::query(sql).fetch_all(conn).await.map_err(err)?;
+    rows.iter()
+        .map(|row| R::read(&mut Cells { row, next: 0 }).map_err(err))
+        .collect()
+}
+
 pub(crate) async fn introspect(db: &MysqlDb, ignore_tables: &[&str]) -> Result<Schema, DbError> {
     let pool = db.pool();
     let mut conn = pool
         .acquire()
         .await
         .map_err(|e| db.query_error("introspecting schema", e))?;
-    let dialect = MySqlDialect {};
+    let conn = &mut *conn;
     let ignored = |t: &str| ignore_tables.contains(&t);
     let mut schema = Schema::default();
-    let err = |what: &str, e: sqlx::Error| db.query_error(format!("reading {what}"), e);
-
-    macro_rules! fetch {
-        ($what:expr, $sql:expr) => {
-            sqlx::query($sql)
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(|e| err($what, e))?
-        };
-    }
-
-    for r in fetch!(
-        "tables",
-        "SELECT TABLE_NAME FROM information_schema.TABLES \
-         WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME"
-    ) {
-        let name = text_req(&r, 0).map_err(|e| err("tables", e))?;
+    for TableRow(name) in fetch(db, conn, TABLES_SQL).await? {
         if !ignored(&name) {
-            schema.tables.insert(
-                name.clone(),
-                Arc::new(Table {
-                    name,
-                    ..Table::default()
-                }),
-            );
+            let table = Table {
+                name: name.clone(),
+                ..Table::default()
+            };
+            schema.tables.insert(name, Arc::new(table));
         }
     }
-
-    // Columns; generated ones are left out as on the other dialects (nothing can be inserted).
-    for r in fetch!(
-        "columns",
-        "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA, \
-           CHARACTER_SET_NAME, COLLATION_NAME, DATA_TYPE \
-         FROM information_schema.COLUMNS \
-         WHERE TABLE_SCHEMA = DATABASE() AND IS_GENERATED = 'NEVER' \
-         ORDER BY TABLE_NAME, ORDINAL_POSITION"
-    ) {
-        let e = |e| err("columns", e);
-        let table = text_req(&r, 0).map_err(e)?;
-        let Some(t) = schema.tables.get_mut(&table).map(Arc::make_mut) else {
-            continue;
-        };
-        let name = text_req(&r, 1).map_err(e)?;
-        let column_type = text_req(&r, 2).map_err(e)?;
-        let nullable = text_req(&r, 3).map_err(e)? == "YES";
-        let default = text(&r, 4).map_err(e)?;
-        let extra = text_req(&r, 5).map_err(e)?;
-        let charset = text(&r, 6).map_err(e)?;
-        let collation = text(&r, 7).map_err(e)?;
-        let params = type_params(&column_type);
-        t.columns.push(Column {
-            name,
-            nullable,
-            default: default_sql(db.mariadb, default, &extra, &column_type),
-            autoincrement: extra.to_ascii_lowercase().contains("auto_increment"),
-            max_length: params.max_length,
-            numeric_precision: params.precision,
-            numeric_scale: params.scale,
-            enum_values: enum_members(&column_type),
-            identity: None,
-            collation,
-            charset,
-            data_type: column_type,
-        });
+    for r in fetch(db, conn, COLUMNS_SQL).await? {
+        add_column(&mut schema, r, db.dialect.mariadb);
     }
+    add_indexes(&mut schema, fetch(db, conn, INDEXES_SQL).await?);
+    add_foreign_keys(
+        &mut schema,
+        fetch(db, conn, FOREIGN_KEYS_SQL).await?,
+        &db.name,
+    );
+    for r in fetch(db, conn, checks_sql(db.dialect.mariadb)).await? {
+        add_check(&mut schema, r);
+    }
+    for r in fetch(db, conn, VIEWS_SQL).await? {
+        add_view(&mut schema, r, &db.name);
+    }
+    for r in fetch::<TriggerRow>(db, conn, TRIGGERS_SQL).await? {
+        if !ignored(&r.table) {
+            add_trigger(&mut schema, r);
+        }
+    }
+    schema.sort_constraints();
+    Ok(schema)
+}
 
-    // Primary keys, unique constraints (= unique indexes) and other indexes, from STATISTICS.
-    type IndexKey = (String, String);
-    let mut index_cols: BTreeMap<IndexKey, (bool, String, Vec<String>)> = BTreeMap::new();
-    for r in fetch!(
-        "indexes",
-        "SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, COLLATION, INDEX_TYPE \
-         FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() \
-         ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX"
-    ) {
-        let e = |e| err("indexes", e);
-        let table = text_req(&r, 0).map_err(e)?;
-        let index = text_req(&r, 1).map_err(e)?;
-        let non_unique: i64 = r.try_get_unchecked(2).map_err(e)?;
-        // NULL for a functional key part (MySQL 8.0.13+); the expression itself is in a column
-        // MariaDB lacks, so it is shown as a placeholder.
-        let column = text(&r, 3)
-            .map_err(e)?
-            .unwrap_or_else(|| "<expression>".into());
-        let sub_part: Option<i64> = r.try_get_unchecked(4).map_err(e)?;
-        let order = text(&r, 5).map_err(e)?;
-        let method = text_req(&r, 6).map_err(e)?;
-        let mut key = column;
-        if let Some(n) = sub_part {
-            key.push_str(&format!("({n})"));
-        }
-        if order.as_deref() == Some("D") {
-            key.push_str(" DESC");
-        }
-        index_cols
-            .entry((table, index))
-            .or_insert_with(|| (non_unique == 0, method, Vec::new()))
+fn add_column(schema: &mut Schema, r: ColumnRow, mariadb: bool) {
+    let Some(t) = schema.table_mut(&r.table) else {
+        return;
+    };
+    let params = type_params(&r.column_type);
+    t.columns.push(Column {
+        name: r.name,
+        nullable: r.nullable,
+        default: default_sql(mariadb, r.default, &r.extra, &r.column_type),
+        autoincrement: r.extra.to_ascii_lowercase().contains("auto_increment"),
+        max_length: params.max_length,
+        numeric_precision: params.precision,
+        numeric_scale: params.scale,
+        enum_values: enum_members(&r.column_type),
+        identity: None,
+        collation: r.collation,
+        charset: r.charset,
+        data_type: r.column_type,
+    });
+}
+
+/// Key parts grouped by index: the primary key, unique constraints and other indexes.
+fn add_indexes(schema: &mut Schema, rows: Vec<IndexRow>) {
+    let mut indexes: BTreeMap<(String, String), (bool, String, Vec<String>)> = BTreeMap::new();
+    for r in rows {
+        indexes
+            .entry((r.table, r.index))
+            .or_insert_with(|| (r.unique, r.method, Vec::new()))
             .2
-            .push(key);
+            .push(r.key);
     }
-    for ((table, index), (unique, method, columns)) in index_cols {
-        let Some(t) = schema.tables.get_mut(&table).map(Arc::make_mut) else {
+    for ((table, index), (unique, method, columns)) in indexes {
+        let Some(t) = schema.table_mut(&table) else {
             continue;
         };
         if index == "PRIMARY" {
@@ -240,143 +442,80 @@ pub(crate) async fn introspect(db: &MysqlDb, ignore_tables: &[&str]) -> Result<S
             });
         }
     }
+}
 
-    // Foreign keys: one row per column, grouped by constraint.
+/// Columns grouped by constraint. A reference into another database than `db_name` is kept
+/// qualified.
+fn add_foreign_keys(schema: &mut Schema, rows: Vec<ForeignKeyRow>, db_name: &str) {
     let mut fks: BTreeMap<(String, String), ForeignKey> = BTreeMap::new();
-    for r in fetch!(
-        "foreign keys",
-        "SELECT k.TABLE_NAME, k.CONSTRAINT_NAME, k.COLUMN_NAME, k.REFERENCED_TABLE_NAME, \
-           k.REFERENCED_COLUMN_NAME, rc.DELETE_RULE, rc.UPDATE_RULE, k.REFERENCED_TABLE_SCHEMA \
-         FROM information_schema.KEY_COLUMN_USAGE k \
-         JOIN information_schema.REFERENTIAL_CONSTRAINTS rc \
-           ON rc.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND rc.CONSTRAINT_NAME = k.CONSTRAINT_NAME \
-          AND rc.TABLE_NAME = k.TABLE_NAME \
-         WHERE k.TABLE_SCHEMA = DATABASE() AND k.REFERENCED_TABLE_NAME IS NOT NULL \
-         ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION"
-    ) {
-        let e = |e| err("foreign keys", e);
-        let table = text_req(&r, 0).map_err(e)?;
-        let name = text_req(&r, 1).map_err(e)?;
-        let column = text_req(&r, 2).map_err(e)?;
-        let ref_table = text_req(&r, 3).map_err(e)?;
-        let ref_column = text_req(&r, 4).map_err(e)?;
-        let on_delete = text_req(&r, 5).map_err(e)?;
-        let on_update = text_req(&r, 6).map_err(e)?;
-        let ref_schema = text(&r, 7).map_err(e)?;
-        // A reference into another database is kept qualified.
-        let ref_table = match ref_schema {
-            Some(s) if s != db.name => format!("{s}.{ref_table}"),
-            _ => ref_table,
+    for r in rows {
+        let ref_table = match r.ref_schema {
+            Some(s) if s != db_name => format!("{s}.{}", r.ref_table),
+            _ => r.ref_table,
         };
         let fk = fks
-            .entry((table, name.clone()))
+            .entry((r.table, r.name.clone()))
             .or_insert_with(|| ForeignKey {
-                name: Some(name),
+                name: Some(r.name),
                 columns: Vec::new(),
                 ref_table,
                 ref_columns: Vec::new(),
-                on_delete: action(&on_delete),
-                on_update: action(&on_update),
+                on_delete: action(&r.on_delete),
+                on_update: action(&r.on_update),
             });
-        fk.columns.push(column);
-        fk.ref_columns.push(ref_column);
+        fk.columns.push(r.column);
+        fk.ref_columns.push(r.ref_column);
     }
     for ((table, _), fk) in fks {
-        if let Some(t) = schema.tables.get_mut(&table).map(Arc::make_mut) {
+        if let Some(t) = schema.table_mut(&table) {
             t.foreign_keys.push(fk);
         }
     }
+}
 
-    // CHECK constraints (MariaDB 10.2+, MySQL 8.0.16+). MariaDB names them per table, so join
-    // on the table too where the column exists (MariaDB has CHECK_CONSTRAINTS.TABLE_NAME).
-    let checks_sql = if db.mariadb {
-        "SELECT cc.TABLE_NAME, cc.CONSTRAINT_NAME, cc.CHECK_CLAUSE \
-         FROM information_schema.CHECK_CONSTRAINTS cc WHERE cc.CONSTRAINT_SCHEMA = DATABASE() \
-         ORDER BY cc.TABLE_NAME, cc.CONSTRAINT_NAME"
-    } else {
-        "SELECT tc.TABLE_NAME, cc.CONSTRAINT_NAME, cc.CHECK_CLAUSE \
-         FROM information_schema.TABLE_CONSTRAINTS tc \
-         JOIN information_schema.CHECK_CONSTRAINTS cc \
-           ON cc.CONSTRAINT_SCHEMA = tc.CONSTRAINT_SCHEMA AND cc.CONSTRAINT_NAME = tc.CONSTRAINT_NAME \
-         WHERE tc.TABLE_SCHEMA = DATABASE() AND tc.CONSTRAINT_TYPE = 'CHECK' \
-         ORDER BY tc.TABLE_NAME, cc.CONSTRAINT_NAME"
+fn add_check(schema: &mut Schema, r: CheckRow) {
+    if let Some(t) = schema.table_mut(&r.table) {
+        t.checks.push(CheckConstraint {
+            name: Some(r.name),
+            expression: normalize_expr(&MySqlDialect {}, &r.clause),
+        });
+    }
+}
+
+/// The server stores a view with every table qualified by the database name: that qualifier is
+/// dropped so the same view in a clone (another database name) compares equal.
+fn add_view(schema: &mut Schema, r: ViewRow, db_name: &str) {
+    let db_prefix = format!("{}.", quote_ident(Dialect::Mysql, db_name));
+    let body = r.body.replace(&db_prefix, "");
+    let sql = format!(
+        "CREATE VIEW {} AS {body}",
+        quote_ident(Dialect::Mysql, &r.name)
+    );
+    let definition = normalize_sql(&MySqlDialect {}, &sql);
+    schema.views.insert(
+        r.name.clone(),
+        View {
+            name: r.name,
+            definition,
+        },
+    );
+}
+
+fn add_trigger(schema: &mut Schema, r: TriggerRow) {
+    let sql = format!(
+        "CREATE TRIGGER {} {} {} ON {} FOR EACH ROW {}",
+        quote_ident(Dialect::Mysql, &r.name),
+        r.timing,
+        r.event,
+        quote_ident(Dialect::Mysql, &r.table),
+        collapse_whitespace(&r.body)
+    );
+    let trigger = Trigger {
+        name: r.name.clone(),
+        table: r.table,
+        definition: normalize_sql(&MySqlDialect {}, &sql),
     };
-    for r in fetch!("check constraints", checks_sql) {
-        let e = |e| err("check constraints", e);
-        let table = text_req(&r, 0).map_err(e)?;
-        let name = text_req(&r, 1).map_err(e)?;
-        let clause = text_req(&r, 2).map_err(e)?;
-        if let Some(t) = schema.tables.get_mut(&table).map(Arc::make_mut) {
-            t.checks.push(CheckConstraint {
-                name: Some(name),
-                expression: normalize_expr(&dialect, &clause),
-            });
-        }
-    }
-
-    // Views. The server stores them with every table qualified by the database name; drop that
-    // qualifier so the same view in a clone (another database name) compares equal.
-    let db_prefix = format!("{}.", quote_ident(Dialect::Mysql, &db.name));
-    for r in fetch!(
-        "views",
-        "SELECT TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS \
-         WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME"
-    ) {
-        let e = |e| err("views", e);
-        let name = text_req(&r, 0).map_err(e)?;
-        let body = text_req(&r, 1).map_err(e)?.replace(&db_prefix, "");
-        let sql = format!(
-            "CREATE VIEW {} AS {body}",
-            quote_ident(Dialect::Mysql, &name)
-        );
-        schema.views.insert(
-            name.clone(),
-            View {
-                name,
-                definition: normalize_sql(&dialect, &sql),
-            },
-        );
-    }
-
-    for r in fetch!(
-        "triggers",
-        "SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, \
-           ACTION_STATEMENT FROM information_schema.TRIGGERS \
-         WHERE TRIGGER_SCHEMA = DATABASE() ORDER BY TRIGGER_NAME"
-    ) {
-        let e = |e| err("triggers", e);
-        let name = text_req(&r, 0).map_err(e)?;
-        let table = text_req(&r, 1).map_err(e)?;
-        if ignored(&table) {
-            continue;
-        }
-        let timing = text_req(&r, 2).map_err(e)?;
-        let event = text_req(&r, 3).map_err(e)?;
-        let body = text_req(&r, 4).map_err(e)?;
-        let sql = format!(
-            "CREATE TRIGGER {} {timing} {event} ON {} FOR EACH ROW {}",
-            quote_ident(Dialect::Mysql, &name),
-            quote_ident(Dialect::Mysql, &table),
-            collapse_whitespace(&body)
-        );
-        schema.triggers.insert(
-            name.clone(),
-            Trigger {
-                name,
-                table,
-                definition: normalize_sql(&dialect, &sql),
-            },
-        );
-    }
-
-    for t in schema.tables.values_mut().map(Arc::make_mut) {
-        t.uniques.sort_by(|a, b| a.columns.cmp(&b.columns));
-        t.foreign_keys
-            .sort_by(|a, b| (&a.columns, &a.ref_table).cmp(&(&b.columns, &b.ref_table)));
-        t.checks
-            .sort_by(|a, b| (&a.expression, &a.name).cmp(&(&b.expression, &b.name)));
-    }
-    Ok(schema)
+    schema.triggers.insert(r.name, trigger);
 }
 
 #[cfg(test)]

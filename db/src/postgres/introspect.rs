@@ -272,13 +272,7 @@ pub(crate) async fn introspect(db: &PgDb, ignore_tables: &[&str]) -> Result<Sche
             schema.sequences.insert(name, definition);
         }
     }
-    for t in schema.tables.values_mut().map(Arc::make_mut) {
-        t.uniques.sort_by(|a, b| a.columns.cmp(&b.columns));
-        t.foreign_keys
-            .sort_by(|a, b| (&a.columns, &a.ref_table).cmp(&(&b.columns, &b.ref_table)));
-        t.checks
-            .sort_by(|a, b| (&a.expression, &a.name).cmp(&(&b.expression, &b.name)));
-    }
+    schema.sort_constraints();
     Ok(schema)
 }
 
@@ -299,7 +293,7 @@ impl Parts<'_> {
             return Ok(Vec::new());
         };
         serde_json::from_str(&text).map_err(|e| DbError::Introspect {
-            dialect: super::server::DIALECT,
+            dialect: Dialect::Postgres.as_str(),
             db: self.db.name.clone(),
             object: what.to_string(),
             message: format!("unexpected catalog row: {e}"),
@@ -332,7 +326,7 @@ fn add_column(schema: &mut Schema, r: ColumnRow) {
         charset: None,
         data_type,
     };
-    if let Some(t) = schema.tables.get_mut(&table).map(Arc::make_mut) {
+    if let Some(t) = schema.table_mut(&table) {
         t.columns.push(column);
     }
 }
@@ -340,7 +334,7 @@ fn add_column(schema: &mut Schema, r: ColumnRow) {
 /// Primary key, unique, foreign keys, checks, exclusions.
 fn add_constraint(schema: &mut Schema, r: ConstraintRow) {
     let (table, name, kind, columns, ref_table, ref_columns, on_delete, on_update, def) = r;
-    let Some(t) = schema.tables.get_mut(&table).map(Arc::make_mut) else {
+    let Some(t) = schema.table_mut(&table) else {
         return;
     };
     let dialect = PostgreSqlDialect {};
@@ -412,7 +406,7 @@ fn add_index(schema: &mut Schema, r: IndexRow) {
             text
         })
         .collect();
-    if let Some(t) = schema.tables.get_mut(&table).map(Arc::make_mut) {
+    if let Some(t) = schema.table_mut(&table) {
         t.indexes.push(Index {
             name,
             columns,

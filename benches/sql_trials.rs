@@ -9,11 +9,12 @@
 //! Run: `cargo bench --bench sql_trials` (sizes: `MRT_BENCH_SIZES=100,1000`, default `100,1000`;
 //! PostgreSQL too when `MRT_TEST_POSTGRES_URL` is set).
 
+mod common;
+
+use common::{in_turns, ratio, run_mrt_on};
 use mrt_db::{ScriptOptions, Server};
 use mrt_migrations::sql::{self, SqlDown, SqlProject};
 use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
 
 fn main() {
     let sizes: Vec<usize> = std::env::var("MRT_BENCH_SIZES")
@@ -41,7 +42,7 @@ fn main() {
             let (_, mrt) = in_turns(
                 &format!("sql_trials/{name}/{n}"),
                 || runtime.block_on(floor(&project, url)),
-                || run_mrt(dir.path(), url),
+                || run_mrt_on(dir.path(), url),
             );
             mrt_times.push((n, mrt));
         }
@@ -91,60 +92,6 @@ async fn floor(project: &SqlProject, url: &str) {
     db.close().await;
     server.drop_database(db).await.expect("drop");
     server.cleanup().await.expect("cleanup");
-}
-
-/// Runs `floor` and `mrt` in turns (`MRT_BENCH_RUNS` pairs), prints every pair and the ratio of
-/// the medians, and returns the medians.
-fn in_turns(label: &str, mut floor: impl FnMut(), mut mrt: impl FnMut()) -> (Duration, Duration) {
-    let runs: usize = std::env::var("MRT_BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3)
-        .max(1);
-    let mut pairs: Vec<(Duration, Duration)> = (0..runs)
-        .map(|_| (time(&mut floor), time(&mut mrt)))
-        .collect();
-    let shown: Vec<String> = pairs
-        .iter()
-        .map(|(f, m)| format!("{:.2}/{:.2}", m.as_secs_f64(), f.as_secs_f64()))
-        .collect();
-    pairs.sort_by_key(|p| p.0);
-    let floor = pairs[runs / 2].0;
-    pairs.sort_by_key(|p| p.1);
-    let mrt = pairs[runs / 2].1;
-    println!(
-        "{label}: floor {:.2} s, mrt test {:.2} s (medians of {runs}), ratio mrt/floor = {:.2} (runs, mrt/floor s: {})",
-        floor.as_secs_f64(),
-        mrt.as_secs_f64(),
-        ratio(mrt, floor),
-        shown.join(", ")
-    );
-    (floor, mrt)
-}
-
-fn ratio(a: Duration, b: Duration) -> f64 {
-    a.as_secs_f64() / b.as_secs_f64()
-}
-
-fn time(f: impl FnOnce()) -> Duration {
-    let start = Instant::now();
-    f();
-    start.elapsed()
-}
-
-fn run_mrt(dir: &Path, db: &str) {
-    let out = Command::new(env!("CARGO_BIN_EXE_mrt"))
-        .args(["test", "--project"])
-        .arg(dir)
-        .args(["--db", db, "--seed", "1", "-q"])
-        .output()
-        .expect("run mrt");
-    assert!(
-        out.status.success(),
-        "mrt test failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// `n` sqlx migrations: each creates a table (every fifth also adds a column to the one before

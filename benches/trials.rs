@@ -9,9 +9,11 @@
 //!
 //! Run: `cargo bench --bench trials` (sizes: `MRT_BENCH_SIZES=100,1000`, default `100,1000`).
 
+mod common;
+
+use common::{in_turns, ratio, run_mrt_on, secs, time};
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 const ENV_PY: &str = include_str!("../fixtures/alembic/linear_classic/migrations/env.py");
 
@@ -89,35 +91,6 @@ fn postgres(python: &str, url: &str) {
     );
 }
 
-/// Runs `floor` and `mrt` in turns (`MRT_BENCH_RUNS` pairs), prints every pair and the ratio of
-/// the medians, and returns the medians.
-fn in_turns(label: &str, mut floor: impl FnMut(), mut mrt: impl FnMut()) -> (Duration, Duration) {
-    let runs: usize = std::env::var("MRT_BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3)
-        .max(1);
-    let mut pairs: Vec<(Duration, Duration)> = (0..runs)
-        .map(|_| (time(&mut floor), time(&mut mrt)))
-        .collect();
-    let shown: Vec<String> = pairs
-        .iter()
-        .map(|(f, m)| format!("{:.2}/{:.2}", secs(*m), secs(*f)))
-        .collect();
-    pairs.sort_by_key(|p| p.0);
-    let floor = pairs[runs / 2].0;
-    pairs.sort_by_key(|p| p.1);
-    let mrt = pairs[runs / 2].1;
-    println!(
-        "{label}: floor {:.2} s, mrt test {:.2} s (medians of {runs}), ratio mrt/floor = {:.2} (runs, mrt/floor s: {})",
-        secs(floor),
-        secs(mrt),
-        ratio(mrt, floor),
-        shown.join(", ")
-    );
-    (floor, mrt)
-}
-
 const FLOOR: &str = "from alembic.config import Config\nfrom alembic import command\ncfg = Config('alembic.ini')\ncfg.set_main_option('sqlalchemy.url', 'sqlite:///floor.db')\ncommand.upgrade(cfg, 'head')\ncommand.downgrade(cfg, 'base')\n";
 
 const PYTEST_MRT: &str = "from pytest_mrt.core.runner import MigrationRunner\nfrom pytest_mrt.core.verifier import RollbackVerifier\nresults = RollbackVerifier(MigrationRunner('alembic.ini', 'sqlite:///pytest_mrt.db')).check_all()\nassert all(r.passed for r in results), [r for r in results if not r.passed][:3]\n";
@@ -128,20 +101,6 @@ fn pytest_mrt_max() -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100)
-}
-
-fn secs(d: Duration) -> f64 {
-    d.as_secs_f64()
-}
-
-fn ratio(a: Duration, b: Duration) -> f64 {
-    a.as_secs_f64() / b.as_secs_f64()
-}
-
-fn time(f: impl FnOnce()) -> Duration {
-    let start = Instant::now();
-    f();
-    start.elapsed()
 }
 
 fn run_python(python: &str, code: &str, dir: &Path) {
@@ -166,21 +125,6 @@ fn python_has(python: &str, module: &str) -> bool {
 
 fn run_mrt(dir: &Path) {
     run_mrt_on(dir, "sqlite")
-}
-
-fn run_mrt_on(dir: &Path, db: &str) {
-    let out = Command::new(env!("CARGO_BIN_EXE_mrt"))
-        .args(["test", "--project"])
-        .arg(dir)
-        .args(["--db", db, "--seed", "1", "-q"])
-        .output()
-        .expect("run mrt");
-    assert!(
-        out.status.success(),
-        "mrt test failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn generate_chain(dir: &Path, n: usize) {

@@ -25,6 +25,23 @@ pub enum ScriptFailure {
     },
 }
 
+impl ScriptFailure {
+    /// Where in the script the database places the error, in characters from its start
+    /// (PostgreSQL reports it for syntax errors and many others; the other engines do not).
+    pub fn offset(&self) -> Option<usize> {
+        let ScriptFailure::Script(error) = self else {
+            return None;
+        };
+        let pg = error
+            .as_database_error()?
+            .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()?;
+        match pg.position()? {
+            sqlx::postgres::PgErrorPosition::Original(at) => Some(at.saturating_sub(1)),
+            sqlx::postgres::PgErrorPosition::Internal { .. } => None,
+        }
+    }
+}
+
 pub(crate) async fn run<DB>(
     pool: &Pool<DB>,
     script: &str,

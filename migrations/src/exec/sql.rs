@@ -164,7 +164,7 @@ impl SqlExecutor {
     /// What the bookkeeping says is applied, as the heads of a linear chain: the last applied
     /// migration in the tool's order (none at the base).
     fn heads(&self, db: &TempDb) -> Result<Vec<String>, StepError> {
-        let query = self.project.tool.applied_versions_query(db.dialect());
+        let query = self.project.tool.current_version_query(db.dialect());
         let versions: HashSet<String> = self
             .runtime
             .block_on(db.first_column(&query))
@@ -205,7 +205,12 @@ impl SqlExecutor {
             }
             Outcome::Failed(failure) => failure,
         };
-        let frames = script.map(|s| self.at(s, None)).into_iter().collect();
+        let line = |s: &SqlScript| {
+            let offset = failure.offset()?;
+            let before = s.text.chars().take(offset).filter(|&c| c == '\n').count();
+            Some(s.first_line + before)
+        };
+        let frames = script.map(|s| self.at(s, line(s))).into_iter().collect();
         match failure {
             ScriptFailure::Script(error) => StepError::Failed {
                 error: error.to_string(),

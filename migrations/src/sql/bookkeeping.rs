@@ -326,6 +326,30 @@ impl SqlTool {
         }
     }
 
+    /// A query whose one row (none at the base) holds the version of the last applied migration
+    /// in the tool's order: what a downgrade must have left current. One row, not the whole
+    /// table: it is read after every downgrade of a chain.
+    pub fn current_version_query(self, dialect: Dialect) -> String {
+        let t = self.table(dialect);
+        match self {
+            SqlTool::Sqlx | SqlTool::Refinery => {
+                format!("SELECT version FROM {t} ORDER BY version DESC LIMIT 1")
+            }
+            // Versions of equal length (timestamps), so text order is the tool's order.
+            SqlTool::Diesel => format!("SELECT version FROM {t} ORDER BY version DESC LIMIT 1"),
+            SqlTool::Dbmate => format!("select version from {t} order by version desc limit 1"),
+            SqlTool::GolangMigrate => self.applied_versions_query(dialect),
+            SqlTool::Flyway => {
+                let all = self.applied_versions_query(dialect);
+                let rank = quote_ident(dialect, "installed_rank");
+                match all.strip_suffix(&format!("ORDER BY h.{rank}")) {
+                    Some(head) => format!("{head}ORDER BY h.{rank} DESC LIMIT 1"),
+                    None => all,
+                }
+            }
+        }
+    }
+
     /// Whether the tool runs `script` inside a transaction on this engine: the file's
     /// declaration ([`SqlScript::transactional`]) as the tool's driver honours it. sqlx 0.8.6
     /// honours `-- no-transaction` on PostgreSQL only (its SQLite and MySQL `apply` always begin

@@ -208,3 +208,27 @@ fn sql_files_are_read_without_config() {
     assert_eq!(json["kind"], "sqlx");
     assert_eq!(json["revisions"][0]["id"], "20240101000001_users");
 }
+
+#[test]
+fn sql_files_outside_known_folders_say_how_to_point_at_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db/schema/changes");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("0001_a.up.sql"), "CREATE TABLE a (id INT);\n").unwrap();
+    std::fs::write(dir.join("0001_a.down.sql"), "DROP TABLE a;\n").unwrap();
+    let (code, _, err) = run(&["check"], tmp.path());
+    assert_eq!(code, Some(3), "{err}");
+    assert!(
+        err.contains("found SQL migrations") && err.contains("[sql] dir"),
+        "{err}"
+    );
+    // Pointed at them, the same files are read.
+    std::fs::write(
+        tmp.path().join("mrt.toml"),
+        "kind = \"sql\"\n[sql]\ntool = \"golang-migrate\"\ndir = \"db/schema/changes\"\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(&["check"], tmp.path());
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("in 2 files"), "{out}");
+}

@@ -16,7 +16,7 @@ const SKIPPED: &[&str] = &[
 
 /// What is in `dir` if it is a Django project or has SQL migration files, as a sentence
 /// naming an example file; `None` when neither is there.
-pub fn detect(dir: &Path) -> Option<String> {
+pub fn detect(dir: &Path) -> Option<Foreign> {
     let mut django: Vec<String> = Vec::new();
     let mut sql: Vec<String> = Vec::new();
     let walker = walkdir::WalkDir::new(dir)
@@ -40,9 +40,20 @@ pub fn detect(dir: &Path) -> Option<String> {
         } else {
             "Django migrations"
         };
-        return Some(format!("found {what}{}", files_text(&django)));
+        return Some(Foreign::Django(format!(
+            "found {what}{}",
+            files_text(&django)
+        )));
     }
-    (!sql.is_empty()).then(|| format!("found SQL migrations{}", files_text(&sql)))
+    (!sql.is_empty()).then(|| Foreign::Sql(format!("found SQL migrations{}", files_text(&sql))))
+}
+
+/// What [`detect`] found, as a sentence naming an example file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Foreign {
+    Django(String),
+    /// SQL migration files somewhere mrt's SQL detection does not look.
+    Sql(String),
 }
 
 fn files_text(files: &[String]) -> String {

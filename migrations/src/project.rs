@@ -1,6 +1,7 @@
 //! A migration project as a whole: where it is, its revisions and their graph.
 
 use crate::alembic::{self, AlembicConfigError, AlembicLocations};
+use crate::foreign::Foreign;
 use crate::sql::{self, SqlError, SqlTool};
 use crate::{Framework, Problem, RevisionGraph};
 use std::path::{Path, PathBuf};
@@ -43,6 +44,9 @@ pub enum ProjectError {
     /// "0 files".
     #[error("{dir}: {found}; mrt reads Alembic and SQL-file projects today (Django is planned), so nothing was checked")]
     Unsupported { dir: PathBuf, found: String },
+    /// SQL migration files, but not in a folder or layout detection reads.
+    #[error("{dir}: {found}, but not in a migrations folder mrt recognises (it looks in {looked}); set kind = \"sql\" and [sql] dir (and tool) in mrt.toml", looked = crate::sql::looked_for(dir))]
+    SqlElsewhere { dir: PathBuf, found: String },
     /// Neither an Alembic project nor SQL migrations.
     #[error("no migration project in {dir}: no alembic.ini nor [tool.alembic] in pyproject.toml (pass --config PATH/alembic.ini), and no SQL migrations in {looked} (set kind = \"sql\" and [sql] dir in mrt.toml)")]
     NotFound { dir: PathBuf, looked: String },
@@ -84,7 +88,11 @@ impl Project {
                     return Self::open_sql(root, options);
                 }
                 match crate::foreign::detect(root) {
-                    Some(found) => Err(ProjectError::Unsupported {
+                    Some(Foreign::Sql(found)) => Err(ProjectError::SqlElsewhere {
+                        dir: root.to_path_buf(),
+                        found,
+                    }),
+                    Some(Foreign::Django(found)) => Err(ProjectError::Unsupported {
                         dir: root.to_path_buf(),
                         found,
                     }),

@@ -4,7 +4,9 @@
 //! names a framework itself.
 
 use crate::alembic::{self, AlembicLocations};
-use crate::exec::{self, AlembicRunner, ExecutorFactory, PythonChoice, SqlRunner, WorkerSpec};
+use crate::exec::{
+    self, ExecutorFactory, PythonChoice, PythonRunner, SqlRunner, WorkerKind, WorkerSpec,
+};
 use crate::sql::{SqlDown, SqlProject};
 use crate::{Revision, RevisionGraph};
 use std::collections::{BTreeSet, HashMap};
@@ -231,16 +233,18 @@ impl Framework {
                 let spec = WorkerSpec {
                     python,
                     project_root: root.to_path_buf(),
-                    ini: locations.ini.clone(),
-                    pyproject: locations.pyproject.clone(),
                     url_env: options.url_env.clone(),
-                    version_table: version_table.clone(),
-                    ini_section: locations.section.clone(),
                     timeout: options.timeout,
                     user_dirs: Arc::new(exec::user_dirs(root, &dirs)),
-                    downgrade_targets: Arc::new(targets),
+                    kind: WorkerKind::Alembic {
+                        ini: locations.ini.clone(),
+                        pyproject: locations.pyproject.clone(),
+                        section: locations.section.clone(),
+                        version_table: version_table.clone(),
+                        downgrade_targets: Arc::new(targets),
+                    },
                 };
-                Ok(Arc::new(AlembicRunner::new(spec)))
+                Ok(Arc::new(PythonRunner::new(spec)))
             }
             Framework::Sql(project) => {
                 let runtime =

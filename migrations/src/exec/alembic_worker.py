@@ -10,7 +10,7 @@ request:  {"id": 1, "op": "upgrade" | "downgrade", "target": "ab12", "url": "sql
           (Alembic's own target resolution walks the whole revision map on every step); with other
           heads it is a plain upgrade/downgrade to "target", as `alembic upgrade/downgrade` does.
           "master": true asks for SQLite's sqlite_master texts after the step.
-greeting: {"status": "ready", "alembic": "1.16.1", "python": "/usr/bin/python3"}
+greeting: {"status": "ready", "framework": "alembic", "version": "1.16.1", "python": "/usr/bin/python3"}
           {"status": "unavailable", "error": "No module named 'alembic'", "python": "..."}
 response: {"id": 1, "status": "ok", "heads": ["ab12"] (downgrades; null after upgrades),
            "statements": ["CREATE TABLE ...", ...], "master": "[[...]]" or null,
@@ -80,7 +80,14 @@ def main():
     # the cyclic collector's scans (a full scan walks them all, more often the longer the chain).
     gc.collect()
     gc.freeze()
-    send({"status": "ready", "alembic": alembic.__version__, "python": sys.executable})
+    send(
+        {
+            "status": "ready",
+            "framework": "alembic",
+            "version": alembic.__version__,
+            "python": sys.executable,
+        }
+    )
     for line in sys.stdin:
         if not line.strip():
             continue

@@ -15,7 +15,7 @@ pub use python::{
     can_import, find_python, provision, provision_packages, ProvisionError, PythonChoice,
 };
 pub use sql::SqlRunner;
-pub use worker::{kill_all_workers, AlembicRunner, Worker, WorkerSpec};
+pub use worker::{kill_all_workers, PythonRunner, Worker, WorkerKind, WorkerSpec};
 
 use mrt_db::{SchemaHint, TempDb};
 use std::fmt;

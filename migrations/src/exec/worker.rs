@@ -1,4 +1,4 @@
-//! A persistent Alembic worker process and its protocol.
+//! A persistent Python worker process (Alembic or Django) and its protocol.
 
 use super::{
     user_frames, Direction, ExecutorFactory, PythonChoice, Step, StepError, StepExecutor, StepOk,
@@ -12,7 +12,8 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-const DRIVER: &str = include_str!("alembic_worker.py");
+const ALEMBIC_DRIVER: &str = include_str!("alembic_worker.py");
+const DJANGO_DRIVER: &str = include_str!("django_worker.py");
 
 /// Process ids of live workers, so an interrupted run can kill them (a worker stuck in a
 /// migration step would otherwise outlive mrt).
@@ -51,39 +52,93 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(120);
 pub struct WorkerSpec {
     pub python: PythonChoice,
     pub project_root: PathBuf,
-    pub ini: Option<PathBuf>,
-    pub pyproject: Option<PathBuf>,
-    /// The environment variable env.py may read the URL from (default `DATABASE_URL`).
+    /// The environment variable the project may read the URL from (default `DATABASE_URL`).
     pub url_env: String,
-    /// Alembic's version table, read after each downgrade to report the database's heads.
-    pub version_table: String,
-    /// The ini section Alembic reads (`alembic`, or `--name`/`-n`).
-    pub ini_section: String,
     /// Hard timeout of one step: the worker is killed after it.
     pub timeout: Duration,
     /// Where the user's Python lives (see [`super::user_dirs`]): tracebacks are cut to it.
     pub user_dirs: Arc<Vec<String>>,
-    /// Per revision, the Alembic target that unapplies exactly it (see
-    /// `RevisionGraph::downgrade_target`), for a worker whose database is not where mrt thinks.
-    pub downgrade_targets: Arc<HashMap<String, String>>,
+    pub kind: WorkerKind,
 }
 
-/// Starts Alembic workers for one project ([`ExecutorFactory`]).
-pub struct AlembicRunner {
+/// Which framework the worker drives, with what it needs to find the project.
+#[derive(Debug, Clone)]
+pub enum WorkerKind {
+    Alembic {
+        ini: Option<PathBuf>,
+        pyproject: Option<PathBuf>,
+        /// The ini section Alembic reads (`alembic`, or `--name`/`-n`).
+        section: String,
+        /// Alembic's version table, read after each downgrade to report the database's heads.
+        version_table: String,
+        /// Per revision, the Alembic target that unapplies exactly it (see
+        /// `RevisionGraph::downgrade_target`), for a worker whose database is not where mrt
+        /// thinks.
+        downgrade_targets: Arc<HashMap<String, String>>,
+    },
+    Django {
+        /// `DJANGO_SETTINGS_MODULE` (empty: the environment's).
+        settings_module: String,
+        /// Labels of the project's own apps.
+        apps: Vec<String>,
+    },
+}
+
+impl WorkerKind {
+    fn name(&self) -> &'static str {
+        match self {
+            WorkerKind::Alembic { .. } => "Alembic",
+            WorkerKind::Django { .. } => "Django",
+        }
+    }
+
+    /// The script and its arguments after `python -c`.
+    fn command(&self, spec: &WorkerSpec) -> (&'static str, Vec<String>) {
+        let root = spec.project_root.display().to_string();
+        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+        match self {
+            WorkerKind::Alembic {
+                ini,
+                pyproject,
+                section,
+                ..
+            } => (
+                ALEMBIC_DRIVER,
+                vec![
+                    root,
+                    path(ini).unwrap_or_default(),
+                    path(pyproject).unwrap_or_default(),
+                    spec.url_env.clone(),
+                    section.clone(),
+                ],
+            ),
+            WorkerKind::Django {
+                settings_module,
+                apps,
+            } => (
+                DJANGO_DRIVER,
+                vec![root, settings_module.clone(), apps.join(",")],
+            ),
+        }
+    }
+}
+
+/// Starts Python workers for one project ([`ExecutorFactory`]).
+pub struct PythonRunner {
     spec: WorkerSpec,
     banner: OnceLock<String>,
 }
 
-impl AlembicRunner {
+impl PythonRunner {
     pub fn new(spec: WorkerSpec) -> Self {
-        AlembicRunner {
+        PythonRunner {
             spec,
             banner: OnceLock::new(),
         }
     }
 }
 
-impl ExecutorFactory for AlembicRunner {
+impl ExecutorFactory for PythonRunner {
     fn start(&self) -> Result<Box<dyn StepExecutor>, StepError> {
         let worker = Worker::start(&self.spec)?;
         let _ = self.banner.set(worker.banner.clone());
@@ -99,7 +154,7 @@ impl ExecutorFactory for AlembicRunner {
     }
 }
 
-/// A request (see the protocol in `alembic_worker.py`).
+/// A request (see the protocol in `alembic_worker.py` and `django_worker.py`).
 #[derive(Debug, serde::Serialize)]
 struct Request<'a> {
     id: u64,
@@ -124,8 +179,14 @@ enum Op {
 #[derive(Debug, serde::Deserialize)]
 #[serde(tag = "status", rename_all = "lowercase")]
 enum Hello {
-    Ready { alembic: String, python: String },
-    Unavailable { error: String },
+    Ready {
+        framework: String,
+        version: String,
+        python: String,
+    },
+    Unavailable {
+        error: String,
+    },
 }
 
 /// A reply to one request.
@@ -178,33 +239,26 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Starts a worker and waits for it to report that alembic imports.
+    /// Starts a worker and waits for it to report that the framework imports.
     pub fn start(spec: &WorkerSpec) -> Result<Worker, StepError> {
+        let framework = spec.kind.name();
         let unavailable = |message: String| StepError::Unavailable {
             runner: format!(
-                "{} (from {}) cannot run the Alembic worker",
+                "{} (from {}) cannot run the {framework} worker",
                 spec.python.path.display(),
                 spec.python.source
             ),
             message,
         };
-        let arg = |p: &Option<PathBuf>| {
-            p.as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default()
-        };
+        let (driver, args) = spec.kind.command(spec);
         let mut command = Command::new(&spec.python.path);
         // Its own process group: Ctrl-C in the terminal reaches mrt alone (which then stops the
         // run in order), and killing the group takes a migration's child processes too.
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let mut child = command
             .arg("-c")
-            .arg(DRIVER)
-            .arg(&spec.project_root)
-            .arg(arg(&spec.ini))
-            .arg(arg(&spec.pyproject))
-            .arg(&spec.url_env)
-            .arg(&spec.ini_section)
+            .arg(driver)
+            .args(args)
             .current_dir(&spec.project_root)
             .env("PYTHONUNBUFFERED", "1")
             .stdin(Stdio::piped())
@@ -230,13 +284,18 @@ impl Worker {
             .read_line(STARTUP_TIMEOUT)
             .map_err(|e| unavailable(e.to_string()))?;
         match serde_json::from_str::<Hello>(&hello) {
-            Ok(Hello::Ready { alembic, python }) => {
-                worker.banner = format!("alembic {alembic} on {python}");
+            Ok(Hello::Ready {
+                framework,
+                version,
+                python,
+            }) => {
+                worker.banner = format!("{framework} {version} on {python}");
             }
             Ok(Hello::Unavailable { error }) => {
+                let package = framework.to_lowercase();
                 return Err(unavailable(format!(
-                    "{error}; install Alembic into that interpreter (`pip install alembic`) or point --python / MRT_PYTHON at one that has it"
-                )))
+                    "{error}; install {framework} into that interpreter (`pip install {package}`) or point --python / MRT_PYTHON at one that has it (or pass --provision)"
+                )));
             }
             Err(e) => return Err(unavailable(format!("bad greeting {hello:?}: {e}"))),
         }
@@ -250,13 +309,20 @@ impl Worker {
     /// The Alembic target of a step: where an upgrade ends, or what unapplies exactly the
     /// revision a downgrade removes (a merge's first parent, `r@base` for a base revision).
     fn target(&self, step: &Step) -> String {
-        match step.direction {
-            Direction::Up => step.revisions.last().cloned().unwrap_or_default(),
-            Direction::Down => {
-                let rev = step.revisions.first().map(String::as_str).unwrap_or("");
-                (self.spec.downgrade_targets.get(rev).cloned())
-                    .unwrap_or_else(|| format!("{rev}@base"))
+        let rev = |r: Option<&String>| r.cloned().unwrap_or_default();
+        match (step.direction, &self.spec.kind) {
+            (Direction::Up, _) => rev(step.revisions.last()),
+            (
+                Direction::Down,
+                WorkerKind::Alembic {
+                    downgrade_targets, ..
+                },
+            ) => {
+                let r = rev(step.revisions.first());
+                (downgrade_targets.get(&r).cloned()).unwrap_or_else(|| format!("{r}@base"))
             }
+            // Django steps carry their exact plan: no target is resolved.
+            (Direction::Down, WorkerKind::Django { .. }) => rev(step.revisions.first()),
         }
     }
 
@@ -277,7 +343,10 @@ impl Worker {
             op,
             target,
             url: &url,
-            version_table: &self.spec.version_table,
+            version_table: match &self.spec.kind {
+                WorkerKind::Alembic { version_table, .. } => version_table,
+                WorkerKind::Django { .. } => "django_migrations",
+            },
             revisions,
             from,
             master,

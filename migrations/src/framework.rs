@@ -143,11 +143,12 @@ impl Framework {
         }
     }
 
-    /// Whether steps run in Python (an interpreter must be found, or provisioned).
-    pub fn needs_python(&self) -> bool {
+    /// The Python framework its steps run in (an interpreter must be found, or provisioned);
+    /// `None` when no Python is needed.
+    pub fn python(&self) -> Option<exec::PythonFramework> {
         match self {
-            Framework::Alembic { .. } => true,
-            Framework::Sql(_) => false,
+            Framework::Alembic { .. } => Some(exec::PythonFramework::Alembic),
+            Framework::Sql(_) => None,
         }
     }
 

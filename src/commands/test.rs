@@ -6,7 +6,7 @@ use crate::exit;
 use anyhow::{bail, Context, Result};
 use mrt_harness::{LintFn, Settings};
 use mrt_lint::Severity;
-use mrt_migrations::exec::{can_import, find_python, provision, provision_packages, PythonChoice};
+use mrt_migrations::exec::{can_import, find_python, provision, PythonChoice, PythonFramework};
 use mrt_migrations::Project;
 use mrt_migrations::Revision;
 use std::collections::BTreeMap;
@@ -105,10 +105,9 @@ pub fn settings(args: &TestArgs) -> Result<Settings> {
     if !(step_timeout.is_finite() && step_timeout > 0.0) {
         bail!("step_timeout must be a positive number of seconds, not {step_timeout}");
     }
-    let python = if project.framework.needs_python() {
-        Some(choose_python(args, &loaded, &project, &databases)?)
-    } else {
-        None
+    let python = match project.framework.python() {
+        Some(framework) => Some(choose_python(args, &loaded, &project, framework, &databases)?),
+        None => None,
     };
     let url_env = match &args.url_env {
         Some(flag) => {
@@ -149,6 +148,7 @@ fn choose_python(
     args: &TestArgs,
     loaded: &Loaded,
     project: &Project,
+    framework: PythonFramework,
     databases: &[String],
 ) -> Result<PythonChoice> {
     let c = &loaded.config;
@@ -157,7 +157,7 @@ fn choose_python(
         .clone()
         .or_else(|| c.python.as_deref().map(|p| loaded.resolve(p)));
     let python = find_python(python_flag.as_deref(), &project.root);
-    if !args.provision || can_import(&python.path, &["alembic", "sqlalchemy"]) {
+    if !args.provision || can_import(&python.path, framework.modules()) {
         return Ok(python);
     }
     let dialects: Vec<&str> = databases
@@ -168,7 +168,7 @@ fn choose_python(
             _ => "sqlite",
         })
         .collect();
-    let path = provision(&python.path, &provision_packages(&dialects))?;
+    let path = provision(&python.path, &framework.packages(&dialects))?;
     Ok(PythonChoice {
         path,
         source: "--provision",

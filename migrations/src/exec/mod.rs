@@ -12,7 +12,7 @@ mod worker;
 
 pub use frames::{user_dirs, user_frames};
 pub use python::{
-    can_import, find_python, provision, provision_packages, ProvisionError, PythonChoice,
+    can_import, find_python, provision, ProvisionError, PythonChoice, PythonFramework,
 };
 pub use sql::SqlRunner;
 pub use worker::{kill_all_workers, PythonRunner, Worker, WorkerKind, WorkerSpec};

@@ -110,22 +110,46 @@ pub struct ProvisionError {
     pub message: String,
 }
 
-/// What `--provision` installs for databases of these kinds (`sqlite`, `postgres`, `mysql`), as
-/// (pip requirement, module it provides): Alembic and SQLAlchemy with its asyncio extra, and the
-/// sync and async drivers, so the sync and the async env.py templates both run.
-pub fn provision_packages(dialects: &[&str]) -> Vec<(&'static str, &'static str)> {
-    let mut out = vec![
-        ("alembic", "alembic"),
-        ("sqlalchemy[asyncio]", "greenlet"),
-        ("aiosqlite", "aiosqlite"),
-    ];
-    if dialects.contains(&"postgres") {
-        out.push(("psycopg[binary]", "psycopg"));
+/// The Python frameworks mrt drives, for what `--provision` installs and what an interpreter
+/// must import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PythonFramework {
+    Alembic,
+    Django,
+}
+
+impl PythonFramework {
+    /// Modules the interpreter must import to run the worker.
+    pub fn modules(self) -> &'static [&'static str] {
+        match self {
+            PythonFramework::Alembic => &["alembic", "sqlalchemy"],
+            PythonFramework::Django => &["django"],
+        }
     }
-    if dialects.contains(&"mysql") {
-        out.extend([("pymysql", "pymysql"), ("aiomysql", "aiomysql")]);
+
+    /// What `--provision` installs (pip requirement, module it provides): the framework and the
+    /// drivers of `dialects` (`sqlite`, `postgres`, `mysql`). Alembic gets the async drivers too,
+    /// for env.py files from its async template.
+    pub fn packages(self, dialects: &[&str]) -> Vec<(&'static str, &'static str)> {
+        let mut out = match self {
+            PythonFramework::Alembic => vec![
+                ("alembic", "alembic"),
+                ("sqlalchemy[asyncio]", "greenlet"),
+                ("aiosqlite", "aiosqlite"),
+            ],
+            PythonFramework::Django => vec![("django", "django")],
+        };
+        if dialects.contains(&"postgres") {
+            out.push(("psycopg[binary]", "psycopg"));
+        }
+        if dialects.contains(&"mysql") {
+            out.push(("pymysql", "pymysql"));
+            if self == PythonFramework::Alembic {
+                out.push(("aiomysql", "aiomysql"));
+            }
+        }
+        out
     }
-    out
 }
 
 /// `--provision`: a virtualenv in mrt's cache with `packages` (pip requirement, module) installed

@@ -28,6 +28,9 @@ pub struct Config {
     /// `[sql]`: SQL-file projects (the tool and folder, when detection should not decide).
     #[serde(default)]
     pub sql: SqlConfig,
+    /// `[django]`: Django projects (the settings module, which apps are the project's).
+    #[serde(default)]
+    pub django: DjangoConfig,
     /// `mrt check`: the database engine (`generic`, `sqlite`, `postgresql`, `mysql`) when
     /// `--dialect` is not given; otherwise read from the ini's `sqlalchemy.url`.
     pub dialect: Option<String>,
@@ -74,6 +77,18 @@ pub struct SqlConfig {
     pub tool: Option<mrt_migrations::sql::SqlTool>,
     /// The migrations folder, relative to the config file.
     pub dir: Option<PathBuf>,
+}
+
+/// `[django]` in config.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DjangoConfig {
+    /// `DJANGO_SETTINGS_MODULE` (`--settings` overrides it; it overrides the environment's and
+    /// manage.py's default).
+    pub settings: Option<String>,
+    /// The apps (labels) that are the project's own: tested and checked; every other app is the
+    /// environment. Default: every app whose migrations folder lies under the project.
+    pub apps: Option<Vec<String>>,
 }
 
 /// A loaded config and the file it came from (none when the project has no config).

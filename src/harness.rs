@@ -28,6 +28,7 @@ pub fn main() -> ! {
         project: PathBuf::from("."),
         config: None,
         name: None,
+        settings: None,
         databases: Vec::new(),
         seed: None,
         rows: None,

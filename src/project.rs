@@ -18,34 +18,40 @@ pub struct ProjectArgs {
     /// [core] and [tenant].
     #[arg(long, short = 'n', value_name = "SECTION")]
     pub name: Option<String>,
+    /// Django's settings module (overrides `[django] settings`, $DJANGO_SETTINGS_MODULE and
+    /// manage.py's default).
+    #[arg(long, value_name = "MODULE")]
+    pub settings: Option<String>,
+}
+
+/// What flags say about where the project is, over its config.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Flags<'a> {
+    pub alembic_ini: Option<&'a Path>,
+    pub section: Option<&'a str>,
+    pub settings: Option<&'a str>,
 }
 
 /// Loads config and the project; any error here is a usage/config error (exit 3).
 pub fn open(args: &ProjectArgs) -> Result<Project> {
     let loaded = config::load(&args.path)?;
-    open_with(
-        &args.path,
-        &loaded,
-        args.config.as_deref(),
-        args.name.as_deref(),
-    )
+    let flags = Flags {
+        alembic_ini: args.config.as_deref(),
+        section: args.name.as_deref(),
+        settings: args.settings.as_deref(),
+    };
+    open_with(&args.path, &loaded, flags)
 }
 
-/// Opens the project in `dir` with its loaded config and the `--config`/`--name` flags.
-pub fn open_with(
-    dir: &Path,
-    loaded: &config::Loaded,
-    alembic_ini: Option<&Path>,
-    section: Option<&str>,
-) -> Result<Project> {
+/// Opens the project in `dir` with its loaded config and the flags that locate it.
+pub fn open_with(dir: &Path, loaded: &config::Loaded, flags: Flags) -> Result<Project> {
     let c = &loaded.config;
-    let alembic_ini = alembic_ini
-        .map(Path::to_path_buf)
+    let alembic_ini = (flags.alembic_ini.map(Path::to_path_buf))
         .or_else(|| c.alembic_config.as_deref().map(|p| loaded.resolve(p)));
     let options = ProjectOptions {
         kind: c.kind,
         alembic_ini,
-        alembic_section: section.map(str::to_string),
+        alembic_section: flags.section.map(str::to_string),
         version_table: c.version_table.clone(),
         sql_tool: c.sql.tool,
         sql_dir: c.sql.dir.as_deref().map(|p| loaded.resolve(p)),

@@ -408,7 +408,7 @@ impl<'a> TablePlan<'a> {
             }
             out
         };
-        let candidates = table
+        let candidates: Vec<Vec<Value>> = table
             .columns
             .iter()
             .zip(&specs)
@@ -435,6 +435,15 @@ impl<'a> TablePlan<'a> {
                     spec,
                     &mut literals.inserted_into(&table.name, &c.name).into_iter(),
                 )
+            })
+            .collect();
+        // A value the revision creates a row with is never planted where it must be unique.
+        let candidates: Vec<Vec<Value>> = candidates
+            .into_iter()
+            .zip(&reserved)
+            .map(|(mut values, reserved): (Vec<Value>, &Vec<Value>)| {
+                values.retain(|v| !reserved.contains(v));
+                values
             })
             .collect();
         let auto = table.columns.iter().map(is_auto).collect();

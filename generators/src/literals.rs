@@ -32,6 +32,10 @@ pub struct Literals {
     /// names): a data migration's fixed rows. Generated rows keep clear of them in unique
     /// columns, or the migration's own insert would collide with rows mrt seeded.
     pub inserted: BTreeMap<String, BTreeMap<String, BTreeSet<String>>>,
+    /// Column → values an ORM call of the source creates a row with (`Category(id=1, ...)`,
+    /// `objects.create(slug="x")`, `get_or_create(...)`), table unknown: kept clear of in
+    /// every table's unique column of that name, for the same reason as [`Self::inserted`].
+    pub created: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Literals {
@@ -43,13 +47,18 @@ impl Literals {
             .unwrap_or_default()
     }
 
-    /// Values the source inserts into `table.column` (case-insensitive).
+    /// Values the source inserts into `table.column` (case-insensitive), by SQL or an ORM call.
     pub fn inserted_into(&self, table: &str, column: &str) -> Vec<String> {
-        self.inserted
-            .get(&table.to_ascii_lowercase())
-            .and_then(|columns| columns.get(&column.to_ascii_lowercase()))
-            .map(|s| s.iter().cloned().collect())
-            .unwrap_or_default()
+        let column = column.to_ascii_lowercase();
+        let by_sql = (self.inserted.get(&table.to_ascii_lowercase()))
+            .and_then(|columns| columns.get(&column));
+        let by_orm = self.created.get(&column);
+        by_sql
+            .into_iter()
+            .chain(by_orm)
+            .flatten()
+            .cloned()
+            .collect()
     }
 
     /// Whether the source tests this column (case-insensitive) for NULL.
@@ -81,6 +90,7 @@ impl Literals {
             && self.nulls.is_empty()
             && self.objects.is_empty()
             && self.inserted.is_empty()
+            && self.created.is_empty()
     }
 }
 
@@ -269,6 +279,14 @@ fn python_comparison(tokens: &[Tok], i: usize, value: &str, out: &mut Literals) 
     } else {
         subject
     };
+    if keyword && creates_row(tokens, op_index) {
+        if let Some(column) = bare(&subject) {
+            out.created
+                .entry(column)
+                .or_default()
+                .insert(value.to_string());
+        }
+    }
     out.add(&subject, value.to_string());
     if matches!(
         op,
@@ -294,6 +312,29 @@ fn subject_before(tokens: &[Tok], op_index: usize) -> Option<String> {
         },
         _ => None,
     }
+}
+
+/// Whether the keyword argument at `i` is one of a call that creates a row: a model
+/// constructor (`Category(id=1, ...)`) or `create`, `get_or_create`, `update_or_create`.
+fn creates_row(tokens: &[Tok], i: usize) -> bool {
+    let mut depth = 0i32;
+    for (j, tok) in tokens[..i].iter().enumerate().rev() {
+        match tok {
+            Tok::Rpar | Tok::Rsqb => depth += 1,
+            Tok::Lpar if depth == 0 => {
+                let Some(Tok::Name { name }) = j.checked_sub(1).and_then(|k| tokens.get(k)) else {
+                    return false;
+                };
+                let constructor = name.chars().next().is_some_and(char::is_uppercase);
+                return constructor
+                    || ["create", "get_or_create", "update_or_create"].contains(&name.as_str());
+            }
+            Tok::Lpar | Tok::Lsqb => depth -= 1,
+            Tok::Newline => return false,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Whether the token at `i` is inside an unclosed `(` on its line of tokens.

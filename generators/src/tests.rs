@@ -489,6 +489,43 @@ fn mining_finds_comparisons_in_sql_and_python() {
 }
 
 #[test]
+fn rows_the_revision_inserts_are_kept_clear_of() {
+    // A data migration's fixed rows, by SQL and by the ORM: recorded as created, not planted.
+    let lit = mine_literals(&[
+        "INSERT INTO users (id, email, status) VALUES (1, 'root@x', 'active'), (2, 'bot@x', 'active');",
+        "Category(id=3, name='Uncategorised').save()\nUser.objects.create(email='ops@x')\nUser.objects.filter(id=9).delete()",
+    ]);
+    assert_eq!(lit.inserted_into("users", "id"), ["1", "2", "3"]);
+    assert_eq!(
+        lit.inserted_into("USERS", "email"),
+        ["bot@x", "root@x", "ops@x"]
+    );
+    // A lookup is not a row: `filter(id=9)` plants 9, it does not reserve it.
+    assert!(!lit.inserted_into("users", "id").contains(&"9".to_string()));
+    let schema = schema();
+    for seed_value in 0..20 {
+        let opts = SeedOptions {
+            literals: lit.clone(),
+            ..options(8, seed_value)
+        };
+        let seeds = seed(&schema, opts).unwrap();
+        for row in rows_of(&seeds, "users") {
+            assert!(
+                ![Value::Int(1), Value::Int(2), Value::Int(3)].contains(&row[0]),
+                "seed {seed_value}: generated id {:?} collides with an inserted row",
+                row[0]
+            );
+            assert!(
+                !["root@x", "bot@x", "ops@x"].contains(&row[1].to_string().trim_matches('\'')),
+                "seed {seed_value}: {:?}",
+                row[1]
+            );
+        }
+        assert_constraints(&schema, &seeds).unwrap();
+    }
+}
+
+#[test]
 fn mined_values_are_seeded() {
     let lit = mine_literals(&[DOWNGRADE]);
     let schema = schema();

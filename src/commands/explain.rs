@@ -199,7 +199,7 @@ fn explain_sql_file(path: &Path, args: &ExplainArgs, verbose: bool) -> Result<u8
         let Ok(loaded) = config::load(dir) else {
             continue;
         };
-        let Ok(project) = crate::project::open_with(dir, &loaded, None, None) else {
+        let Ok(project) = crate::project::open_with(dir, &loaded, Default::default()) else {
             continue;
         };
         let extra = project.framework.extra_revisions();

@@ -30,6 +30,10 @@ pub struct TestArgs {
     /// The ini section to read instead of [alembic] (Alembic's --name/-n).
     #[arg(long, short = 'n', value_name = "SECTION")]
     pub name: Option<String>,
+    /// Django's settings module (overrides `[django] settings`, $DJANGO_SETTINGS_MODULE and
+    /// manage.py's default).
+    #[arg(long, value_name = "MODULE")]
+    pub settings: Option<String>,
     /// Database to test on (repeatable): `sqlite` (the embedded default) or a server URL such as
     /// postgres://user@host/postgres or mysql://root@host/mysql; mrt creates, and always drops,
     /// its own `mrt_<run>_<n>` databases there.
@@ -106,7 +110,9 @@ pub fn settings(args: &TestArgs) -> Result<Settings> {
         bail!("step_timeout must be a positive number of seconds, not {step_timeout}");
     }
     let python = match project.framework.python() {
-        Some(framework) => Some(choose_python(args, &loaded, &project, framework, &databases)?),
+        Some(framework) => Some(choose_python(
+            args, &loaded, &project, framework, &databases,
+        )?),
         None => None,
     };
     let url_env = match &args.url_env {
@@ -256,12 +262,12 @@ fn checked_skip(
 }
 
 fn open_project(args: &TestArgs, loaded: &Loaded) -> Result<Project> {
-    crate::project::open_with(
-        &args.project,
-        loaded,
-        args.config.as_deref(),
-        args.name.as_deref(),
-    )
+    let flags = crate::project::Flags {
+        alembic_ini: args.config.as_deref(),
+        section: args.name.as_deref(),
+        settings: args.settings.as_deref(),
+    };
+    crate::project::open_with(&args.project, loaded, flags)
 }
 
 fn run_seed(flag: Option<u64>, config: Option<u64>) -> Result<u64> {

@@ -4,6 +4,7 @@
 //! in a pre-commit hook; executing steps lives beside it because both need the same project model.
 
 pub mod alembic;
+pub mod django;
 pub mod exec;
 pub mod foreign;
 mod framework;

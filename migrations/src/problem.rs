@@ -26,11 +26,18 @@ pub enum ProblemKind {
     BadVersion,
     /// SQL-file migrations numbered 1, 2, 3, ... with a number missing.
     VersionGap,
-    /// SQL-file migrations: a file or its settings the tool refuses or misreads (dbmate markers
-    /// out of order, an invalid Flyway `.conf`, ...).
+    /// A file or its settings the tool refuses or misreads (dbmate markers out of order, an
+    /// invalid Flyway `.conf`, a Django migration module without a `Migration` class, a Django
+    /// migrations folder without `__init__.py`, ...).
     Malformed,
     /// SQL-file migrations: a script the tool refuses because it is empty (diesel).
     EmptyScript,
+    /// Django migrations: several leaf nodes in one app (`makemigrations --merge` joins them).
+    ConflictingLeaves,
+    /// Django migrations: a squash Django cannot use cleanly (some of the migrations it replaces
+    /// are on disk and some are not, or another squash replaces it while it still replaces
+    /// migrations).
+    BadSquash,
 }
 
 /// A defect in a project that makes its graph untrustworthy; reported, never panicked on.

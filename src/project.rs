@@ -55,6 +55,8 @@ pub fn open_with(dir: &Path, loaded: &config::Loaded, flags: Flags) -> Result<Pr
         version_table: c.version_table.clone(),
         sql_tool: c.sql.tool,
         sql_dir: c.sql.dir.as_deref().map(|p| loaded.resolve(p)),
+        django_settings: (flags.settings.map(str::to_string)).or_else(|| c.django.settings.clone()),
+        django_apps: c.django.apps.clone(),
     };
     Project::open(dir, &options)
         .with_context(|| format!("cannot open the migration project in {}", dir.display()))

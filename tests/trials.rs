@@ -57,6 +57,7 @@ enum Verdict {
 fn main() {
     let args = Arguments::from_args();
     let have_alembic = common::python_has("alembic") && common::python_has("sqlalchemy");
+    let have_django = common::python_has("django");
     let mut missing = Vec::new();
     let mut list = Vec::new();
     for (db, url, var) in databases() {
@@ -70,6 +71,20 @@ fn main() {
             list.push(
                 Trial::test(format!("trials::{name}::{db}"), move || {
                     check(&dir, db, url.as_deref().unwrap_or(""), Python::Alembic)
+                })
+                .with_ignored_flag(ignored),
+            );
+        }
+        for dir in common::fixture_dirs("django_trials") {
+            if !load_expect(&dir).runs_on(db) {
+                continue;
+            }
+            let name = dir.file_name().unwrap().to_string_lossy().to_string();
+            let url = url.clone();
+            let ignored = !have_django || url.is_none();
+            list.push(
+                Trial::test(format!("django::{name}::{db}"), move || {
+                    check(&dir, db, url.as_deref().unwrap_or(""), Python::Django)
                 })
                 .with_ignored_flag(ignored),
             );
@@ -101,6 +116,8 @@ fn main() {
         .chain([
             Trial::test("cli::list_exact_json", list_exact_json).with_ignored_flag(!have_alembic),
             Trial::test("cli::cases", cases).with_ignored_flag(!have_alembic),
+            Trial::test("cli::sql_failure_details", sql_failure_details)
+                .with_ignored_flag(std::env::var("MRT_TEST_POSTGRES_URL").is_err()),
             Trial::test("cli::ini_section", ini_section).with_ignored_flag(!have_alembic),
             Trial::test("cli::drift", drift).with_ignored_flag(!have_alembic),
             Trial::test("cli::same_seed_same_verdicts", same_seed_same_verdicts)
@@ -110,6 +127,12 @@ fn main() {
     if !have_alembic {
         eprintln!(
             "note: trials ignored: `{} -c 'import alembic, sqlalchemy'` failed (set MRT_PYTHON or pip install -r tests/requirements.txt)",
+            common::python()
+        );
+    }
+    if !have_django {
+        eprintln!(
+            "note: django:: trials ignored: `{} -c 'import django'` failed (set MRT_PYTHON or pip install -r tests/requirements.txt)",
             common::python()
         );
     }
@@ -128,6 +151,8 @@ struct Outcome {
 enum Python {
     /// The test suite's interpreter, with Alembic.
     Alembic,
+    /// The test suite's interpreter, with Django.
+    Django,
     /// None: `MRT_PYTHON` points nowhere and no `python3` is on PATH.
     None,
 }
@@ -251,7 +276,7 @@ fn run_mrt(dir: &Path, tmp: &Path, db: &str, python: Python) -> Result<String, F
         .env("TMPDIR", tmp)
         .env("NO_COLOR", "1");
     match python {
-        Python::Alembic => command.env("MRT_PYTHON", common::python()),
+        Python::Alembic | Python::Django => command.env("MRT_PYTHON", common::python()),
         Python::None => command
             .env("MRT_PYTHON", tmp.join("no-python-here"))
             .env("PATH", tmp.join("empty-path"))
@@ -354,6 +379,39 @@ fn list_exact_json() -> Result<(), Failed> {
 }
 
 /// `--cases N` runs each passing trial again with new rows; a failure names its case.
+/// On PostgreSQL a SQL runner's failure names the file and the line of the statement the
+/// server rejected, and a type left behind shows as the second upgrade failing too.
+fn sql_failure_details() -> Result<(), Failed> {
+    let url = std::env::var("MRT_TEST_POSTGRES_URL").map_err(|e| e.to_string())?;
+    let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let typo = common::repo().join("fixtures/sql_errors/pg_typo");
+    let out = run_mrt(&typo, tmp.path(), &url, Python::None)?;
+    let outcomes = parse(&out);
+    let got = outcomes
+        .get("postgres::20240301000002_copy_nickname")
+        .ok_or_else(|| format!("not run:\n{out}"))?;
+    let want = "at migrations/20240301000002_copy_nickname.up.sql:4";
+    if got.status != "FAILED" || !got.message.contains(want) || !got.message.contains("nickname") {
+        return Err(format!("expected a failure naming {want:?}:\n{out}").into());
+    }
+    let enums = common::fixtures("sql").join("sqlx_plpgsql_pg");
+    let out = run_mrt(&enums, tmp.path(), &url, Python::None)?;
+    let outcomes = parse(&out);
+    let got = outcomes
+        .get("postgres::20240201000004_seat_type_kept")
+        .ok_or_else(|| format!("not run:\n{out}"))?;
+    for word in [
+        "enum type seat",
+        "upgrade fails after the downgrade",
+        "already exists",
+    ] {
+        if !got.message.contains(word) {
+            return Err(format!("the failure lacks {word:?}:\n{out}").into());
+        }
+    }
+    Ok(())
+}
+
 fn cases() -> Result<(), Failed> {
     let passing = common::fixtures("trials").join("passing");
     let run = common::mrt(

@@ -162,6 +162,17 @@ pub(crate) fn classify_declared(
         let single = single && first_arg.is_none_or(|p| p <= 24) && !has("double");
         return SqlType::Float { single, unsigned };
     }
+    if t == "decimal" && precision.is_none() && first_arg.is_none() {
+        // A bare `decimal` is what Django (and Rails) declare on SQLite for a decimal field
+        // whatever its max_digits: the ORM then reads each value back quantized to the field's
+        // places within its digits, and fails on more digits than the field allows. Values of
+        // three digits, two after the point, fit every such field (max_digits >= places).
+        return SqlType::Decimal {
+            precision: 3,
+            scale: 2,
+            unsigned,
+        };
+    }
     if has("numeric") || has("decimal") || t.starts_with("dec") || t.starts_with("number") {
         let precision = precision.or(first_arg).unwrap_or(18).clamp(1, 60);
         let scale = scale

@@ -96,6 +96,15 @@ impl Slot<'_> {
         self.live()?.step(step, db)
     }
 
+    /// See [`StepExecutor::reach_environment`].
+    pub fn reach_environment(
+        &mut self,
+        db: &TempDb,
+        revisions: &[String],
+    ) -> Result<bool, StepError> {
+        self.live()?.reach_environment(db, revisions)
+    }
+
     /// The drift comparison (see [`StepExecutor::drift`]) on this slot's runner.
     pub fn drift(
         &mut self,

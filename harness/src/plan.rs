@@ -397,25 +397,24 @@ fn graph_trials(context: &Arc<Context>) -> Vec<Trial> {
     });
     let ctx = Arc::clone(context);
     let single_head = Trial::test("graph::single_head", move || {
-        let heads: BTreeSet<&str> = ctx
-            .settings
-            .project
-            .graph
-            .heads()
-            .iter()
-            .map(|r| r.id.as_str())
+        let framework = &ctx.settings.project.framework;
+        let mut groups: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for head in ctx.settings.project.graph.heads() {
+            let group = framework.head_group(&head.id);
+            groups.entry(group).or_default().insert(head.id.as_str());
+        }
+        let conflicts: Vec<String> = groups
+            .values()
+            .filter(|heads| heads.len() > 1)
+            .map(|heads| {
+                let list: Vec<&str> = heads.iter().copied().collect();
+                format!("{} heads: {}", list.len(), list.join(", "))
+            })
             .collect();
-        if heads.len() <= 1 {
+        if conflicts.is_empty() {
             Ok(())
         } else {
-            let list: Vec<&str> = heads.into_iter().collect();
-            Err(format!(
-                "{} heads: {} ({})",
-                list.len(),
-                list.join(", "),
-                ctx.settings.project.framework.merge_hint()
-            )
-            .into())
+            Err(format!("{} ({})", conflicts.join("; "), framework.merge_hint()).into())
         }
     });
     vec![well_formed, single_head]

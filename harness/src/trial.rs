@@ -534,7 +534,32 @@ impl Trial<'_, '_> {
             }
         }
         pooled.state = self.before.iter().map(|s| s.to_string()).collect();
-        Ok(())
+        self.reach_environment(pooled)
+    }
+
+    /// What the revision needs from outside the project, applied before the trial reads the
+    /// schema: it is part of the state before it, not of its step.
+    fn reach_environment(&mut self, pooled: &mut Pooled) -> Stage<()> {
+        let revisions = [self.rev.to_string()];
+        match self.slot.reach_environment(&pooled.db, &revisions) {
+            Ok(false) => Ok(()),
+            Ok(true) => {
+                pooled.schema = None;
+                Ok(())
+            }
+            Err(StepError::Refused(message)) => {
+                crate::cleanup::stop_run(&format!("mrt: error: {message}"), 3)
+            }
+            Err(error) => {
+                pooled.schema = None;
+                self.verdict.add(Failure::CannotReachBefore {
+                    revision: self.rev.to_string(),
+                    step: "the migrations of other apps it depends on".into(),
+                    error,
+                });
+                Err(Stop)
+            }
+        }
     }
 
     /// The trial's own steps: the revision alone, upgraded from the heads of `before(rev)` or
@@ -659,7 +684,7 @@ impl Trial<'_, '_> {
             seed: trial_seed(self.ctx.settings.seed, self.rev)
                 .wrapping_add(self.input.case.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
             literals: self.input.literals.clone(),
-            custom: self.ctx.settings.custom_seeds.clone(),
+            custom: self.custom_seeds(schema),
             existing: existing.clone(),
         };
         let seeds = match &self.input.explicit {
@@ -679,6 +704,38 @@ impl Trial<'_, '_> {
             }
         }
         self.fill_deferred(db, schema, &seeds, "generated rows")
+    }
+
+    /// The configured custom seeds, plus none for a table whose foreign key must point at a
+    /// row of the framework's bookkeeping (Django's `auth_permission`): mrt writes no rows
+    /// there, so such a table stays as it is.
+    fn custom_seeds(&self, schema: &Schema) -> BTreeMap<String, mrt_generators::CustomSeed> {
+        let mut custom = self.ctx.settings.custom_seeds.clone();
+        let bookkeeping = |t: &str| {
+            self.ctx
+                .bookkeeping
+                .iter()
+                .any(|b| b.eq_ignore_ascii_case(t))
+        };
+        for table in schema.tables.values() {
+            let needs_bookkeeping_rows = table.foreign_keys.iter().any(|fk| {
+                bookkeeping(&fk.ref_table)
+                    && fk
+                        .columns
+                        .iter()
+                        .any(|c| table.column(c).is_some_and(|col| !col.nullable))
+            });
+            if needs_bookkeeping_rows {
+                custom
+                    .entry(table.name.clone())
+                    .or_insert_with(|| mrt_generators::CustomSeed {
+                        rows: Some(Vec::new()),
+                        file: None,
+                        mode: mrt_generators::CustomMode::Replace,
+                    });
+            }
+        }
+        custom
     }
 
     /// Foreign keys inserted NULL to break a cycle, filled once every table has its rows.

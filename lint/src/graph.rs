@@ -76,6 +76,8 @@ fn problem_code(kind: &ProblemKind) -> &'static str {
         MissingDown => "MRT101",
         // The chain as a whole is wrong.
         DuplicateId | MissingParent | MissingDependency | DuplicateBranchLabel | Cycle
-        | DuplicateVersion | VersionGap => "MRT903",
+        | DuplicateVersion | VersionGap | BadSquash => "MRT903",
+        // Several leaves in one Django app: its several heads.
+        ConflictingLeaves => "MRT901",
     }
 }

@@ -4,6 +4,7 @@
 //! names a framework itself.
 
 use crate::alembic::{self, AlembicLocations};
+use crate::django::DjangoProject;
 use crate::exec::{
     self, ExecutorFactory, PythonChoice, PythonRunner, SqlRunner, WorkerKind, WorkerSpec,
 };
@@ -24,7 +25,17 @@ pub enum Framework {
     },
     /// Plain SQL files of one tool, run in-process (no Python).
     Sql(Arc<SqlProject>),
+    /// A Django project's own apps, run in a Django worker.
+    Django(Arc<DjangoProject>),
 }
+
+/// Tables Django keeps its own records in: the migration recorder, and the rows its
+/// `post_migrate` handlers (and `get_for_model`) write for content types and permissions.
+const DJANGO_BOOKKEEPING: [&str; 3] = [
+    "django_migrations",
+    "django_content_type",
+    "auth_permission",
+];
 
 /// What a runner needs beyond the project, from flags and config.
 #[derive(Debug, Clone)]
@@ -54,6 +65,7 @@ impl Framework {
         match self {
             Framework::Alembic { .. } => "alembic",
             Framework::Sql(project) => project.tool.as_str(),
+            Framework::Django(_) => "django",
         }
     }
 
@@ -65,6 +77,10 @@ impl Framework {
                 None => "alembic: [tool.alembic] in pyproject.toml".into(),
             },
             Framework::Sql(project) => format!("{}: {}", project.tool, project.detected_by),
+            Framework::Django(project) => match &project.settings_module {
+                Some(module) => format!("django: settings {module}"),
+                None => "django: no settings module found (set [django] settings)".into(),
+            },
         }
     }
 
@@ -73,14 +89,18 @@ impl Framework {
         match self {
             Framework::Alembic { locations, .. } => &locations.script_location,
             Framework::Sql(project) => &project.dir,
+            Framework::Django(project) => &project.root,
         }
     }
 
     /// The folders holding the migration files.
-    pub fn migration_dirs(&self) -> &[PathBuf] {
+    pub fn migration_dirs(&self) -> Vec<PathBuf> {
         match self {
-            Framework::Alembic { locations, .. } => &locations.version_locations,
-            Framework::Sql(project) => std::slice::from_ref(&project.dir),
+            Framework::Alembic { locations, .. } => locations.version_locations.clone(),
+            Framework::Sql(project) => vec![project.dir.clone()],
+            Framework::Django(project) => (project.apps.iter())
+                .map(|a| a.migrations_dir.clone())
+                .collect(),
         }
     }
 
@@ -104,6 +124,18 @@ impl Framework {
     pub fn extra_revisions(&self) -> Vec<Revision> {
         match self {
             Framework::Alembic { .. } => Vec::new(),
+            Framework::Django(project) => (project.replaced.iter())
+                .chain(&project.shadowed)
+                .map(|m| Revision {
+                    id: m.id.clone(),
+                    down_revisions: Vec::new(),
+                    branch_labels: Vec::new(),
+                    depends_on: Vec::new(),
+                    message: m.message.clone(),
+                    path: m.path.clone(),
+                    line: m.line,
+                })
+                .collect(),
             Framework::Sql(project) => (project.shadowed.iter())
                 .map(|m| Revision {
                     id: m.id.clone(),
@@ -124,6 +156,8 @@ impl Framework {
         match self {
             Framework::Alembic { locations, .. } => locations.sqlalchemy_url.as_deref(),
             Framework::Sql(project) => project.database_url.as_deref(),
+            // settings.py's DATABASES is code; the dialect comes from config or --dialect.
+            Framework::Django(_) => None,
         }
     }
 
@@ -132,6 +166,7 @@ impl Framework {
         match self {
             Framework::Alembic { version_table, .. } => vec![version_table.clone()],
             Framework::Sql(project) => vec![project.tool.bookkeeping_table().to_string()],
+            Framework::Django(_) => DJANGO_BOOKKEEPING.iter().map(|t| t.to_string()).collect(),
         }
     }
 
@@ -140,6 +175,16 @@ impl Framework {
         match self {
             Framework::Alembic { .. } => "add a merge revision: `alembic merge heads`",
             Framework::Sql(_) => "give each migration its own version",
+            Framework::Django(_) => "merge them: `manage.py makemigrations --merge`",
+        }
+    }
+
+    /// Heads of different groups (Django apps) are normal; within one group, several heads are
+    /// a conflict. The group of a revision: its Django app, else one for all.
+    pub fn head_group<'r>(&self, revision: &'r str) -> &'r str {
+        match self {
+            Framework::Django(_) => revision.split('.').next().unwrap_or(revision),
+            Framework::Alembic { .. } | Framework::Sql(_) => "",
         }
     }
 
@@ -148,6 +193,7 @@ impl Framework {
     pub fn python(&self) -> Option<exec::PythonFramework> {
         match self {
             Framework::Alembic { .. } => Some(exec::PythonFramework::Alembic),
+            Framework::Django(_) => Some(exec::PythonFramework::Django),
             Framework::Sql(_) => None,
         }
     }
@@ -156,7 +202,9 @@ impl Framework {
     /// from it).
     pub fn revision_text(&self, revision: &Revision) -> Option<String> {
         match self {
-            Framework::Alembic { .. } => std::fs::read_to_string(&revision.path).ok(),
+            Framework::Alembic { .. } | Framework::Django(_) => {
+                std::fs::read_to_string(&revision.path).ok()
+            }
             Framework::Sql(project) => {
                 let m = project.get(&revision.id)?;
                 let mut text = m.up.text.clone();
@@ -176,13 +224,21 @@ impl Framework {
         match self {
             Framework::Alembic { .. } => alembic::mentioned_words(&text),
             Framework::Sql(_) => Some(crate::sql_words(&text).collect()),
+            Framework::Django(_) => {
+                // Operations name models, whose tables are `<app>_<model>` (and M2M tables
+                // `<app>_<model>_<field>`): each word also as `<app>_<word>`.
+                let words = alembic::mentioned_words(&text)?;
+                let app = revision.id.split('.').next().unwrap_or("").to_lowercase();
+                let prefixed: Vec<String> = words.iter().map(|w| format!("{app}_{w}")).collect();
+                Some(words.into_iter().chain(prefixed).collect())
+            }
         }
     }
 
     /// Why a revision cannot be downgraded by design (it gets a forward trial instead), if so.
     pub fn forward_only(&self, rev: &str) -> Option<String> {
         match self {
-            Framework::Alembic { .. } => None,
+            Framework::Alembic { .. } | Framework::Django(_) => None,
             Framework::Sql(project) => match &project.get(rev)?.down {
                 SqlDown::ForwardOnly => Some(format!(
                     "no down migration ({} runs this one forward only); see {rev}::forward",
@@ -202,6 +258,7 @@ impl Framework {
                 }
             }
             Framework::Sql(_) => Drift::NotApplicable,
+            Framework::Django(_) => Drift::Available,
         }
     }
 
@@ -258,6 +315,33 @@ impl Framework {
                         })?;
                 let runner = SqlRunner::new(Arc::clone(project), root, runtime, options.timeout);
                 Ok(Arc::new(runner))
+            }
+            Framework::Django(project) => {
+                let python =
+                    options
+                        .python
+                        .clone()
+                        .ok_or_else(|| exec::StepError::Unavailable {
+                            runner: "Django".into(),
+                            message: "no Python interpreter was chosen".into(),
+                        })?;
+                let dirs: Vec<PathBuf> = project
+                    .apps
+                    .iter()
+                    .map(|a| a.migrations_dir.clone())
+                    .collect();
+                let spec = WorkerSpec {
+                    python,
+                    project_root: root.to_path_buf(),
+                    url_env: options.url_env.clone(),
+                    timeout: options.timeout,
+                    user_dirs: Arc::new(exec::user_dirs(root, &dirs)),
+                    kind: WorkerKind::Django {
+                        settings_module: project.settings_module.clone().unwrap_or_default(),
+                        apps: project.apps.iter().map(|a| a.label.clone()).collect(),
+                    },
+                };
+                Ok(Arc::new(PythonRunner::new(spec)))
             }
         }
     }

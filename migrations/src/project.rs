@@ -1,6 +1,7 @@
 //! A migration project as a whole: where it is, its revisions and their graph.
 
 use crate::alembic::{self, AlembicConfigError, AlembicLocations};
+use crate::django::{self, DjangoError};
 use crate::foreign::Foreign;
 use crate::sql::{self, SqlError, SqlTool};
 use crate::{Framework, Problem, RevisionGraph};
@@ -14,6 +15,7 @@ pub enum ProjectKind {
     /// Plain SQL files of a migration tool (sqlx, diesel, golang-migrate, dbmate, Flyway,
     /// refinery).
     Sql,
+    Django,
 }
 
 /// What the caller knows better than discovery (flags and config).
@@ -30,6 +32,10 @@ pub struct ProjectOptions {
     pub sql_tool: Option<SqlTool>,
     /// `[sql] dir`: the migrations folder, relative to the project root.
     pub sql_dir: Option<PathBuf>,
+    /// `--settings` / `[django] settings`: Django's settings module.
+    pub django_settings: Option<String>,
+    /// `[django] apps`: the apps that are the project's own.
+    pub django_apps: Option<Vec<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +46,8 @@ pub enum ProjectError {
     Alembic(AlembicConfigError),
     #[error(transparent)]
     Sql(SqlError),
+    #[error(transparent)]
+    Django(DjangoError),
     /// No Alembic project, but migrations of a kind mrt does not read yet: said, never a silent
     /// "0 files".
     #[error("{dir}: {found}; mrt reads Alembic and SQL-file projects today (Django is planned), so nothing was checked")]
@@ -73,6 +81,7 @@ impl Project {
         let sql_asked = options.sql_tool.is_some() || options.sql_dir.is_some();
         match options.kind {
             Some(ProjectKind::Sql) => return Self::open_sql(root, options),
+            Some(ProjectKind::Django) => return Self::open_django(root, options),
             None if sql_asked => return Self::open_sql(root, options),
             _ => {}
         }
@@ -84,6 +93,9 @@ impl Project {
         match alembic {
             Ok(locations) => Ok(Self::open_alembic(root, options, locations)),
             Err(AlembicConfigError::NotFound(_)) if options.kind.is_none() => {
+                if django::detect(root).is_some() {
+                    return Self::open_django(root, options);
+                }
                 if sql::detect(root).is_some() {
                     return Self::open_sql(root, options);
                 }
@@ -123,6 +135,24 @@ impl Project {
         }
     }
 
+    fn open_django(root: &Path, options: &ProjectOptions) -> Result<Self, ProjectError> {
+        let project = django::load(
+            root,
+            options.django_settings.as_deref(),
+            options.django_apps.as_deref(),
+        )
+        .map_err(ProjectError::Django)?;
+        let graph = RevisionGraph::build(project.revisions(), &[]);
+        Ok(Project {
+            root: project.root.clone(),
+            kind: ProjectKind::Django,
+            file_problems: project.problems.clone(),
+            ignored: project.ignored.clone(),
+            framework: Framework::Django(Arc::new(project)),
+            graph,
+        })
+    }
+
     fn open_sql(root: &Path, options: &ProjectOptions) -> Result<Self, ProjectError> {
         let root = absolute(root);
         let project = sql::load(&root, options.sql_tool, options.sql_dir.as_deref())
@@ -142,7 +172,7 @@ impl Project {
     pub fn alembic(&self) -> Option<&AlembicLocations> {
         match &self.framework {
             Framework::Alembic { locations, .. } => Some(locations),
-            Framework::Sql(_) => None,
+            Framework::Sql(_) | Framework::Django(_) => None,
         }
     }
 

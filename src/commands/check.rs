@@ -81,7 +81,10 @@ fn check(
     let graph = &project.graph;
     let (revisions, skipped) = select(project, selection);
     let mut findings = lint_all(project, &revisions, dialect, &policy.opt_in);
-    findings.extend(mrt_lint::graph_findings(graph));
+    // Django's leaves are per app; several in one app are a problem of the project (MRT901).
+    if !matches!(project.framework, Framework::Django(_)) {
+        findings.extend(mrt_lint::graph_findings(graph));
+    }
     let problems: Vec<_> = project.problems().cloned().collect();
     findings.extend(
         mrt_lint::problem_findings(&problems)
@@ -194,6 +197,7 @@ pub fn lint_project_revision(
 ) -> Vec<Finding> {
     match &project.framework {
         Framework::Sql(sql) => lint_sql_migration(sql, &revision.id, dialect, opt_in),
+        Framework::Django(_) => Vec::new(),
         Framework::Alembic { .. } => lint_revision(
             &revision.path,
             Some(&revision.id),
@@ -460,7 +464,7 @@ impl Selection {
             Some(git_ref) => Some(git_changed(
                 &project.root,
                 git_ref,
-                project.framework.migration_dirs(),
+                &project.framework.migration_dirs(),
             )?),
             None => None,
         };

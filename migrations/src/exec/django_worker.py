@@ -209,6 +209,12 @@ def run(req, aliases):
     if op == "drift":
         return {"drift": drift(connection), "statements": [], "elapsed_ms": 0.0}
     executor = MigrationExecutor(connection)
+    if op == "environment":
+        plan = environment_plan(executor, req["revisions"])
+        if plan:
+            executor.migrate(None, plan=plan)
+        # Names what was applied: the caller's idea of the schema is stale when it is not empty.
+        return {"statements": [f"-- applied {m.app_label}.{m.name}" for m, _ in plan]}
     plan = step_plan(executor, op, req["revisions"])
     started = time.perf_counter()
     with connection.execute_wrapper(capture):
@@ -227,6 +233,23 @@ def run(req, aliases):
 def key(revision):
     app, _, name = revision.partition(".")
     return (app, name)
+
+
+def environment_plan(executor, revisions):
+    """The unapplied migrations of apps outside the project that `revisions` depend on, in
+    Django's order: the environment of the state before them."""
+    graph = executor.loader.graph
+    wanted = [key(r) for r in revisions if key(r) in graph.nodes]
+    applied = executor.loader.applied_migrations
+    plan = []
+    seen = set()
+    for target in wanted:
+        for k in graph.forwards_plan(target):
+            if k[0] in _PROJECT_APPS or k in applied or k in seen:
+                continue
+            seen.add(k)
+            plan.append((graph.nodes[k], False))
+    return plan
 
 
 def step_plan(executor, op, revisions):

@@ -99,6 +99,15 @@ pub enum StepError {
 pub trait StepExecutor: Send {
     fn step(&mut self, step: &Step, db: &TempDb) -> Result<StepOk, StepError>;
 
+    /// Applies what `revisions` need from outside the project (Django's contrib and third-party
+    /// apps) and is not applied yet, so that the trial's own step applies only its revisions:
+    /// the environment is part of the state before them. Whether anything was applied (the
+    /// schema then changed). Most frameworks have none.
+    fn reach_environment(&mut self, db: &TempDb, revisions: &[String]) -> Result<bool, StepError> {
+        let _ = (db, revisions);
+        Ok(false)
+    }
+
     /// Compares the database (whose heads are `heads`) with the project's own models; `None`
     /// when the project gives none.
     fn drift(&mut self, db: &TempDb, heads: &[String]) -> Result<Option<Vec<String>>, StepError> {

@@ -173,6 +173,8 @@ enum Op {
     Upgrade,
     Downgrade,
     Drift,
+    /// Django: apply the migrations of other apps that the revisions need.
+    Environment,
 }
 
 /// The worker's first line.
@@ -463,6 +465,14 @@ impl StepExecutor for Worker {
         Ok(self
             .request(Op::Drift, &target, db, (&[], heads, false))?
             .drift)
+    }
+
+    fn reach_environment(&mut self, db: &TempDb, revisions: &[String]) -> Result<bool, StepError> {
+        if !matches!(self.spec.kind, WorkerKind::Django { .. }) {
+            return Ok(false);
+        }
+        let done = self.request(Op::Environment, "", db, (revisions, &[], false))?;
+        Ok(!done.statements.is_empty())
     }
 
     fn is_alive(&mut self) -> bool {

@@ -175,7 +175,7 @@ fn load_with_env(
         .map(str::to_string)
         .or_else(|| env.map(str::to_string))
         .or_else(|| manage.as_deref().and_then(settings::manage_py_settings));
-    let bases = settings_bases(&root, manage.as_deref());
+    let bases = settings_bases(&root, manage.as_deref(), module.as_deref());
     let settings_file = module
         .as_deref()
         .and_then(|m| settings::module_file(&bases, m));
@@ -465,16 +465,19 @@ fn manage_py(root: &Path) -> Option<PathBuf> {
 }
 
 /// Folders a settings module's dotted path is looked up under: the project root, the folder of
-/// `manage.py` (on `sys.path` when it runs), `src/`, and the root's parent (a package whose
-/// settings module names the package itself, as `wagtail.test.settings` in `wagtail/`).
-fn settings_bases(root: &Path, manage: Option<&Path>) -> Vec<PathBuf> {
+/// `manage.py` (on `sys.path` when it runs), `src/`, and the root's parent when the module names
+/// the root folder itself (a package's own test settings, `wagtail.test.settings` in `wagtail/`).
+fn settings_bases(root: &Path, manage: Option<&Path>, module: Option<&str>) -> Vec<PathBuf> {
     let mut bases = vec![root.to_path_buf()];
     if let Some(dir) = manage.and_then(Path::parent) {
         bases.push(dir.to_path_buf());
     }
     bases.push(root.join("src"));
-    if let Some(parent) = root.parent() {
-        bases.push(parent.to_path_buf());
+    let first = module.and_then(|m| m.split('.').next());
+    if let (Some(parent), Some(first)) = (root.parent(), first) {
+        if root.file_name().is_some_and(|n| n == first) {
+            bases.push(parent.to_path_buf());
+        }
     }
     bases.dedup();
     bases

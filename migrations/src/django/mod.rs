@@ -4,13 +4,15 @@
 //! `MigrationLoader` builds from them for a fresh database (`__first__`, `__latest__`,
 //! swappable dependencies, `run_before`, squashes), in Django's plan order.
 //!
-//! Each rule names the Django source it follows: the listing of migration modules in
-//! [`apps`](self) (loader.py `load_disk`, `pkgutil.iter_modules`), labels in `apps.rs`
-//! (apps/config.py `AppConfig.create`), the graph in `graph.rs` (loader.py `build_graph`,
-//! `check_key`; graph.py `remove_replaced_nodes`, `iterative_dfs`; executor.py
-//! `migration_plan`). Apps outside the project (django.contrib, site-packages) are the
-//! environment: dependencies on them are kept as declared in [`DjangoMigration::external`],
-//! never resolved.
+//! Each part names the Django source it follows: `apps.rs` lists migration modules as
+//! loader.py `load_disk` and `pkgutil.iter_modules` do and labels apps as apps/config.py
+//! `AppConfig.create` picks their config; `graph.rs` is loader.py `build_graph` and
+//! `check_key`, graph.py `remove_replaced_nodes` and `iterative_dfs`, executor.py
+//! `migration_plan`; `migration_file.rs` reads what migration.py's `Migration` declares. Apps
+//! outside the project (django.contrib, site-packages) are the environment: dependencies on
+//! them are kept as declared in [`DjangoMigration::external`], never resolved, so an order that
+//! only another app's migrations impose (a third-party migration between two of the project's)
+//! is not seen. `tests/django_parity.rs` checks all of it against Django's own loader.
 
 mod apps;
 mod graph;
@@ -425,10 +427,15 @@ impl DjangoProject {
     /// Leaf nodes per app (migrations no other migration of the app depends on), as Django's
     /// `leaf_nodes(app)`; more than one is a [`ProblemKind::ConflictingLeaves`].
     pub fn leaves(&self) -> BTreeMap<String, Vec<String>> {
+        let app_of: BTreeMap<&str, &str> = self
+            .migrations
+            .iter()
+            .map(|m| (m.id.as_str(), m.app.as_str()))
+            .collect();
         let mut has_child: BTreeSet<&str> = BTreeSet::new();
         for m in &self.migrations {
             for d in &m.dependencies {
-                if self.get(d).is_some_and(|p| p.app == m.app) {
+                if app_of.get(d.as_str()) == Some(&m.app.as_str()) {
                     has_child.insert(d);
                 }
             }
@@ -446,17 +453,25 @@ impl DjangoProject {
     }
 }
 
-/// `manage.py` at the root, else the only one in a folder just below it (`src/manage.py`).
+/// Django's `manage.py` at the root, else the only one in a folder just below it
+/// (`src/manage.py`). A `manage.py` that never mentions Django (Flask-Script's) is not one.
 fn manage_py(root: &Path) -> Option<PathBuf> {
+    let is_django = |p: &Path| {
+        std::fs::read(p).is_ok_and(|text| {
+            String::from_utf8_lossy(&text)
+                .to_ascii_lowercase()
+                .contains("django")
+        })
+    };
     let at_root = root.join("manage.py");
-    if at_root.is_file() {
+    if is_django(&at_root) {
         return Some(at_root);
     }
     let below: Vec<PathBuf> = std::fs::read_dir(root)
         .ok()?
         .flatten()
         .map(|e| e.path().join("manage.py"))
-        .filter(|p| p.is_file())
+        .filter(|p| is_django(p))
         .collect();
     match below.as_slice() {
         [one] => Some(one.clone()),

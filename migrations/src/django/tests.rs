@@ -198,6 +198,15 @@ fn revisions_leaves_and_detection() {
     let dir = tempfile::tempdir().unwrap();
     let r = dir.path();
     assert_eq!(detect(r), None);
+    // Flask-Script's manage.py, Alembic's migrations folder: not Django.
+    write(r, "manage.py", "from flask_script import Manager\n");
+    write(r, "migrations/env.py", "from alembic import context\n");
+    write(r, "migrations/versions/a1_x.py", "revision = 'a1'\n");
+    assert_eq!(detect(r), None);
+    assert!(matches!(
+        load_with_env(r, None, None, None),
+        Err(DjangoError::NotFound { .. })
+    ));
     app(
         r,
         "a",

@@ -216,45 +216,8 @@ pub(crate) fn build(
     let mut out = Output::default();
     let mut g = Graph::default();
     let by_key: BTreeMap<&Key, &Input> = inputs.iter().map(|i| (&i.key, i)).collect();
-    for input in by_key.values() {
-        g.add_node(&input.key);
-    }
-    // A dependency on a file that does not parse drops the edge: that file's own problem says why.
-    let readable = |k: &Key| !unreadable.contains(k);
-    for input in by_key.values() {
-        for parent in &input.dependencies {
-            if parent.0 == input.key.0 && parent.1 != "__first__" && readable(parent) {
-                g.add_dependency(&input.key, "dependencies", &input.key, parent);
-            }
-        }
-    }
-    for input in by_key.values() {
-        let key = &input.key;
-        for parent in input.dependencies.iter().filter(|p| p.0 != key.0) {
-            match check_key(&g, parent, &key.0, project_apps) {
-                Checked::Node(p) if readable(&p) => g.add_dependency(key, "dependencies", key, &p),
-                Checked::External(p) => out.external.entry(key.clone()).or_default().push(p),
-                Checked::NoMigrations(app) => out.problems.push(no_migrations(input, &app)),
-                Checked::Node(_) | Checked::Skip => {}
-            }
-        }
-        for child in &input.run_before {
-            match check_key(&g, child, &key.0, project_apps) {
-                Checked::Node(c) => {
-                    if readable(&c) {
-                        g.add_dependency(key, "run_before", &c, key);
-                    }
-                    out.run_before.entry(key.clone()).or_default().push(c);
-                }
-                Checked::External(c) => out.run_before.entry(key.clone()).or_default().push(c),
-                Checked::NoMigrations(app) => out.problems.push(no_migrations(input, &app)),
-                Checked::Skip => {}
-            }
-        }
-    }
-    let before: BTreeMap<Key, Vec<Key>> = g
-        .nodes
-        .iter()
+    link(&mut g, &by_key, project_apps, unreadable, &mut out);
+    let before: BTreeMap<Key, Vec<Key>> = (g.nodes.iter())
         .map(|k| (k.clone(), real_parents(&g, k)))
         .collect();
     squash(&mut g, &by_key, project_apps, unreadable, &mut out);
@@ -269,22 +232,64 @@ pub(crate) fn build(
         let leaves = g.leaves(&app, false);
         // A file that does not parse, or a dependency on a missing migration of the app, splits
         // the app's chain: the extra leaf is that problem's consequence, not a conflict to merge.
-        let broken_app = unreadable
-            .iter()
-            .chain(g.dangling.keys())
-            .any(|k| k.0 == app);
+        let broken_app = (unreadable.iter().chain(g.dangling.keys())).any(|k| k.0 == app);
         if leaves.len() > 1 && !broken_app {
             out.problems.push(conflict(&app, &leaves, &by_key));
         }
         out.leaves.insert(app, leaves);
     }
     out.order = plan(&g, &out.leaves);
-    out.parents = g
-        .nodes
-        .iter()
+    out.parents = (g.nodes.iter())
         .map(|k| (k.clone(), real_parents(&g, k)))
         .collect();
     out
+}
+
+/// Steps 1 to 3: nodes, same-app dependencies, then other apps' dependencies and `run_before`
+/// (so that `__first__` and `__latest__` see every same-app edge). A dependency on a file that
+/// does not parse adds no edge: that file's own problem says why.
+fn link(
+    g: &mut Graph,
+    by_key: &BTreeMap<&Key, &Input>,
+    project_apps: &BTreeSet<String>,
+    unreadable: &BTreeSet<Key>,
+    out: &mut Output,
+) {
+    for input in by_key.values() {
+        g.add_node(&input.key);
+    }
+    let readable = |k: &Key| !unreadable.contains(k);
+    for input in by_key.values() {
+        for parent in &input.dependencies {
+            if parent.0 == input.key.0 && parent.1 != "__first__" && readable(parent) {
+                g.add_dependency(&input.key, "dependencies", &input.key, parent);
+            }
+        }
+    }
+    for input in by_key.values() {
+        let key = &input.key;
+        for parent in input.dependencies.iter().filter(|p| p.0 != key.0) {
+            match check_key(g, parent, &key.0, project_apps) {
+                Checked::Node(p) if readable(&p) => g.add_dependency(key, "dependencies", key, &p),
+                Checked::External(p) => out.external.entry(key.clone()).or_default().push(p),
+                Checked::NoMigrations(app) => out.problems.push(no_migrations(input, &app)),
+                Checked::Node(_) | Checked::Skip => {}
+            }
+        }
+        for child in &input.run_before {
+            match check_key(g, child, &key.0, project_apps) {
+                Checked::Node(c) => {
+                    if readable(&c) {
+                        g.add_dependency(key, "run_before", &c, key);
+                    }
+                    out.run_before.entry(key.clone()).or_default().push(c);
+                }
+                Checked::External(c) => out.run_before.entry(key.clone()).or_default().push(c),
+                Checked::NoMigrations(app) => out.problems.push(no_migrations(input, &app)),
+                Checked::Skip => {}
+            }
+        }
+    }
 }
 
 fn real_parents(g: &Graph, key: &Key) -> Vec<Key> {

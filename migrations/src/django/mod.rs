@@ -173,93 +173,26 @@ fn load_with_env(
     }
     let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
     let manage = manage_py(&root);
-    let module = settings
-        .map(str::to_string)
-        .or_else(|| env.map(str::to_string))
-        .or_else(|| manage.as_deref().and_then(settings::manage_py_settings));
-    let bases = settings_bases(&root, manage.as_deref(), module.as_deref());
-    let settings_file = module
-        .as_deref()
-        .and_then(|m| settings::module_file(&bases, m));
-    if let (Some(module), None) = (settings, &settings_file) {
-        return Err(DjangoError::SettingsNotFound {
-            module: module.to_string(),
-            root: root.clone(),
-            looked: looked_for(&bases, module),
-        });
-    }
-    let values = settings_file
-        .as_deref()
-        .map(|f| settings::Values::read(f, &bases))
-        .unwrap_or_default();
-    let auth_user_model = match values.get("AUTH_USER_MODEL") {
-        Some(settings::Value::Literal(v)) => Some(v.clone()),
-        Some(settings::Value::Computed) => None,
-        None => Some(settings::DEFAULT_USER_MODEL.to_string()),
-    };
-
+    let found_settings = find_settings(&root, manage.as_deref(), settings, env)?;
     let found = apps::discover(&root);
     if found.apps.is_empty() && manage.is_none() && found.problems.is_empty() {
         return Err(DjangoError::NotFound { root });
     }
     let mut problems = found.problems;
     let mut ignored = found.ignored;
-    // Labels are unique in Django (ImproperlyConfigured otherwise): the first app in path order
-    // keeps its label.
-    let mut owners: BTreeMap<String, PathBuf> = BTreeMap::new();
-    let mut own = Vec::new();
-    let mut doubles = Vec::new();
-    for app in found.apps {
-        match owners.get(&app.label) {
-            Some(first) => {
-                problems.push(duplicate_label(&app, first));
-                doubles.push(app);
-            }
-            None => {
-                owners.insert(app.label.clone(), app.migrations_dir.clone());
-                own.push(app);
-            }
-        }
-    }
-    if let Some(only) = only {
-        let known: Vec<String> = own.iter().map(|a| a.label.clone()).collect();
-        let unknown: Vec<String> = only
-            .iter()
-            .filter(|l| !known.contains(l))
-            .cloned()
-            .collect();
-        if !unknown.is_empty() {
-            return Err(DjangoError::UnknownApps { unknown, known });
-        }
-        own.retain(|a| only.contains(&a.label));
-    }
+    ignored.sort();
+    let (own, doubles) = unique_labels(found.apps, &mut problems);
+    let own = restrict(own, only)?;
     let project_apps: BTreeSet<String> = own.iter().map(|a| a.label.clone()).collect();
 
-    let read = |apps: &[apps::FoundApp]| -> Vec<(Key, PathBuf, Result<Declared, Box<Problem>>)> {
-        let files: Vec<(Key, PathBuf)> = apps
-            .iter()
-            .flat_map(|a| {
-                a.files
-                    .iter()
-                    .map(|(name, path)| ((a.label.clone(), name.clone()), path.clone()))
-            })
-            .collect();
-        files
-            .into_par_iter()
-            .map(|(key, path)| {
-                let declared = migration_file::read(&path);
-                (key, path, declared)
-            })
-            .collect()
-    };
     let resolver = Resolver {
-        values: &values,
-        auth_user_model: auth_user_model.as_deref(),
+        values: &found_settings.values,
+        auth_user_model: found_settings.auth_user_model.as_deref(),
     };
     let mut inputs = Vec::new();
     let mut declared: BTreeMap<Key, (PathBuf, Declared)> = BTreeMap::new();
     let mut unreadable = BTreeSet::new();
-    for (key, path, outcome) in read(&own) {
+    for (key, path, outcome) in read_files(&own) {
         match outcome {
             Ok(d) => {
                 inputs.push(resolver.input(&key, &path, &d));
@@ -273,38 +206,29 @@ fn load_with_env(
     }
     let out = graph::build(&inputs, &project_apps, &unreadable);
     problems.extend(out.problems.iter().cloned());
-
     let migration = |key: &Key, parents: &[Key]| -> DjangoMigration {
         let (path, d) = &declared[key];
         resolver.migration(key, path, d, parents, &out)
     };
-    let migrations = out
-        .order
-        .iter()
+    let migrations = (out.order.iter())
         .map(|k| migration(k, &out.parents[k]))
         .collect();
-    let replaced = out
-        .replaced
-        .iter()
+    let replaced = (out.replaced.iter())
         .map(|(k, parents)| migration(k, parents))
         .collect();
     let mut shadowed = Vec::new();
-    for (key, path, outcome) in read(&doubles) {
+    for (key, path, outcome) in read_files(&doubles) {
         match outcome {
-            Ok(d) => {
-                shadowed.push(resolver.migration(&key, &path, &d, &[], &graph::Output::default()))
-            }
+            Ok(d) => shadowed.push(resolver.migration(&key, &path, &d, &[], &Default::default())),
             Err(problem) => problems.push(problem.of(graph::id(&key))),
         }
     }
-    ignored.sort();
     Ok(DjangoProject {
         root,
-        settings_module: module,
-        settings_file,
-        auth_user_model,
-        apps: own
-            .into_iter()
+        settings_module: found_settings.module,
+        settings_file: found_settings.file,
+        auth_user_model: found_settings.auth_user_model,
+        apps: (own.into_iter())
             .map(|a| DjangoApp {
                 label: a.label,
                 migrations_dir: a.migrations_dir,
@@ -316,6 +240,113 @@ fn load_with_env(
         problems,
         ignored,
     })
+}
+
+/// The settings module, its file and the string settings in it.
+struct FoundSettings {
+    module: Option<String>,
+    file: Option<PathBuf>,
+    values: settings::Values,
+    auth_user_model: Option<String>,
+}
+
+/// The module is the override, else `$DJANGO_SETTINGS_MODULE`, else `manage.py`'s default: what
+/// `manage.py` itself runs with (`os.environ.setdefault`). Only an override that names no file
+/// under the project is an error.
+fn find_settings(
+    root: &Path,
+    manage: Option<&Path>,
+    settings: Option<&str>,
+    env: Option<&str>,
+) -> Result<FoundSettings, DjangoError> {
+    let module = (settings.or(env).map(str::to_string))
+        .or_else(|| manage.and_then(settings::manage_py_settings));
+    let bases = settings_bases(root, manage, module.as_deref());
+    let file = (module.as_deref()).and_then(|m| settings::module_file(&bases, m));
+    if let (Some(module), None) = (settings, &file) {
+        return Err(DjangoError::SettingsNotFound {
+            module: module.to_string(),
+            root: root.to_path_buf(),
+            looked: looked_for(&bases, module),
+        });
+    }
+    let values = (file.as_deref())
+        .map(|f| settings::Values::read(f, &bases))
+        .unwrap_or_default();
+    let auth_user_model = match values.get("AUTH_USER_MODEL") {
+        Some(settings::Value::Literal(v)) => Some(v.clone()),
+        Some(settings::Value::Computed) => None,
+        None => Some(settings::DEFAULT_USER_MODEL.to_string()),
+    };
+    Ok(FoundSettings {
+        module,
+        file,
+        values,
+        auth_user_model,
+    })
+}
+
+/// Labels are unique in Django (ImproperlyConfigured otherwise): the first app in path order
+/// keeps its label; the others are returned apart, each with a problem.
+fn unique_labels(
+    found: Vec<apps::FoundApp>,
+    problems: &mut Vec<Problem>,
+) -> (Vec<apps::FoundApp>, Vec<apps::FoundApp>) {
+    let mut owners: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let (mut own, mut doubles) = (Vec::new(), Vec::new());
+    for app in found {
+        match owners.get(&app.label) {
+            Some(first) => {
+                problems.push(duplicate_label(&app, first));
+                doubles.push(app);
+            }
+            None => {
+                owners.insert(app.label.clone(), app.migrations_dir.clone());
+                own.push(app);
+            }
+        }
+    }
+    (own, doubles)
+}
+
+/// The apps the configuration chooses (`[django] apps`), each of which must exist.
+fn restrict(
+    own: Vec<apps::FoundApp>,
+    only: Option<&[String]>,
+) -> Result<Vec<apps::FoundApp>, DjangoError> {
+    let Some(only) = only else {
+        return Ok(own);
+    };
+    let known: Vec<String> = own.iter().map(|a| a.label.clone()).collect();
+    let unknown: Vec<String> = (only.iter())
+        .filter(|l| !known.contains(l))
+        .cloned()
+        .collect();
+    if !unknown.is_empty() {
+        return Err(DjangoError::UnknownApps { unknown, known });
+    }
+    Ok(own
+        .into_iter()
+        .filter(|a| only.contains(&a.label))
+        .collect())
+}
+
+type FileRead = (Key, PathBuf, Result<Declared, Box<Problem>>);
+
+/// Every migration file of these apps, parsed in parallel.
+fn read_files(apps: &[apps::FoundApp]) -> Vec<FileRead> {
+    let files: Vec<(Key, PathBuf)> = (apps.iter())
+        .flat_map(|a| {
+            (a.files.iter()).map(|(name, path)| ((a.label.clone(), name.clone()), path.clone()))
+        })
+        .collect();
+    files
+        .into_par_iter()
+        .map(|(key, path)| {
+            let declared = migration_file::read(&path);
+            (key, path, declared)
+        })
+        .collect()
 }
 
 /// Turns declarations into graph input and graph output back into [`DjangoMigration`]s.

@@ -216,45 +216,8 @@ pub(crate) fn build(
     let mut out = Output::default();
     let mut g = Graph::default();
     let by_key: BTreeMap<&Key, &Input> = inputs.iter().map(|i| (&i.key, i)).collect();
-    for input in by_key.values() {
-        g.add_node(&input.key);
-    }
-    // A dependency on a file that does not parse drops the edge: that file's own problem says why.
-    let readable = |k: &Key| !unreadable.contains(k);
-    for input in by_key.values() {
-        for parent in &input.dependencies {
-            if parent.0 == input.key.0 && parent.1 != "__first__" && readable(parent) {
-                g.add_dependency(&input.key, "dependencies", &input.key, parent);
-            }
-        }
-    }
-    for input in by_key.values() {
-        let key = &input.key;
-        for parent in input.dependencies.iter().filter(|p| p.0 != key.0) {
-            match check_key(&g, parent, &key.0, project_apps) {
-                Checked::Node(p) if readable(&p) => g.add_dependency(key, "dependencies", key, &p),
-                Checked::External(p) => out.external.entry(key.clone()).or_default().push(p),
-                Checked::NoMigrations(app) => out.problems.push(no_migrations(input, &app)),
-                Checked::Node(_) | Checked::Skip => {}
-            }
-        }
-        for child in &input.run_before {
-            match check_key(&g, child, &key.0, project_apps) {
-                Checked::Node(c) => {
-                    if readable(&c) {
-                        g.add_dependency(key, "run_before", &c, key);
-                    }
-                    out.run_before.entry(key.clone()).or_default().push(c);
-                }
-                Checked::External(c) => out.run_before.entry(key.clone()).or_default().push(c),
-                Checked::NoMigrations(app) => out.problems.push(no_migrations(input, &app)),
-                Checked::Skip => {}
-            }
-        }
-    }
-    let before: BTreeMap<Key, Vec<Key>> = g
-        .nodes
-        .iter()
+    link(&mut g, &by_key, project_apps, unreadable, &mut out);
+    let before: BTreeMap<Key, Vec<Key>> = (g.nodes.iter())
         .map(|k| (k.clone(), real_parents(&g, k)))
         .collect();
     squash(&mut g, &by_key, project_apps, unreadable, &mut out);
@@ -269,22 +232,64 @@ pub(crate) fn build(
         let leaves = g.leaves(&app, false);
         // A file that does not parse, or a dependency on a missing migration of the app, splits
         // the app's chain: the extra leaf is that problem's consequence, not a conflict to merge.
-        let broken_app = unreadable
-            .iter()
-            .chain(g.dangling.keys())
-            .any(|k| k.0 == app);
+        let broken_app = (unreadable.iter().chain(g.dangling.keys())).any(|k| k.0 == app);
         if leaves.len() > 1 && !broken_app {
             out.problems.push(conflict(&app, &leaves, &by_key));
         }
         out.leaves.insert(app, leaves);
     }
     out.order = plan(&g, &out.leaves);
-    out.parents = g
-        .nodes
-        .iter()
+    out.parents = (g.nodes.iter())
         .map(|k| (k.clone(), real_parents(&g, k)))
         .collect();
     out
+}
+
+/// Steps 1 to 3: nodes, same-app dependencies, then other apps' dependencies and `run_before`
+/// (so that `__first__` and `__latest__` see every same-app edge). A dependency on a file that
+/// does not parse adds no edge: that file's own problem says why.
+fn link(
+    g: &mut Graph,
+    by_key: &BTreeMap<&Key, &Input>,
+    project_apps: &BTreeSet<String>,
+    unreadable: &BTreeSet<Key>,
+    out: &mut Output,
+) {
+    for input in by_key.values() {
+        g.add_node(&input.key);
+    }
+    let readable = |k: &Key| !unreadable.contains(k);
+    for input in by_key.values() {
+        for parent in &input.dependencies {
+            if parent.0 == input.key.0 && parent.1 != "__first__" && readable(parent) {
+                g.add_dependency(&input.key, "dependencies", &input.key, parent);
+            }
+        }
+    }
+    for input in by_key.values() {
+        let key = &input.key;
+        for parent in input.dependencies.iter().filter(|p| p.0 != key.0) {
+            match check_key(g, parent, &key.0, project_apps) {
+                Checked::Node(p) if readable(&p) => g.add_dependency(key, "dependencies", key, &p),
+                Checked::External(p) => out.external.entry(key.clone()).or_default().push(p),
+                Checked::NoMigrations(app) => out.problems.push(no_migrations(input, &app)),
+                Checked::Node(_) | Checked::Skip => {}
+            }
+        }
+        for child in &input.run_before {
+            match check_key(g, child, &key.0, project_apps) {
+                Checked::Node(c) => {
+                    if readable(&c) {
+                        g.add_dependency(key, "run_before", &c, key);
+                    }
+                    out.run_before.entry(key.clone()).or_default().push(c);
+                }
+                Checked::External(c) => out.run_before.entry(key.clone()).or_default().push(c),
+                Checked::NoMigrations(app) => out.problems.push(no_migrations(input, &app)),
+                Checked::Skip => {}
+            }
+        }
+    }
 }
 
 fn real_parents(g: &Graph, key: &Key) -> Vec<Key> {
@@ -389,18 +394,22 @@ fn squash<'a>(
     }
 }
 
+/// Django uses a squash on a database where none or all of what it replaces is applied; where
+/// only some is, it drops the squash, needs the replaced files, and stops with
+/// NodeNotFoundError ("Django tried to replace migration ... but wasn't able to because some of
+/// the replaced migrations are already applied") on the missing one. Checked with Django 5.2.
 fn partly_missing(input: &Input, absent: &[&Key]) -> Problem {
     let names: Vec<String> = absent.iter().map(|k| id(k)).collect();
+    let (names, are) = match names.as_slice() {
+        [one] => (one.clone(), "is"),
+        _ => (names.join(", "), "are"),
+    };
     Problem::new(
         ProblemKind::BadSquash,
         &input.path,
         format!(
-            "squashed migration {} replaces {} that {} not on disk while other migrations it replaces are: on a fresh database Django uses the squash and ignores the missing name{}; on a database that applied the replaced migrations before {} was deleted, Django finds the squash partly applied only if the record is gone, and then runs the remaining replaced files instead; keep all replaced files until every database has applied the squash, then delete them all",
+            "squashed migration {} replaces {names}, which {are} not on disk while other migrations it replaces are: Django uses the squash on a fresh database and where all replaced migrations are applied, but on a database where only some are applied it must run the replaced files instead and stops with NodeNotFoundError on {names}; restore the missing file, or delete the replaced files together once every database has applied the squash",
             id(&input.key),
-            names.join(", "),
-            if names.len() == 1 { "is" } else { "are" },
-            if names.len() == 1 { "" } else { "s" },
-            if names.len() == 1 { "it" } else { "they" },
         ),
     )
     .at(input.line, None)
@@ -746,6 +755,37 @@ mod tests {
             out.problems[0].message
         );
         assert_eq!(order(&out), ["a.0001_squashed_0003"]);
+    }
+
+    #[test]
+    fn a_squash_of_a_squash_is_reported_and_applied_inner_first() {
+        // Django 5.2 fails on this with NodeNotFoundError for some PYTHONHASHSEEDs (the order
+        // of a set of names) and loads the outer squash alone for others.
+        let mut inner = m("a.0001_squashed_0002_b", &[]);
+        inner.replaces = vec![key("a.0001_initial"), key("a.0002_b")];
+        let mut outer = m("a.0001_squashed_0003_c", &[]);
+        outer.replaces = vec![key("a.0001_squashed_0002_b"), key("a.0003_c")];
+        let out = run(
+            &[
+                m("a.0001_initial", &[]),
+                m("a.0002_b", &["a.0001_initial"]),
+                m("a.0003_c", &["a.0002_b"]),
+                inner,
+                outer,
+                m("a.0004_d", &["a.0003_c"]),
+            ],
+            &["a"],
+        );
+        assert_eq!(kinds(&out), [ProblemKind::BadSquash]);
+        assert!(out.problems[0]
+            .message
+            .contains("Unable to find replacement node"));
+        assert_eq!(
+            out.problems[0].revision.as_deref(),
+            Some("a.0001_squashed_0002_b")
+        );
+        assert_eq!(order(&out), ["a.0001_squashed_0003_c", "a.0004_d"]);
+        assert_eq!(out.replaced.len(), 4);
     }
 
     #[test]

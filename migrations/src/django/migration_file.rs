@@ -253,10 +253,27 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn items<'e>(&self, value: &'e Expr, field: &str) -> Result<&'e [Expr], Box<Problem>> {
-        match value {
-            Expr::List(l) => Ok(&l.elts),
-            Expr::Tuple(t) => Ok(&t.elts),
+    /// The entries of a literal list, also when written as a concatenation of lists (`[...] +
+    /// [...]`) or a conditional one (`[...] if app_settings.SITES_ENABLED else []`, as
+    /// django-allauth writes them): a condition on settings is not evaluated, both branches are
+    /// taken. Django takes one of them; their union orders the graph safely either way.
+    fn items<'e>(&self, value: &'e Expr, field: &str) -> Result<Vec<&'e Expr>, Box<Problem>>
+    where
+        'a: 'e,
+    {
+        match self.constant(value) {
+            Expr::List(l) => Ok(l.elts.iter().collect()),
+            Expr::Tuple(t) => Ok(t.elts.iter().collect()),
+            Expr::BinOp(b) if matches!(b.op, ast::Operator::Add) => {
+                let mut items = self.items(&b.left, field)?;
+                items.extend(self.items(&b.right, field)?);
+                Ok(items)
+            }
+            Expr::IfExp(e) => {
+                let mut items = self.items(&e.body, field)?;
+                items.extend(self.items(&e.orelse, field)?);
+                Ok(items)
+            }
             other => Err(self.problem(
                 ProblemKind::NotLiteral,
                 other,
@@ -269,7 +286,7 @@ impl<'a> Reader<'a> {
 
     fn deps(&self, value: &Expr, field: &str) -> Result<Vec<Dep>, Box<Problem>> {
         self.items(value, field)?
-            .iter()
+            .into_iter()
             .map(|item| match item {
                 Expr::Call(call) if is_swappable(&call.func) && call.args.len() == 1 => {
                     Ok(Dep::Swappable(self.swappable(&call.args[0])))
@@ -281,7 +298,7 @@ impl<'a> Reader<'a> {
 
     fn keys(&self, value: &Expr, field: &str) -> Result<Vec<(String, String)>, Box<Problem>> {
         self.items(value, field)?
-            .iter()
+            .into_iter()
             .map(|item| self.key(item, field))
             .collect()
     }
@@ -480,6 +497,19 @@ mod tests {
                 Dep::Key("b".into(), "0001_y".into())
             ]
         );
+    }
+
+    #[test]
+    fn concatenated_and_conditional_lists_take_every_branch() {
+        let m = ok("from django.db import migrations\nclass Migration(migrations.Migration):\n    dependencies = (\n        [('sites', '0001_initial')]\n        if app_settings.SITES_ENABLED\n        else []\n    ) + [\n        migrations.swappable_dependency(settings.AUTH_USER_MODEL),\n    ]\n");
+        assert_eq!(m.dependencies.len(), 2);
+        assert_eq!(
+            m.dependencies[0],
+            Dep::Key("sites".into(), "0001_initial".into())
+        );
+        assert!(matches!(m.dependencies[1], Dep::Swappable(_)));
+        let p = err("from django.db import migrations\nclass Migration(migrations.Migration):\n    dependencies = [('a', '0001')] + extra()\n");
+        assert_eq!(p.line, Some(3));
     }
 
     #[test]

@@ -4,13 +4,15 @@
 //! `MigrationLoader` builds from them for a fresh database (`__first__`, `__latest__`,
 //! swappable dependencies, `run_before`, squashes), in Django's plan order.
 //!
-//! Each rule names the Django source it follows: the listing of migration modules in
-//! [`apps`](self) (loader.py `load_disk`, `pkgutil.iter_modules`), labels in `apps.rs`
-//! (apps/config.py `AppConfig.create`), the graph in `graph.rs` (loader.py `build_graph`,
-//! `check_key`; graph.py `remove_replaced_nodes`, `iterative_dfs`; executor.py
-//! `migration_plan`). Apps outside the project (django.contrib, site-packages) are the
-//! environment: dependencies on them are kept as declared in [`DjangoMigration::external`],
-//! never resolved.
+//! Each part names the Django source it follows: `apps.rs` lists migration modules as
+//! loader.py `load_disk` and `pkgutil.iter_modules` do and labels apps as apps/config.py
+//! `AppConfig.create` picks their config; `graph.rs` is loader.py `build_graph` and
+//! `check_key`, graph.py `remove_replaced_nodes` and `iterative_dfs`, executor.py
+//! `migration_plan`; `migration_file.rs` reads what migration.py's `Migration` declares. Apps
+//! outside the project (django.contrib, site-packages) are the environment: dependencies on
+//! them are kept as declared in [`DjangoMigration::external`], never resolved, so an order that
+//! only another app's migrations impose (a third-party migration between two of the project's)
+//! is not seen. `tests/django_parity.rs` checks all of it against Django's own loader.
 
 mod apps;
 mod graph;
@@ -171,93 +173,26 @@ fn load_with_env(
     }
     let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
     let manage = manage_py(&root);
-    let module = settings
-        .map(str::to_string)
-        .or_else(|| env.map(str::to_string))
-        .or_else(|| manage.as_deref().and_then(settings::manage_py_settings));
-    let bases = settings_bases(&root, manage.as_deref());
-    let settings_file = module
-        .as_deref()
-        .and_then(|m| settings::module_file(&bases, m));
-    if let (Some(module), None) = (settings, &settings_file) {
-        return Err(DjangoError::SettingsNotFound {
-            module: module.to_string(),
-            root: root.clone(),
-            looked: looked_for(&bases, module),
-        });
-    }
-    let values = settings_file
-        .as_deref()
-        .map(|f| settings::Values::read(f, &bases))
-        .unwrap_or_default();
-    let auth_user_model = match values.get("AUTH_USER_MODEL") {
-        Some(settings::Value::Literal(v)) => Some(v.clone()),
-        Some(settings::Value::Computed) => None,
-        None => Some(settings::DEFAULT_USER_MODEL.to_string()),
-    };
-
+    let found_settings = find_settings(&root, manage.as_deref(), settings, env)?;
     let found = apps::discover(&root);
     if found.apps.is_empty() && manage.is_none() && found.problems.is_empty() {
         return Err(DjangoError::NotFound { root });
     }
     let mut problems = found.problems;
     let mut ignored = found.ignored;
-    // Labels are unique in Django (ImproperlyConfigured otherwise): the first app in path order
-    // keeps its label.
-    let mut owners: BTreeMap<String, PathBuf> = BTreeMap::new();
-    let mut own = Vec::new();
-    let mut doubles = Vec::new();
-    for app in found.apps {
-        match owners.get(&app.label) {
-            Some(first) => {
-                problems.push(duplicate_label(&app, first));
-                doubles.push(app);
-            }
-            None => {
-                owners.insert(app.label.clone(), app.migrations_dir.clone());
-                own.push(app);
-            }
-        }
-    }
-    if let Some(only) = only {
-        let known: Vec<String> = own.iter().map(|a| a.label.clone()).collect();
-        let unknown: Vec<String> = only
-            .iter()
-            .filter(|l| !known.contains(l))
-            .cloned()
-            .collect();
-        if !unknown.is_empty() {
-            return Err(DjangoError::UnknownApps { unknown, known });
-        }
-        own.retain(|a| only.contains(&a.label));
-    }
+    ignored.sort();
+    let (own, doubles) = unique_labels(found.apps, &mut problems);
+    let own = restrict(own, only)?;
     let project_apps: BTreeSet<String> = own.iter().map(|a| a.label.clone()).collect();
 
-    let read = |apps: &[apps::FoundApp]| -> Vec<(Key, PathBuf, Result<Declared, Box<Problem>>)> {
-        let files: Vec<(Key, PathBuf)> = apps
-            .iter()
-            .flat_map(|a| {
-                a.files
-                    .iter()
-                    .map(|(name, path)| ((a.label.clone(), name.clone()), path.clone()))
-            })
-            .collect();
-        files
-            .into_par_iter()
-            .map(|(key, path)| {
-                let declared = migration_file::read(&path);
-                (key, path, declared)
-            })
-            .collect()
-    };
     let resolver = Resolver {
-        values: &values,
-        auth_user_model: auth_user_model.as_deref(),
+        values: &found_settings.values,
+        auth_user_model: found_settings.auth_user_model.as_deref(),
     };
     let mut inputs = Vec::new();
     let mut declared: BTreeMap<Key, (PathBuf, Declared)> = BTreeMap::new();
     let mut unreadable = BTreeSet::new();
-    for (key, path, outcome) in read(&own) {
+    for (key, path, outcome) in read_files(&own) {
         match outcome {
             Ok(d) => {
                 inputs.push(resolver.input(&key, &path, &d));
@@ -271,38 +206,29 @@ fn load_with_env(
     }
     let out = graph::build(&inputs, &project_apps, &unreadable);
     problems.extend(out.problems.iter().cloned());
-
     let migration = |key: &Key, parents: &[Key]| -> DjangoMigration {
         let (path, d) = &declared[key];
         resolver.migration(key, path, d, parents, &out)
     };
-    let migrations = out
-        .order
-        .iter()
+    let migrations = (out.order.iter())
         .map(|k| migration(k, &out.parents[k]))
         .collect();
-    let replaced = out
-        .replaced
-        .iter()
+    let replaced = (out.replaced.iter())
         .map(|(k, parents)| migration(k, parents))
         .collect();
     let mut shadowed = Vec::new();
-    for (key, path, outcome) in read(&doubles) {
+    for (key, path, outcome) in read_files(&doubles) {
         match outcome {
-            Ok(d) => {
-                shadowed.push(resolver.migration(&key, &path, &d, &[], &graph::Output::default()))
-            }
+            Ok(d) => shadowed.push(resolver.migration(&key, &path, &d, &[], &Default::default())),
             Err(problem) => problems.push(problem.of(graph::id(&key))),
         }
     }
-    ignored.sort();
     Ok(DjangoProject {
         root,
-        settings_module: module,
-        settings_file,
-        auth_user_model,
-        apps: own
-            .into_iter()
+        settings_module: found_settings.module,
+        settings_file: found_settings.file,
+        auth_user_model: found_settings.auth_user_model,
+        apps: (own.into_iter())
             .map(|a| DjangoApp {
                 label: a.label,
                 migrations_dir: a.migrations_dir,
@@ -314,6 +240,113 @@ fn load_with_env(
         problems,
         ignored,
     })
+}
+
+/// The settings module, its file and the string settings in it.
+struct FoundSettings {
+    module: Option<String>,
+    file: Option<PathBuf>,
+    values: settings::Values,
+    auth_user_model: Option<String>,
+}
+
+/// The module is the override, else `$DJANGO_SETTINGS_MODULE`, else `manage.py`'s default: what
+/// `manage.py` itself runs with (`os.environ.setdefault`). Only an override that names no file
+/// under the project is an error.
+fn find_settings(
+    root: &Path,
+    manage: Option<&Path>,
+    settings: Option<&str>,
+    env: Option<&str>,
+) -> Result<FoundSettings, DjangoError> {
+    let module = (settings.or(env).map(str::to_string))
+        .or_else(|| manage.and_then(settings::manage_py_settings));
+    let bases = settings_bases(root, manage, module.as_deref());
+    let file = (module.as_deref()).and_then(|m| settings::module_file(&bases, m));
+    if let (Some(module), None) = (settings, &file) {
+        return Err(DjangoError::SettingsNotFound {
+            module: module.to_string(),
+            root: root.to_path_buf(),
+            looked: looked_for(&bases, module),
+        });
+    }
+    let values = (file.as_deref())
+        .map(|f| settings::Values::read(f, &bases))
+        .unwrap_or_default();
+    let auth_user_model = match values.get("AUTH_USER_MODEL") {
+        Some(settings::Value::Literal(v)) => Some(v.clone()),
+        Some(settings::Value::Computed) => None,
+        None => Some(settings::DEFAULT_USER_MODEL.to_string()),
+    };
+    Ok(FoundSettings {
+        module,
+        file,
+        values,
+        auth_user_model,
+    })
+}
+
+/// Labels are unique in Django (ImproperlyConfigured otherwise): the first app in path order
+/// keeps its label; the others are returned apart, each with a problem.
+fn unique_labels(
+    found: Vec<apps::FoundApp>,
+    problems: &mut Vec<Problem>,
+) -> (Vec<apps::FoundApp>, Vec<apps::FoundApp>) {
+    let mut owners: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let (mut own, mut doubles) = (Vec::new(), Vec::new());
+    for app in found {
+        match owners.get(&app.label) {
+            Some(first) => {
+                problems.push(duplicate_label(&app, first));
+                doubles.push(app);
+            }
+            None => {
+                owners.insert(app.label.clone(), app.migrations_dir.clone());
+                own.push(app);
+            }
+        }
+    }
+    (own, doubles)
+}
+
+/// The apps the configuration chooses (`[django] apps`), each of which must exist.
+fn restrict(
+    own: Vec<apps::FoundApp>,
+    only: Option<&[String]>,
+) -> Result<Vec<apps::FoundApp>, DjangoError> {
+    let Some(only) = only else {
+        return Ok(own);
+    };
+    let known: Vec<String> = own.iter().map(|a| a.label.clone()).collect();
+    let unknown: Vec<String> = (only.iter())
+        .filter(|l| !known.contains(l))
+        .cloned()
+        .collect();
+    if !unknown.is_empty() {
+        return Err(DjangoError::UnknownApps { unknown, known });
+    }
+    Ok(own
+        .into_iter()
+        .filter(|a| only.contains(&a.label))
+        .collect())
+}
+
+type FileRead = (Key, PathBuf, Result<Declared, Box<Problem>>);
+
+/// Every migration file of these apps, parsed in parallel.
+fn read_files(apps: &[apps::FoundApp]) -> Vec<FileRead> {
+    let files: Vec<(Key, PathBuf)> = (apps.iter())
+        .flat_map(|a| {
+            (a.files.iter()).map(|(name, path)| ((a.label.clone(), name.clone()), path.clone()))
+        })
+        .collect();
+    files
+        .into_par_iter()
+        .map(|(key, path)| {
+            let declared = migration_file::read(&path);
+            (key, path, declared)
+        })
+        .collect()
 }
 
 /// Turns declarations into graph input and graph output back into [`DjangoMigration`]s.
@@ -425,10 +458,15 @@ impl DjangoProject {
     /// Leaf nodes per app (migrations no other migration of the app depends on), as Django's
     /// `leaf_nodes(app)`; more than one is a [`ProblemKind::ConflictingLeaves`].
     pub fn leaves(&self) -> BTreeMap<String, Vec<String>> {
+        let app_of: BTreeMap<&str, &str> = self
+            .migrations
+            .iter()
+            .map(|m| (m.id.as_str(), m.app.as_str()))
+            .collect();
         let mut has_child: BTreeSet<&str> = BTreeSet::new();
         for m in &self.migrations {
             for d in &m.dependencies {
-                if self.get(d).is_some_and(|p| p.app == m.app) {
+                if app_of.get(d.as_str()) == Some(&m.app.as_str()) {
                     has_child.insert(d);
                 }
             }
@@ -446,17 +484,25 @@ impl DjangoProject {
     }
 }
 
-/// `manage.py` at the root, else the only one in a folder just below it (`src/manage.py`).
+/// Django's `manage.py` at the root, else the only one in a folder just below it
+/// (`src/manage.py`). A `manage.py` that never mentions Django (Flask-Script's) is not one.
 fn manage_py(root: &Path) -> Option<PathBuf> {
+    let is_django = |p: &Path| {
+        std::fs::read(p).is_ok_and(|text| {
+            String::from_utf8_lossy(&text)
+                .to_ascii_lowercase()
+                .contains("django")
+        })
+    };
     let at_root = root.join("manage.py");
-    if at_root.is_file() {
+    if is_django(&at_root) {
         return Some(at_root);
     }
     let below: Vec<PathBuf> = std::fs::read_dir(root)
         .ok()?
         .flatten()
         .map(|e| e.path().join("manage.py"))
-        .filter(|p| p.is_file())
+        .filter(|p| is_django(p))
         .collect();
     match below.as_slice() {
         [one] => Some(one.clone()),
@@ -465,16 +511,19 @@ fn manage_py(root: &Path) -> Option<PathBuf> {
 }
 
 /// Folders a settings module's dotted path is looked up under: the project root, the folder of
-/// `manage.py` (on `sys.path` when it runs), `src/`, and the root's parent (a package whose
-/// settings module names the package itself, as `wagtail.test.settings` in `wagtail/`).
-fn settings_bases(root: &Path, manage: Option<&Path>) -> Vec<PathBuf> {
+/// `manage.py` (on `sys.path` when it runs), `src/`, and the root's parent when the module names
+/// the root folder itself (a package's own test settings, `wagtail.test.settings` in `wagtail/`).
+fn settings_bases(root: &Path, manage: Option<&Path>, module: Option<&str>) -> Vec<PathBuf> {
     let mut bases = vec![root.to_path_buf()];
     if let Some(dir) = manage.and_then(Path::parent) {
         bases.push(dir.to_path_buf());
     }
     bases.push(root.join("src"));
-    if let Some(parent) = root.parent() {
-        bases.push(parent.to_path_buf());
+    let first = module.and_then(|m| m.split('.').next());
+    if let (Some(parent), Some(first)) = (root.parent(), first) {
+        if root.file_name().is_some_and(|n| n == first) {
+            bases.push(parent.to_path_buf());
+        }
     }
     bases.dedup();
     bases

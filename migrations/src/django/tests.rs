@@ -83,6 +83,13 @@ fn settings_module_priority_and_swappable_user_model() {
 
     let err = load_with_env(r, Some("site.nope"), None, None).unwrap_err();
     assert!(matches!(err, DjangoError::SettingsNotFound { .. }), "{err}");
+
+    // A module is looked up in the root's parent only when it names the root folder itself.
+    let inner = r.join("site");
+    app(&inner, "blog2", &[("0001_initial", "")]);
+    let p = load_with_env(&inner, Some("site.settings"), None, None).unwrap();
+    assert!(p.settings_file.unwrap().ends_with("site/settings.py"));
+    assert!(load_with_env(&inner.join("blog2"), Some("site.settings"), None, None).is_err());
 }
 
 #[test]
@@ -191,6 +198,15 @@ fn revisions_leaves_and_detection() {
     let dir = tempfile::tempdir().unwrap();
     let r = dir.path();
     assert_eq!(detect(r), None);
+    // Flask-Script's manage.py, Alembic's migrations folder: not Django.
+    write(r, "manage.py", "from flask_script import Manager\n");
+    write(r, "migrations/env.py", "from alembic import context\n");
+    write(r, "migrations/versions/a1_x.py", "revision = 'a1'\n");
+    assert_eq!(detect(r), None);
+    assert!(matches!(
+        load_with_env(r, None, None, None),
+        Err(DjangoError::NotFound { .. })
+    ));
     app(
         r,
         "a",

@@ -177,8 +177,13 @@ impl Project {
     }
 
     /// File problems first, then graph problems: the order a user fixes them in.
+    /// A graph problem the framework's reader already reported (Django's cycles, with Django's
+    /// own words) is not reported twice.
     pub fn problems(&self) -> impl Iterator<Item = &Problem> {
-        self.file_problems.iter().chain(self.graph.problems())
+        let known =
+            |p: &Problem| (self.file_problems.iter()).any(|f| f.kind == p.kind && f.path == p.path);
+        let graph = self.graph.problems().iter().filter(move |p| !known(p));
+        self.file_problems.iter().chain(graph)
     }
 
     pub fn has_problems(&self) -> bool {

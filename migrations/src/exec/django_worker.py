@@ -159,34 +159,48 @@ def use_database(url, aliases):
 
 
 class _Guard:
-    """Refuses any connection to a database other than the step's own: user code may build
-    its own connection (a RunPython that reads settings.DATABASES of the real project)."""
+    """Refuses any connection to a database other than the step's own, before it is opened:
+    user code may build a connection of its own (a RunPython that connects to the project's
+    real database with settings it kept)."""
 
     def __init__(self):
         self.database = None
         self.refused = None
 
     def install(self):
-        from django.db.backends.signals import connection_created
+        from django.db.backends.base.base import BaseDatabaseWrapper
 
-        connection_created.connect(self.check, weak=False)
+        original = BaseDatabaseWrapper.connect
+        guard = self
 
-    def check(self, sender, connection, **kwargs):
-        if self.database is None:
+        def connect(wrapper):
+            guard.check(wrapper.settings_dict)
+            return original(wrapper)
+
+        BaseDatabaseWrapper.connect = connect
+
+    def check(self, got):
+        if self.database is None or got.get("NAME") == ":memory:":
             return
-        got = connection.settings_dict
         same = got.get("NAME") == self.database["NAME"] and (
             got.get("ENGINE") == self.database["ENGINE"]
+            and (got.get("HOST") or "") == (self.database.get("HOST") or "")
+            and str(got.get("PORT") or "") == str(self.database.get("PORT") or "")
         )
-        if not same and got.get("NAME") != ":memory:":
-            self.refused = (
-                f"a migration connected to {got.get('ENGINE')} database {got.get('NAME')!r}, not "
-                f"the database mrt created for this step ({self.database['NAME']}); it was stopped "
-                "before its first statement. mrt never runs migrations on a database it did not "
-                "create, so the run stops here."
-            )
-            connection.close()
-            raise RuntimeError(self.refused)
+        if same:
+            return
+        engine = str(got.get("ENGINE", "")).rsplit(".", 1)[-1]
+        where = f"{engine} database {got.get('NAME')!s}"
+        if got.get("HOST"):
+            where += f" on {got.get('HOST')}:{got.get('PORT') or ''}"
+        self.refused = (
+            f"a migration tried to connect to {where}, not the database mrt created for this step "
+            f"({self.database['NAME']}); it was stopped before connecting. mrt never runs "
+            "migrations on a database it did not create, so the run stops here. Use the "
+            "connection Django hands the migration (`schema_editor.connection`, the `apps` "
+            "registry), not one of your own; see README, \"Django and mrt's database\"."
+        )
+        raise RuntimeError(self.refused)
 
 
 _GUARD = _Guard()

@@ -20,8 +20,11 @@ pub struct Merged {
 
 impl Merged {
     fn absorb(&mut self, rule: &'static Rule, hit: &Hit) {
-        let summary = find_rule(hit.code).map_or("", |r| r.summary);
-        self.hit.message = format!("{} (also {}: {summary})", self.hit.message, hit.code);
+        // Each code is named once, however many of its hits were absorbed.
+        if !self.also.iter().any(|(_, h)| h.code == hit.code) {
+            let summary = find_rule(hit.code).map_or("", |r| r.summary);
+            self.hit.message = format!("{} (also {}: {summary})", self.hit.message, hit.code);
+        }
         self.also.push((rule, hit.clone()));
     }
 }

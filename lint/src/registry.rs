@@ -191,7 +191,7 @@ static RULES: [Rule; 63] = [
         "conn = op.get_bind()\nconn.execute(sa.text(\"INSERT INTO settings (k, v) VALUES ('a', '1')\"))",
     ]),
     rule("MRT106", "bulk-insert-without-reverse", W, ALL, "bulk_insert in upgrade() and no delete in downgrade()", [
-        "`op.bulk_insert(table, rows)` in `upgrade()`, or an `INSERT` in the up script of a SQL-file migration, when `downgrade()` neither deletes from nor truncates nor drops that table (tables created by the same upgrade are fine). Raw SQL INSERTs in Python revisions are MRT104/MRT105. Django: rows created through the ORM in `RunPython` code (`.create()`, `bulk_create`, `get_or_create`, `update_or_create`) when the reverse code deletes none from that model's table.",
+        "`op.bulk_insert(table, rows)` in `upgrade()`, or an `INSERT` in the up script of a SQL-file migration, when `downgrade()` neither deletes from nor truncates nor drops that table (tables created by the same upgrade are fine). Raw SQL INSERTs in Python revisions are MRT104/MRT105. Django: rows created through the ORM in `RunPython` code (`.create()`, `bulk_create`, `get_or_create`, `update_or_create`) when the reverse code deletes none from that model's table; rows of Django's bookkeeping (content types, permissions), which `post_migrate` writes anyway, do not count.",
         "Seed rows survive the downgrade; the next upgrade inserts them again and fails on a unique key or duplicates them.",
         "Delete exactly the inserted rows in downgrade: `op.execute(t.delete().where(t.c.code.in_([...])))`.",
         "op.bulk_insert(roles, [{\"name\": \"admin\"}])\n-- or in up.sql, with a down.sql that never deletes it:\nINSERT INTO roles (name) VALUES ('admin');",

@@ -9,9 +9,10 @@
 
 use super::fields::keyword;
 use super::parse::Source;
+use super::state::ModelState;
 use crate::model::{norm, Kind, Name, Via};
 use crate::python::{callee, inert_module, is_noop};
-use crate::{ops, Dialect};
+use crate::Dialect;
 use rustpython_parser::ast::{self, Constant, Expr, Ranged, Stmt};
 use rustpython_parser::text_size::{TextRange, TextSize};
 use std::collections::{HashMap, HashSet};
@@ -22,9 +23,26 @@ pub struct ModelInfo {
     pub table: Name,
     /// Field name (lower-case) to column.
     pub columns: Vec<(String, String)>,
+    /// Django's own bookkeeping (content types, permissions): `post_migrate` creates their
+    /// rows whatever the migrations do, so rows a migration creates there are left behind by
+    /// design.
+    pub bookkeeping: bool,
 }
 
 impl ModelInfo {
+    /// A model of `app` as the state knows it.
+    pub fn of(m: &ModelState, app: &str) -> Self {
+        ModelInfo {
+            table: Some(m.table(app)),
+            columns: m
+                .fields
+                .iter()
+                .filter_map(|(n, _)| Some((n.to_ascii_lowercase(), m.column(n)?)))
+                .collect(),
+            bookkeeping: false,
+        }
+    }
+
     fn column(&self, field: &str) -> String {
         let f = field.to_ascii_lowercase();
         self.columns
@@ -46,6 +64,9 @@ pub struct Code {
     pub opaque: bool,
     /// `RunPython.noop`, a lambda returning `None`, or a function whose body does nothing.
     pub noop: bool,
+    /// It writes rows of Django's bookkeeping (content types, permissions), which are not
+    /// actions.
+    pub bookkeeping: bool,
     /// The functions of this file it runs (for suppression comments and positions).
     pub functions: Vec<TextRange>,
 }
@@ -273,6 +294,15 @@ impl<'a> Walker<'_, 'a> {
         self.out.actions.push((kind, via, at, self.span));
     }
 
+    /// An ORM write: not recorded on Django's bookkeeping tables.
+    fn write(&mut self, model: &ModelInfo, kind: Kind, at: TextSize) {
+        if model.bookkeeping {
+            self.out.bookkeeping = true;
+        } else {
+            self.record(kind, Via::Orm, at);
+        }
+    }
+
     /// Walks an expression for its effects; returns what it evaluates to, when that matters.
     fn expr(&mut self, e: &'a Expr) -> Option<Val> {
         match e {
@@ -418,9 +448,12 @@ impl<'a> Walker<'_, 'a> {
             }
             (Some(Val::SchemaEditor | Val::Cursor), "cursor") => Some(Val::Cursor),
             (Some(Val::SchemaEditor | Val::Cursor), "execute" | "executemany") => {
-                let sql = c.args.first().or_else(|| keyword(&c.keywords, "sql"));
-                for kind in ops::executed(sql, self.src, self.dialect) {
-                    self.record(kind, Via::ConnSql, at);
+                if let Some(sql) = c.args.first().or_else(|| keyword(&c.keywords, "sql")) {
+                    let (kinds, opaque) = super::lower::executed(sql, self.src, self.dialect);
+                    self.out.opaque |= opaque;
+                    for kind in kinds {
+                        self.record(kind, Via::ConnSql, at);
+                    }
                 }
                 None
             }
@@ -448,18 +481,15 @@ impl<'a> Walker<'_, 'a> {
                     };
                     Kind::Update { table, columns }
                 };
-                self.record(kind, Via::Orm, at);
+                self.write(model, kind, at);
                 None
             }
             (Some(Val::Instance { model, .. }), "delete") => {
-                self.record(
-                    Kind::Delete {
-                        table: model.table.clone(),
-                        has_where: true,
-                    },
-                    Via::Orm,
-                    at,
-                );
+                let kind = Kind::Delete {
+                    table: model.table.clone(),
+                    has_where: true,
+                };
+                self.write(model, kind, at);
                 None
             }
             // `row.tags.add(...)`: a many-to-many table mrt does not follow.
@@ -495,24 +525,21 @@ impl<'a> Walker<'_, 'a> {
                         .map(|a| m.column(a.as_str()))
                         .collect()
                 };
-                self.record(Kind::Update { table, columns }, Via::Orm, at);
+                self.write(&m, Kind::Update { table, columns }, at);
                 None
             }
             "delete" => {
-                self.record(
-                    Kind::Delete {
-                        table,
-                        has_where: filtered,
-                    },
-                    Via::Orm,
-                    at,
-                );
+                let kind = Kind::Delete {
+                    table,
+                    has_where: filtered,
+                };
+                self.write(&m, kind, at);
                 None
             }
             // `update_or_create` upserts rows the code names (seed data): its update only
             // touches rows it would otherwise insert.
             "create" | "get_or_create" | "bulk_create" | "update_or_create" => {
-                self.record(Kind::Insert { table }, Via::Orm, at);
+                self.write(&m, Kind::Insert { table }, at);
                 (method == "create").then(|| Val::Instance {
                     model: m,
                     created: false,
@@ -526,7 +553,7 @@ impl<'a> Walker<'_, 'a> {
                     .or_else(|| keyword(&c.keywords, "fields"))
                     .map(|l| self.field_list(&m, l))
                     .unwrap_or_default();
-                self.record(Kind::Update { table, columns }, Via::Orm, at);
+                self.write(&m, Kind::Update { table, columns }, at);
                 None
             }
             // Reads that return values, not rows.
@@ -571,7 +598,15 @@ impl<'a> Walker<'_, 'a> {
                 (app.to_string(), model.to_string())
             }
         };
-        Some((self.lookup)(&app, &model))
+        let mut info = (self.lookup)(&app, &model);
+        info.bookkeeping = matches!(
+            (
+                app.to_ascii_lowercase().as_str(),
+                model.to_ascii_lowercase().as_str()
+            ),
+            ("contenttypes", "contenttype") | ("auth", "permission")
+        );
+        Some(info)
     }
 
     /// `helper(apps, schema_editor)` (followed), `Order(...)` (a new row), `call_command(...)`

@@ -114,7 +114,11 @@ impl<'a> Lowerer<'_, 'a> {
                 fact.what = What::RunPython {
                     reverse: match &back {
                         None => Reverse::Missing,
-                        Some(c) if c.noop || (c.actions.is_empty() && !c.opaque) => Reverse::Noop,
+                        Some(c)
+                            if c.noop || (c.actions.is_empty() && !c.opaque && !c.bookkeeping) =>
+                        {
+                            Reverse::Noop
+                        }
                         Some(_) => Reverse::Given,
                     },
                     opaque: forward.opaque,
@@ -477,26 +481,9 @@ impl<'a> Lowerer<'_, 'a> {
                 Expr::List(l) if l.elts.len() == 2 => &l.elts[0],
                 other => other,
             };
-            let Some(text) = ops::literal_sql(item, self.src) else {
-                kinds.push(Kind::DynamicSql);
-                continue;
-            };
-            for piece in sql::split_statements(&text) {
-                let refused = sql::refused_in_transaction(piece);
-                // Transaction control, session settings and maintenance need no undoing.
-                if refused.is_none() && sql::control(piece).is_some() {
-                    continue;
-                }
-                let mut found = sql::classify_statement(piece, self.dialect);
-                if let Some(statement) = refused {
-                    found.push(Kind::NoTransaction { statement });
-                }
-                if matches!(found.as_slice(), [] | [Kind::OtherSql]) && sql::may_have_effects(piece)
-                {
-                    opaque = true;
-                }
-                kinds.extend(found);
-            }
+            let (found, effects) = executed(item, self.src, self.dialect);
+            kinds.extend(found);
+            opaque |= effects;
         }
         (kinds, opaque)
     }
@@ -511,17 +498,12 @@ impl<'a> Lowerer<'_, 'a> {
         };
         let app = self.app;
         let others = self.others;
-        let info = |m: &ModelState| ModelInfo {
-            table: Some(m.table(app)),
-            columns: m
-                .fields
-                .iter()
-                .filter_map(|(n, _)| Some((n.to_ascii_lowercase(), m.column(n)?)))
-                .collect(),
-        };
         let lookup = |a: &str, model: &str| -> ModelInfo {
             if a.eq_ignore_ascii_case(app) {
-                return state.model(model).map(info).unwrap_or_default();
+                return state
+                    .model(model)
+                    .map(|m| ModelInfo::of(m, app))
+                    .unwrap_or_default();
             }
             others(a, model).unwrap_or_default()
         };
@@ -544,6 +526,33 @@ impl<'a> Lowerer<'_, 'a> {
             })
             .collect()
     }
+}
+
+/// What running the SQL of `expr` does: the kinds of its statements (transaction control,
+/// session settings and maintenance left out: they need no undoing), and whether a statement
+/// may do what no kind shows (a `DO` block, a function call). SQL built at run time is
+/// [`Kind::DynamicSql`].
+pub(super) fn executed(expr: &Expr, src: &Source, dialect: Dialect) -> (Vec<Kind>, bool) {
+    let Some(text) = ops::literal_sql(expr, src) else {
+        return (vec![Kind::DynamicSql], false);
+    };
+    let mut kinds = Vec::new();
+    let mut opaque = false;
+    for piece in sql::split_statements(&text) {
+        let refused = sql::refused_in_transaction(piece);
+        if refused.is_none() && sql::control(piece).is_some() {
+            continue;
+        }
+        let mut found = sql::classify_statement(piece, dialect);
+        if let Some(statement) = refused {
+            found.push(Kind::NoTransaction { statement });
+        }
+        if matches!(found.as_slice(), [] | [Kind::OtherSql]) && sql::may_have_effects(piece) {
+            opaque = true;
+        }
+        kinds.extend(found);
+    }
+    (kinds, opaque)
 }
 
 fn create_table(name: Name) -> Kind {

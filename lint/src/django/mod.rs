@@ -281,14 +281,7 @@ impl<'p, 'a> History<'p, 'a> {
     fn model(&self, i: usize, app: &str, model: &str) -> Option<ModelInfo> {
         let need = self.need(i, app);
         let state = self.take(app, &need);
-        let info = state.model(model).map(|m| ModelInfo {
-            table: Some(m.table(app)),
-            columns: m
-                .fields
-                .iter()
-                .filter_map(|(n, _)| Some((n.to_ascii_lowercase(), m.column(n)?)))
-                .collect(),
-        });
+        let info = state.model(model).map(|m| ModelInfo::of(m, app));
         self.put(app, need, state);
         info
     }

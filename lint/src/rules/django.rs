@@ -144,6 +144,27 @@ fn lasting_change(m: &Migration, kind: &Kind) -> Option<String> {
             format!("adds column `{}.{}`", show(table), show(column))
         }
         Kind::DynamicSql => "runs SQL built at run time".to_string(),
+        Kind::ChangeType { table, column, .. } => {
+            format!("changes the type of `{}.{}`", show(table), show(column))
+        }
+        Kind::SetNotNull { table, column } | Kind::DropNotNull { table, column } => {
+            format!(
+                "changes the nullability of `{}.{}`",
+                show(table),
+                show(column)
+            )
+        }
+        Kind::RenameTable { from, to } => {
+            format!("renames table `{}` to `{}`", show(from), show(to))
+        }
+        Kind::RenameColumn { table, from, to } => format!(
+            "renames column `{}.{}` to `{}`",
+            show(table),
+            show(from),
+            show(to)
+        ),
+        Kind::AddConstraint { name, .. } => format!("adds constraint `{}`", show(name)),
+        Kind::OtherSql => "runs SQL mrt does not model".to_string(),
         _ => "changes the schema".to_string(),
     })
 }
@@ -433,9 +454,12 @@ pub fn index_not_concurrent(ctx: &Ctx) -> Vec<Hit> {
             return None;
         }
         let class = op_of(ctx, a.call).map_or("the operation", |op| op.class.as_str());
+        let index = match name {
+            Some(n) => format!("index `{n}`"),
+            None => "an index".to_string(),
+        };
         Some(format!(
-            "{class} builds index `{}` on existing table `{}` and blocks writes to it until done: use AddIndexConcurrently (django.contrib.postgres.operations) in a migration with atomic = False",
-            show(name),
+            "{class} builds {index} on existing table `{}` and blocks writes to it until done: use AddIndexConcurrently (django.contrib.postgres.operations) in a migration with atomic = False",
             show(table)
         ))
     })

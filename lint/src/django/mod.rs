@@ -21,6 +21,7 @@ mod facts;
 mod fields;
 mod lower;
 mod parse;
+mod schema;
 mod state;
 
 pub(crate) use facts::{Facts, OpFact, Reverse, What};

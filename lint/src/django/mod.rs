@@ -12,36 +12,33 @@
 //! Rules that apply to any framework (a dropped column, a NOT NULL column without default)
 //! fire on the Django form through the model; where pytest-mrt had a Django code for the same
 //! hazard (MRT209 RemoveField, MRT411 AddField NOT NULL, ...), the generic finding is folded
-//! into the Django one ([`DJANGO_FORMS`]), so one hazard gives one finding and a `# noqa` for
-//! either code silences it. Reverse-pairing findings about an operation that has no reverse at
+//! into the Django one ([`relate`]), so one hazard gives one finding and a `# noqa` for either
+//! code silences it. Reverse-pairing findings about an operation that has no reverse at
 //! all, or a no-op one, are folded into that operation's finding.
 
 mod code;
 mod facts;
 mod fields;
+mod history;
 mod lower;
 mod parse;
+mod relate;
 mod schema;
 mod state;
 
 pub(crate) use facts::{Facts, OpFact, Reverse, What};
 pub(crate) use fields::FieldDef;
 
-use crate::finding::{Hit, Yield};
 use crate::model::{Body, Migration, TxBlock, TxWhy};
-use crate::registry::{Frontend, Rule};
+use crate::registry::Frontend;
 use crate::suppress::Suppressions;
 use crate::{rules, to_findings, Dialect, Finding, Place, Spot};
-use code::ModelInfo;
+use history::{parse_file, File, History, Parsed};
 use lower::{Lowered, Lowerer};
-use parse::{migration_class, operation, MigrationClass, Op, Source};
 use rustpython_parser::ast::{self, Ranged};
 use rustpython_parser::source_code::RandomLocator;
 use rustpython_parser::text_size::{TextRange, TextSize};
-use rustpython_parser::Parse;
 use state::AppState;
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::path::Path;
 
 /// One migration file of a Django project.
@@ -99,193 +96,6 @@ pub fn lint_django_migrations(
         history.put(m.app, applied, own);
     }
     findings
-}
-
-fn parse_file(m: &DjangoMigration) -> Option<ast::Suite> {
-    // Parsing it would overflow the stack; the project reports it.
-    if mrt_migrations::alembic::too_complex(m.source).is_some() {
-        return None;
-    }
-    ast::Suite::parse(m.source, &m.path.display().to_string()).ok()
-}
-
-/// One file, read.
-struct Parsed<'a> {
-    file: Option<File<'a>>,
-    /// Ids of the migrations it replaces (a squash).
-    replaces: Vec<String>,
-}
-
-struct File<'a> {
-    src: Source<'a>,
-    class: MigrationClass<'a>,
-    /// `None` when `operations` is not a list mrt can read.
-    ops: Option<Vec<Op<'a>>>,
-}
-
-impl<'a> Parsed<'a> {
-    fn new(suite: Option<&'a [ast::Stmt]>) -> Self {
-        let Some(suite) = suite else {
-            return Parsed {
-                file: None,
-                replaces: Vec::new(),
-            };
-        };
-        let src = Source::new(suite);
-        let Some(class) = migration_class(suite, &src) else {
-            return Parsed {
-                file: None,
-                replaces: Vec::new(),
-            };
-        };
-        let ops = class
-            .operations
-            .as_ref()
-            .map(|list| list.iter().map(|e| operation(e, &src)).collect());
-        let replaces = class.replaces.clone();
-        Parsed {
-            file: Some(File { src, class, ops }),
-            replaces,
-        }
-    }
-
-    /// Applies its operations to a state (no lowering): how an ancestor's history is rebuilt.
-    fn apply(&self, state: &mut AppState) {
-        state.applying_initial = self.file.as_ref().is_some_and(|f| f.class.initial);
-        match self.file.as_ref().and_then(|f| f.ops.as_ref()) {
-            Some(ops) => ops.iter().for_each(|op| state.apply(op)),
-            None => state.taint(),
-        }
-    }
-}
-
-/// A set of migrations by their index in the slice.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct Set(Vec<u64>);
-
-impl Set {
-    fn insert(&mut self, i: usize) {
-        let (w, b) = (i / 64, i % 64);
-        if self.0.len() <= w {
-            self.0.resize(w + 1, 0);
-        }
-        self.0[w] |= 1 << b;
-    }
-
-    fn contains(&self, i: usize) -> bool {
-        self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
-    }
-
-    fn union(&mut self, other: &Set) {
-        if self.0.len() < other.0.len() {
-            self.0.resize(other.0.len(), 0);
-        }
-        for (a, b) in self.0.iter_mut().zip(&other.0) {
-            *a |= b;
-        }
-    }
-
-    fn normalized(mut self) -> Self {
-        while self.0.last() == Some(&0) {
-            self.0.pop();
-        }
-        self
-    }
-}
-
-/// The model state each migration is judged against, rebuilt per app from the migration's
-/// ancestors, with the last state of each app kept for the next migration that needs exactly
-/// it (the common case: the previous migration of the app is its parent).
-struct History<'p, 'a> {
-    parsed: &'p [Parsed<'a>],
-    ids: Vec<String>,
-    apps: Vec<String>,
-    ancestors: Vec<Set>,
-    /// Per app: the migrations applied to the kept state, and that state.
-    cache: RefCell<HashMap<String, (Set, AppState)>>,
-}
-
-impl<'p, 'a> History<'p, 'a> {
-    fn new(migrations: &[DjangoMigration], parsed: &'p [Parsed<'a>]) -> Self {
-        let index: HashMap<&str, usize> = migrations
-            .iter()
-            .enumerate()
-            .map(|(i, m)| (m.id, i))
-            .collect();
-        let mut ancestors: Vec<Set> = Vec::with_capacity(migrations.len());
-        for (i, m) in migrations.iter().enumerate() {
-            let mut set = Set::default();
-            for dep in m.dependencies {
-                // Only earlier migrations: a dependency given out of order cannot be a cycle.
-                if let Some(&d) = index.get(dep.as_str()).filter(|&&d| d < i) {
-                    set.insert(d);
-                    set.union(&ancestors[d]);
-                }
-            }
-            ancestors.push(set);
-        }
-        History {
-            parsed,
-            ids: migrations.iter().map(|m| m.id.to_string()).collect(),
-            apps: migrations.iter().map(|m| m.app.to_string()).collect(),
-            ancestors,
-            cache: RefCell::new(HashMap::new()),
-        }
-    }
-
-    /// The migrations of `app` that must be applied before migration `i`.
-    fn need(&self, i: usize, app: &str) -> Set {
-        let mut set = Set::default();
-        for (j, a) in self.apps.iter().enumerate().take(i) {
-            if a == app && self.ancestors[i].contains(j) {
-                set.insert(j);
-            }
-        }
-        set.normalized()
-    }
-
-    /// The state of `app` after exactly the migrations in `need`.
-    fn build(&self, need: &Set) -> AppState {
-        let mut state = AppState::default();
-        let in_need: Vec<usize> = (0..self.apps.len()).filter(|&j| need.contains(j)).collect();
-        for &j in &in_need {
-            // A squash and the migrations it replaces carry the same operations: apply the
-            // replaced ones only.
-            let replaced_present = self.parsed[j]
-                .replaces
-                .iter()
-                .any(|id| in_need.iter().any(|&k| self.ids[k] == *id));
-            if !replaced_present {
-                self.parsed[j].apply(&mut state);
-            }
-        }
-        state
-    }
-
-    /// Takes the state of `app` after `need` out of the cache (building it if the kept one
-    /// differs).
-    fn take(&self, app: &str, need: &Set) -> AppState {
-        let mut cache = self.cache.borrow_mut();
-        match cache.remove(app) {
-            Some((applied, state)) if applied == *need => state,
-            _ => self.build(need),
-        }
-    }
-
-    fn put(&self, app: &str, applied: Set, state: AppState) {
-        self.cache
-            .borrow_mut()
-            .insert(app.to_string(), (applied.normalized(), state));
-    }
-
-    /// A model of another app as migration `i` sees it.
-    fn model(&self, i: usize, app: &str, model: &str) -> Option<ModelInfo> {
-        let need = self.need(i, app);
-        let state = self.take(app, &need);
-        let info = state.model(model).map(|m| ModelInfo::of(m, app));
-        self.put(app, need, state);
-        info
-    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -363,7 +173,7 @@ fn lint_one(
         django: Some(&facts),
     };
     let mut hits = rules::run(&ctx, dialect, opt_in_rules);
-    relate(&mut hits, &facts, &lowered.code_owners);
+    relate::relate(&mut hits, &facts, &lowered.code_owners);
     let mut place = DjangoPlace {
         path: m.path,
         locator: RandomLocator::new(m.source),
@@ -378,115 +188,6 @@ fn named_like_squash(id: &str) -> bool {
     let name = id.rsplit('.').next().unwrap_or(id);
     let digits = name.chars().take_while(char::is_ascii_digit).count();
     digits > 0 && name[digits..].starts_with("_squashed_")
-}
-
-/// Generic rules whose hazard a Django rule reports more precisely on the same operation
-/// (first the generic code, then the one it gives way to).
-pub(crate) const DJANGO_FORMS: &[(&str, &str)] = &[
-    ("MRT201", "MRT209"),
-    ("MRT202", "MRT209"),
-    ("MRT202", "MRT210"),
-    ("MRT202", "MRT211"),
-    ("MRT203", "MRT212"),
-    ("MRT401", "MRT411"),
-    ("MRT213", "MRT412"),
-    ("MRT407", "MRT413"),
-    ("MRT209", "MRT208"),
-    ("MRT107", "MRT601"),
-    ("MRT108", "MRT601"),
-    ("MRT110", "MRT601"),
-];
-
-/// Rules that judge an operation by what its reverse does: when the operation has no reverse
-/// at all, or a no-op one, its own finding says so and absorbs them.
-const REVERSE_PAIRING: &[&str] = &[
-    "MRT103", "MRT104", "MRT105", "MRT106", "MRT205", "MRT207", "MRT216", "MRT301", "MRT302",
-    "MRT304", "MRT402", "MRT403", "MRT408", "MRT409", "MRT501", "MRT502", "MRT503", "MRT504",
-];
-
-/// Findings about an operation's reverse as a whole.
-const REVERSE_CODES: &[&str] = &["MRT107", "MRT108", "MRT109", "MRT110", "MRT601"];
-
-/// Findings that an operation destroys data: a no-op reverse (MRT109) of the same operation
-/// adds nothing to them, so it is folded into the first.
-const DESTRUCTIVE: &[&str] = &[
-    "MRT201", "MRT202", "MRT203", "MRT208", "MRT209", "MRT210", "MRT211", "MRT212", "MRT214",
-];
-
-/// Names, on each hit, the Django hit on the same operation that reports its hazard.
-fn relate(
-    hits: &mut [(&'static Rule, Hit)],
-    facts: &Facts,
-    code_owners: &[(TextRange, TextRange)],
-) {
-    let at: Vec<(&'static str, TextSize)> = hits.iter().map(|(_, h)| (h.code, h.start)).collect();
-    let present = |code: &str, start: TextSize| at.iter().any(|&(c, s)| c == code && s == start);
-    for (_, hit) in hits.iter_mut() {
-        for &(generic, django) in DJANGO_FORMS {
-            if hit.code == generic && present(django, hit.start) {
-                hit.yields_to.push(Yield {
-                    code: django,
-                    at: Some(hit.start),
-                });
-            }
-        }
-    }
-    // A no-op reverse of an operation that destroys data: the destruction is the finding.
-    let destroying: Vec<(&'static str, TextSize, TextSize)> = hits
-        .iter()
-        .filter(|(_, h)| DESTRUCTIVE.contains(&h.code) && h.yields_to.is_empty())
-        .filter_map(|(_, h)| Some((h.code, h.start, owner(facts, code_owners, h.start)?.start)))
-        .collect();
-    for (_, hit) in hits.iter_mut().filter(|(_, h)| h.code == "MRT109") {
-        if let Some(&(code, start, _)) = destroying.iter().find(|(_, _, op)| *op == hit.start) {
-            hit.yields_to.push(Yield {
-                code,
-                at: Some(start),
-            });
-        }
-    }
-    // The operation-level finding that stands (one that does not give way itself).
-    let standing: Vec<(&'static str, TextSize)> = hits
-        .iter()
-        .filter(|(_, h)| REVERSE_CODES.contains(&h.code) && h.yields_to.is_empty())
-        .map(|(_, h)| (h.code, h.start))
-        .collect();
-    for (_, hit) in hits.iter_mut() {
-        if !REVERSE_PAIRING.contains(&hit.code) {
-            continue;
-        }
-        let Some(op) = owner(facts, code_owners, hit.start) else {
-            continue;
-        };
-        if let Some(&(code, start)) = standing.iter().find(|(_, s)| *s == op.start) {
-            hit.yields_to.push(Yield {
-                code,
-                at: Some(start),
-            });
-        }
-    }
-}
-
-/// The operation a position belongs to: the innermost operation call containing it, or the
-/// `RunPython` operation running the function it is in.
-fn owner<'f>(
-    facts: &'f Facts,
-    code_owners: &[(TextRange, TextRange)],
-    at: TextSize,
-) -> Option<&'f OpFact> {
-    let span = facts
-        .ops
-        .iter()
-        .filter(|op| op.span.contains_inclusive(at))
-        .min_by_key(|op| op.span.len())
-        .map(|op| op.span)
-        .or_else(|| {
-            code_owners
-                .iter()
-                .find(|(f, _)| f.contains_inclusive(at))
-                .map(|(_, op)| *op)
-        })?;
-    facts.ops.iter().find(|op| op.span == span)
 }
 
 /// Where hits land in a Django migration: one file; a suppression comment on any line of the

@@ -16,13 +16,14 @@ use crate::Dialect;
 use rustpython_parser::ast::{self, Constant, Expr, Ranged, Stmt};
 use rustpython_parser::text_size::{TextRange, TextSize};
 use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 
 /// A model as the code sees it: its table and the columns of its fields.
 #[derive(Debug, Clone, Default)]
 pub struct ModelInfo {
     pub table: Name,
-    /// Field name (lower-case) to column.
-    pub columns: Vec<(String, String)>,
+    /// The model as the state knows it (for its fields' columns).
+    model: Option<Rc<ModelState>>,
     /// Django's own bookkeeping (content types, permissions): `post_migrate` creates their
     /// rows whatever the migrations do, so rows a migration creates there are left behind by
     /// design.
@@ -31,24 +32,20 @@ pub struct ModelInfo {
 
 impl ModelInfo {
     /// A model of `app` as the state knows it.
-    pub fn of(m: &ModelState, app: &str) -> Self {
+    pub fn of(m: &Rc<ModelState>, app: &str) -> Self {
         ModelInfo {
             table: Some(m.table(app)),
-            columns: m
-                .fields
-                .iter()
-                .filter_map(|(n, _)| Some((n.to_ascii_lowercase(), m.column(n)?)))
-                .collect(),
+            model: Some(Rc::clone(m)),
             bookkeeping: false,
         }
     }
 
+    /// The column of a field (its name when the state does not know it).
     fn column(&self, field: &str) -> String {
-        let f = field.to_ascii_lowercase();
-        self.columns
-            .iter()
-            .find(|(n, _)| *n == f)
-            .map_or_else(|| norm(field), |(_, c)| c.clone())
+        self.model
+            .as_ref()
+            .and_then(|m| m.column(field))
+            .unwrap_or_else(|| norm(field))
     }
 }
 

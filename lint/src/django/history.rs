@@ -96,6 +96,23 @@ impl Set {
         }
     }
 
+    /// Every migration in `self` is in `other`.
+    fn is_subset_of(&self, other: &Set) -> bool {
+        self.0
+            .iter()
+            .enumerate()
+            .all(|(i, w)| w & !other.0.get(i).copied().unwrap_or(0) == 0)
+    }
+
+    /// The migrations in it, in slice order.
+    fn indices(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter().enumerate().flat_map(|(w, bits)| {
+            (0..64)
+                .filter(move |b| bits & (1 << b) != 0)
+                .map(move |b| w * 64 + b)
+        })
+    }
+
     fn normalized(mut self) -> Self {
         while self.0.last() == Some(&0) {
             self.0.pop();
@@ -105,16 +122,21 @@ impl Set {
 }
 
 /// The model state each migration is judged against, rebuilt per app from the migration's
-/// ancestors, with the last state of each app kept for the next migration that needs exactly
-/// it (the common case: the previous migration of the app is its parent).
+/// ancestors. The last few states of each app are kept with the migrations applied to them: a
+/// migration whose app history is one of them, or one of them plus later migrations, starts
+/// from it (the common cases: the previous migration of the app is its parent; another app
+/// depends on the app's state before its latest migration).
 pub struct History<'p, 'a> {
     parsed: &'p [Parsed<'a>],
     ids: Vec<String>,
     apps: Vec<String>,
     ancestors: Vec<Set>,
-    /// Per app: the migrations applied to the kept state, and that state.
-    cache: RefCell<HashMap<String, (Set, AppState)>>,
+    /// Per app, oldest first: the migrations applied to a kept state, and that state.
+    cache: RefCell<HashMap<String, Vec<(Set, AppState)>>>,
 }
+
+/// States kept per app.
+const KEEP: usize = 4;
 
 impl<'p, 'a> History<'p, 'a> {
     pub fn new(migrations: &[DjangoMigration], parsed: &'p [Parsed<'a>]) -> Self {
@@ -155,46 +177,78 @@ impl<'p, 'a> History<'p, 'a> {
         set.normalized()
     }
 
-    /// The state of `app` after exactly the migrations in `need`.
-    fn build(&self, need: &Set) -> AppState {
-        let mut state = AppState::default();
-        let in_need: Vec<usize> = (0..self.apps.len()).filter(|&j| need.contains(j)).collect();
-        for &j in &in_need {
-            // A squash and the migrations it replaces carry the same operations: apply the
-            // replaced ones only.
-            let replaced_present = self.parsed[j]
-                .replaces
-                .iter()
-                .any(|id| in_need.iter().any(|&k| self.ids[k] == *id));
-            if !replaced_present {
-                self.parsed[j].apply(&mut state);
+    /// A squash in `need` beside a migration it replaces: the two carry the same operations,
+    /// and only the replaced ones are applied.
+    fn squash_beside_original(&self, need: &Set, j: usize) -> bool {
+        self.parsed[j]
+            .replaces
+            .iter()
+            .any(|id| need.indices().any(|k| self.ids[k] == *id))
+    }
+
+    /// Applies the migrations of `todo` to `state`, in slice order.
+    fn apply(&self, state: &mut AppState, todo: impl Iterator<Item = usize>, need: &Set) {
+        for j in todo {
+            if !self.squash_beside_original(need, j) {
+                self.parsed[j].apply(state);
             }
         }
+    }
+
+    /// The state of `app` after exactly the migrations in `need`: a kept one, or one built
+    /// from the largest kept state it extends (when what is missing all comes after it), or
+    /// from nothing. A state built here is kept.
+    pub fn state(&self, app: &str, need: &Set) -> AppState {
+        let mut cache = self.cache.borrow_mut();
+        let kept = cache.entry(app.to_string()).or_default();
+        if let Some((_, state)) = kept.iter().find(|(applied, _)| applied == need) {
+            return state.clone();
+        }
+        let start = kept
+            .iter()
+            .filter(|(applied, _)| {
+                let last = applied.indices().last();
+                applied.is_subset_of(need)
+                    && !applied
+                        .indices()
+                        .any(|j| self.squash_beside_original(need, j))
+                    && need
+                        .indices()
+                        .filter(|j| !applied.contains(*j))
+                        .all(|j| last.is_none_or(|l| j > l))
+            })
+            .max_by_key(|(applied, _)| applied.indices().count());
+        let (mut state, from) = match start {
+            Some((applied, state)) => (state.clone(), applied.clone()),
+            None => (AppState::default(), Set::default()),
+        };
+        self.apply(
+            &mut state,
+            need.indices().filter(|j| !from.contains(*j)),
+            need,
+        );
+        keep(kept, need.clone(), state.clone());
         state
     }
 
-    /// Takes the state of `app` after `need` out of the cache (building it if the kept one
-    /// differs).
-    pub fn take(&self, app: &str, need: &Set) -> AppState {
+    /// Keeps the state of `app` after `applied`.
+    pub fn keep(&self, app: &str, applied: Set, state: AppState) {
         let mut cache = self.cache.borrow_mut();
-        match cache.remove(app) {
-            Some((applied, state)) if applied == *need => state,
-            _ => self.build(need),
-        }
-    }
-
-    pub fn put(&self, app: &str, applied: Set, state: AppState) {
-        self.cache
-            .borrow_mut()
-            .insert(app.to_string(), (applied.normalized(), state));
+        keep(cache.entry(app.to_string()).or_default(), applied, state);
     }
 
     /// A model of another app as migration `i` sees it.
     pub fn model(&self, i: usize, app: &str, model: &str) -> Option<ModelInfo> {
-        let need = self.need(i, app);
-        let state = self.take(app, &need);
-        let info = state.model(model).map(|m| ModelInfo::of(m, app));
-        self.put(app, need, state);
-        info
+        let state = self.state(app, &self.need(i, app));
+        state.shared(model).map(|m| ModelInfo::of(m, app))
+    }
+}
+
+fn keep(kept: &mut Vec<(Set, AppState)>, applied: Set, state: AppState) {
+    let applied = applied.normalized();
+    kept.retain(|(a, _)| *a != applied);
+    kept.push((applied, state));
+    if kept.len() > KEEP {
+        kept.remove(0);
     }
 }

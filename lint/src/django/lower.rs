@@ -197,7 +197,7 @@ impl<'a> Lowerer<'_, 'a> {
         let lookup = |a: &str, model: &str| -> ModelInfo {
             if a.eq_ignore_ascii_case(app) {
                 return state
-                    .model(model)
+                    .shared(model)
                     .map(|m| ModelInfo::of(m, app))
                     .unwrap_or_default();
             }

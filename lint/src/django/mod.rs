@@ -76,7 +76,8 @@ pub fn lint_django_migrations(
     let history = History::new(migrations, &parsed);
     let mut findings = Vec::new();
     for (i, m) in migrations.iter().enumerate() {
-        let mut own = history.take(m.app, &history.need(i, m.app));
+        let need = history.need(i, m.app);
+        let mut own = history.state(m.app, &need);
         if let Some(file) = &parsed[i].file {
             findings.extend(lint_one(
                 m,
@@ -91,9 +92,9 @@ pub fn lint_django_migrations(
         } else {
             own.taint();
         }
-        let mut applied = history.need(i, m.app);
+        let mut applied = need;
         applied.insert(i);
-        history.put(m.app, applied, own);
+        history.keep(m.app, applied, own);
     }
     findings
 }

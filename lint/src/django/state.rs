@@ -11,11 +11,13 @@ use super::fields::FieldDef;
 use super::parse::{ModelOptions, Op, OpKind};
 use crate::model::{norm, Cons};
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
-/// One app's models, by lower-case name.
+/// One app's models, by lower-case name. Models are shared between copies of the state and
+/// copied when one changes, so keeping the state before each migration costs little.
 #[derive(Debug, Clone, Default)]
 pub struct AppState {
-    pub models: BTreeMap<String, ModelState>,
+    pub models: BTreeMap<String, Rc<ModelState>>,
     /// The operations being applied belong to an initial migration (`initial = True`).
     pub applying_initial: bool,
 }
@@ -129,17 +131,22 @@ fn key(name: &str) -> String {
 
 impl AppState {
     pub fn model(&self, name: &str) -> Option<&ModelState> {
+        self.models.get(&key(name)).map(Rc::as_ref)
+    }
+
+    /// The model, shared.
+    pub fn shared(&self, name: &str) -> Option<&Rc<ModelState>> {
         self.models.get(&key(name))
     }
 
     fn model_mut(&mut self, name: &str) -> Option<&mut ModelState> {
-        self.models.get_mut(&key(name))
+        self.models.get_mut(&key(name)).map(Rc::make_mut)
     }
 
     /// After something mrt cannot read: every model may have changed.
     pub fn taint(&mut self) {
         for m in self.models.values_mut() {
-            m.certain = false;
+            Rc::make_mut(m).certain = false;
         }
     }
 
@@ -152,14 +159,14 @@ impl AppState {
                 options,
             } => {
                 let model = ModelState::new(name, fields.clone(), options, self.applying_initial);
-                self.models.insert(key(name), model);
+                self.models.insert(key(name), Rc::new(model));
             }
             OpKind::DeleteModel { name } => {
                 self.models.remove(&key(name));
             }
             OpKind::RenameModel { old, new } => {
                 if let Some(mut m) = self.models.remove(&key(old)) {
-                    m.name = new.clone();
+                    Rc::make_mut(&mut m).name = new.clone();
                     self.models.insert(key(new), m);
                 }
             }

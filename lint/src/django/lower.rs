@@ -15,7 +15,7 @@ use super::schema::{self, Effect};
 use super::state::AppState;
 use crate::model::{Action, Kind, Via};
 use crate::{ops, sql, Dialect};
-use rustpython_parser::ast::Expr;
+use rustpython_parser::ast::{Expr, Ranged};
 use rustpython_parser::text_size::TextRange;
 
 /// A migration's operations in the neutral model.
@@ -79,43 +79,20 @@ impl<'a> Lowerer<'_, 'a> {
                 let forward = self.sql(*sql);
                 let back = reverse.map(|r| self.sql(Some(r)));
                 fact.what = What::RunSql {
-                    reverse: match &back {
-                        None => Reverse::Missing,
-                        Some((kinds, opaque)) if kinds.is_empty() && !opaque => Reverse::Noop,
-                        Some(_) => Reverse::Given,
-                    },
-                    opaque: forward.1,
+                    reverse: reverse_of(back.as_ref()),
+                    opaque: forward.opaque,
                 };
-                self.out.up_opaque |= forward.1;
-                effect.forward = forward.0.into_iter().map(|k| (k, Via::OpSql)).collect();
-                if let Some((kinds, opaque)) = back {
-                    self.out.down_opaque |= opaque;
-                    effect.reverse = kinds.into_iter().map(|k| (k, Via::OpSql)).collect();
-                }
+                self.place_run(forward, back, call, &mut reverse_actions);
                 state.apply(op);
             }
             OpKind::RunPython { code, reverse } => {
                 let forward = self.code(*code, state, op.span);
                 let back = reverse.map(|r| self.code(Some(r), state, op.span));
                 fact.what = What::RunPython {
-                    reverse: match &back {
-                        None => Reverse::Missing,
-                        Some(c)
-                            if c.noop || (c.actions.is_empty() && !c.opaque && !c.bookkeeping) =>
-                        {
-                            Reverse::Noop
-                        }
-                        Some(_) => Reverse::Given,
-                    },
+                    reverse: reverse_of(back.as_ref()),
                     opaque: forward.opaque,
                 };
-                self.out.up_opaque |= forward.opaque;
-                let actions = self.code_actions(forward, call);
-                self.out.upgrade.extend(actions);
-                if let Some(back) = back {
-                    self.out.down_opaque |= back.opaque;
-                    reverse_actions = self.code_actions(back, call);
-                }
+                self.place_run(forward, back, call, &mut reverse_actions);
             }
             OpKind::SeparateDatabaseAndState {
                 database,
@@ -155,33 +132,53 @@ impl<'a> Lowerer<'_, 'a> {
         self.out.reverses.push(reverse_actions);
     }
 
-    /// What a `RunSQL` argument runs: its statements' kinds, and whether some statement may do
-    /// what no kind shows. A list holds strings or `(sql, params)` pairs.
-    fn sql(&self, expr: Option<&Expr>) -> (Vec<Kind>, bool) {
+    /// Places the actions of a `RunPython` / `RunSQL` and of its reverse.
+    fn place_run(
+        &mut self,
+        forward: Code,
+        back: Option<Code>,
+        call: usize,
+        reverse: &mut Vec<Action>,
+    ) {
+        self.out.up_opaque |= forward.opaque;
+        let actions = self.code_actions(forward, call);
+        self.out.upgrade.extend(actions);
+        if let Some(back) = back {
+            self.out.down_opaque |= back.opaque;
+            *reverse = self.code_actions(back, call);
+        }
+    }
+
+    /// What a `RunSQL` argument runs: its statements, each placed on the string that holds it
+    /// (a list holds strings or `(sql, params)` pairs), and whether some statement may do what
+    /// no action shows. `RunSQL.noop` runs nothing.
+    fn sql(&self, expr: Option<&Expr>) -> Code {
+        let mut out = Code::default();
         let Some(expr) = expr else {
-            return (Vec::new(), false);
+            return out;
         };
         if matches!(expr, Expr::Attribute(a) if a.attr.as_str() == "noop") || is_none(expr) {
-            return (Vec::new(), false);
+            out.noop = true;
+            return out;
         }
         let items: Vec<&Expr> = match expr {
             Expr::List(l) => l.elts.iter().collect(),
             Expr::Tuple(t) => t.elts.iter().collect(),
             other => vec![other],
         };
-        let mut kinds = Vec::new();
-        let mut opaque = false;
         for item in items {
             let item = match item {
                 Expr::Tuple(t) if t.elts.len() == 2 => &t.elts[0],
                 Expr::List(l) if l.elts.len() == 2 => &l.elts[0],
                 other => other,
             };
-            let (found, effects) = executed(item, self.src, self.dialect);
-            kinds.extend(found);
-            opaque |= effects;
+            let (kinds, opaque) = executed(item, self.src, self.dialect);
+            let at = item.range();
+            out.actions
+                .extend(kinds.into_iter().map(|k| (k, Via::OpSql, at.start(), at)));
+            out.opaque |= opaque;
         }
-        (kinds, opaque)
+        out
     }
 
     /// Reads a `code` / `reverse_code` argument against the state before the operation.
@@ -221,6 +218,16 @@ impl<'a> Lowerer<'_, 'a> {
                 call,
             })
             .collect()
+    }
+}
+
+/// How an operation Django cannot reverse by itself is reversed: not at all, by something that
+/// does nothing to the database (`noop`, code without writes), or by something.
+fn reverse_of(back: Option<&Code>) -> Reverse {
+    match back {
+        None => Reverse::Missing,
+        Some(c) if c.noop || (c.actions.is_empty() && !c.opaque && !c.bookkeeping) => Reverse::Noop,
+        Some(_) => Reverse::Given,
     }
 }
 

@@ -180,6 +180,7 @@ fn lint_one(
         locator: RandomLocator::new(m.source),
         suppressions: Suppressions::from_source(m.source),
         code_owners: lowered.code_owners,
+        op_spans: facts.ops.iter().map(|op| op.span).collect(),
     };
     to_findings(Some(m.id), &mut place, hits)
 }
@@ -198,6 +199,8 @@ struct DjangoPlace<'a> {
     locator: RandomLocator<'a>,
     suppressions: Suppressions,
     code_owners: Vec<(TextRange, TextRange)>,
+    /// Every operation's call, nested ones included.
+    op_spans: Vec<TextRange>,
 }
 
 impl DjangoPlace<'_> {
@@ -224,11 +227,19 @@ impl Place for DjangoPlace<'_> {
         if self.suppressions.silences(code, first, last) {
             return true;
         }
+        // The operations around it, or running the function it is in.
+        let at = span.start();
         let owners: Vec<TextRange> = self
-            .code_owners
+            .op_spans
             .iter()
-            .filter(|(f, _)| f.contains_inclusive(span.start()))
-            .map(|(_, op)| *op)
+            .copied()
+            .filter(|op| op.contains_inclusive(at))
+            .chain(
+                self.code_owners
+                    .iter()
+                    .filter(|(f, _)| f.contains_inclusive(at))
+                    .map(|(_, op)| *op),
+            )
             .collect();
         owners.into_iter().any(|op| {
             let (first, last) = self.lines(op);

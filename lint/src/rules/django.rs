@@ -482,11 +482,14 @@ pub fn concurrent_in_atomic(ctx: &Ctx) -> Vec<Hit> {
             if body.transaction_at(a.start).is_none() {
                 continue;
             }
-            let class = op_of(ctx, a.call).map_or("An operation", |op| op.class.as_str());
+            // One finding per operation, forward or reverse.
+            let op = op_of(ctx, a.call);
+            let class = op.map_or("An operation", |op| op.class.as_str());
+            let (start, span) = op.map_or((a.start, a.span), |op| (op.start, op.span));
             hits.push(Hit::new(
                 "MRT414",
-                a.start,
-                a.span,
+                start,
+                span,
                 format!(
                     "{class}: {side} runs {what}, which cannot run inside a transaction, and this migration is atomic: it fails every time; set `atomic = False` on the Migration class"
                 ),

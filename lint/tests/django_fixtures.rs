@@ -389,7 +389,7 @@ fn generic_rules_fire_on_their_django_forms() {
     let projects = all_projects();
     for code in [
         "MRT100", "MRT103", "MRT104", "MRT106", "MRT201", "MRT202", "MRT208", "MRT214", "MRT215",
-        "MRT216", "MRT303", "MRT406", "MRT416",
+        "MRT216", "MRT303", "MRT404", "MRT405", "MRT406", "MRT407", "MRT416", "MRT704",
     ] {
         let dir = root().join("rules").join(code);
         assert!(

@@ -10,6 +10,7 @@ pub fn migration(module: &Module, dialect: Dialect) -> Migration {
     Migration {
         upgrade: body(module, "upgrade", dialect),
         downgrade: body(module, "downgrade", dialect),
+        fresh_tables: Vec::new(),
     }
 }
 

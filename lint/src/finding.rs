@@ -31,8 +31,9 @@ pub struct Hit {
     pub span: TextRange,
     pub message: String,
     /// Set when another rule reports the same hazard more specifically: this hit is then
-    /// dropped and named in that rule's message ("one hazard, one finding").
-    pub yields_to: Option<Yield>,
+    /// dropped and named in that rule's message ("one hazard, one finding"). When several are
+    /// named, the first one that is reported takes it.
+    pub yields_to: Vec<Yield>,
 }
 
 /// The more specific hit a [`Hit`] gives way to.
@@ -55,24 +56,20 @@ impl Hit {
             start,
             span,
             message: message.into(),
-            yields_to: None,
+            yields_to: Vec::new(),
         }
     }
 
     /// This hit gives way to a hit of `code` at the same call, when there is one.
-    pub fn yielding_at_call(self, code: &'static str) -> Self {
+    pub fn yielding_at_call(mut self, code: &'static str) -> Self {
         let at = Some(self.start);
-        Hit {
-            yields_to: Some(Yield { code, at }),
-            ..self
-        }
+        self.yields_to.push(Yield { code, at });
+        self
     }
 
     /// This hit gives way to any hit of `code` in the file, when there is one.
-    pub fn yielding_in_file(self, code: &'static str) -> Self {
-        Hit {
-            yields_to: Some(Yield { code, at: None }),
-            ..self
-        }
+    pub fn yielding_in_file(mut self, code: &'static str) -> Self {
+        self.yields_to.push(Yield { code, at: None });
+        self
     }
 }

@@ -20,8 +20,11 @@ pub struct Merged {
 
 impl Merged {
     fn absorb(&mut self, rule: &'static Rule, hit: &Hit) {
-        let summary = find_rule(hit.code).map_or("", |r| r.summary);
-        self.hit.message = format!("{} (also {}: {summary})", self.hit.message, hit.code);
+        // Each code is named once, however many of its hits were absorbed.
+        if !self.also.iter().any(|(_, h)| h.code == hit.code) {
+            let summary = find_rule(hit.code).map_or("", |r| r.summary);
+            self.hit.message = format!("{} (also {}: {summary})", self.hit.message, hit.code);
+        }
         self.also.push((rule, hit.clone()));
     }
 }
@@ -55,17 +58,23 @@ pub fn merge(hits: Vec<(&'static Rule, Hit)>) -> Vec<Merged> {
     slots.into_iter().flatten().collect()
 }
 
-/// The hits `hit` gives way to. Only hits that do not yield themselves can absorb, so nothing
-/// is folded into a hit that is folded away in turn.
+/// The hits `hit` gives way to: those of the first code it names that is reported. Only hits
+/// that do not yield themselves can absorb, so nothing is folded into a hit that is folded
+/// away in turn.
 fn targets_of(hit: &Hit, all: &[(&'static Rule, Hit)]) -> Vec<usize> {
-    let Some(y) = hit.yields_to else {
-        return Vec::new();
-    };
-    all.iter()
-        .enumerate()
-        .filter(|(_, (_, h))| {
-            h.code == y.code && h.yields_to.is_none() && y.at.is_none_or(|at| at == h.start)
+    hit.yields_to
+        .iter()
+        .map(|y| {
+            all.iter()
+                .enumerate()
+                .filter(|(_, (_, h))| {
+                    h.code == y.code
+                        && h.yields_to.is_empty()
+                        && y.at.is_none_or(|at| at == h.start)
+                })
+                .map(|(i, _)| i)
+                .collect::<Vec<usize>>()
         })
-        .map(|(i, _)| i)
-        .collect()
+        .find(|targets| !targets.is_empty())
+        .unwrap_or_default()
 }

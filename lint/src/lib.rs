@@ -5,9 +5,12 @@
 //! Pipeline: Python AST ([`python`]) -> calls -> [`model::Kind`]s (op calls in `ops`, raw SQL in
 //! [`sql`]) -> rules -> hits -> suppression -> [`Finding`]s. SQL-file migrations take the same
 //! road from their statements ([`lint_sql_migration`]): a script cut into statements, each read
-//! by [`sql`] into the same `Kind`s.
+//! by [`sql`] into the same `Kind`s. Django migrations ([`lint_django_migrations`]) take it from
+//! their `operations`, each read with the model state the project's history leaves before it,
+//! and reversed as Django reverses it.
 
 mod dialect;
+mod django;
 mod extract;
 mod finding;
 mod graph;
@@ -24,9 +27,10 @@ mod sqlfile;
 pub mod suppress;
 
 pub use dialect::{dialect_from_url, Dialect, UnknownDialect};
+pub use django::{lint_django_migrations, DjangoMigration};
 pub use finding::{Finding, Hit};
 pub use graph::{graph_findings, problem_findings};
-pub use registry::{find_rule, rules, Rule, RuleDoc};
+pub use registry::{find_rule, rules, Frontend, Rule, RuleDoc};
 pub use severity::{Severity, UnknownSeverity};
 pub use sqlfile::{lint_sql_migration, SqlDown, SqlFileContext, SqlSource};
 
@@ -79,7 +83,8 @@ pub fn lint_file(ctx: &FileContext) -> Vec<Finding> {
         m: &migration,
         is_merge: ctx.is_merge,
         forward_only: false,
-        sql_file: false,
+        frontend: Frontend::Alembic,
+        django: None,
     };
     let hits = rules::run(&rule_ctx, ctx.dialect, ctx.opt_in_rules);
     let mut place = PythonPlace {

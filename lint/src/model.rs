@@ -77,6 +77,12 @@ pub enum DefaultKind {
     Static,
     /// Evaluated per row (`random()`, `gen_random_uuid()`, ...): forces a table rewrite.
     Volatile,
+    /// Existing rows are filled with one value when the column is added, and the column keeps
+    /// no database default afterwards (Django's `default=`).
+    Backfill,
+    /// Not known: the column's type may supply a value of its own (a Django field class mrt
+    /// does not know). No rule about defaults judges it.
+    Unknown,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,10 +196,18 @@ pub enum Kind {
 pub enum Via {
     Op,
     Batch,
-    /// Raw SQL through `op.execute`.
+    /// Raw SQL the migration framework runs as an operation: Alembic `op.execute`, Django
+    /// `RunSQL`.
     OpSql,
-    /// Raw SQL through a connection, `op.get_bind()` or `context.execute`.
+    /// Raw SQL through a connection, `op.get_bind()` or `context.execute`, or from Django
+    /// `RunPython` code (`schema_editor.execute`, a cursor).
     ConnSql,
+    /// A framework operation that the framework also knows how to reverse (Django's
+    /// `migrations.AddField(...)`): the downgrade holds its reverse without anyone writing it.
+    Operation,
+    /// A write through the ORM in data-migration code (Django `RunPython`:
+    /// `Order.objects.filter(...).update(...)`, `.create(...)`, `.delete()`).
+    Orm,
     /// A statement of a SQL migration file (sqlx, diesel, dbmate, ...): the file is the
     /// migration, so there is no `execute` call to pair with a reverse.
     File,
@@ -291,6 +305,10 @@ pub fn copied_out_before(actions: &[Action], i: usize, table: &Name) -> bool {
 pub struct Migration {
     pub upgrade: Option<Body>,
     pub downgrade: Option<Body>,
+    /// Tables created before this migration but applied together with it, so it finds them
+    /// empty: an app's Django initial migrations (`initial = True`), which Django splits when
+    /// models depend on each other. They count as created by the upgrade.
+    pub fresh_tables: Vec<String>,
 }
 
 impl Migration {
@@ -318,9 +336,17 @@ impl Migration {
 
     /// The upgrade creates this table (so dropping, filling or indexing it touches no old data).
     pub fn up_creates_table(&self, table: &Name) -> bool {
-        self.up_any(
-            |k| matches!(k, Kind::Create { obj: Obj::Table, name, .. } if surely_same(name, table)),
-        )
+        self.is_fresh(table)
+            || self.up_any(
+                |k| matches!(k, Kind::Create { obj: Obj::Table, name, .. } if surely_same(name, table)),
+            )
+    }
+
+    /// One of [`Migration::fresh_tables`].
+    fn is_fresh(&self, table: &Name) -> bool {
+        table
+            .as_ref()
+            .is_some_and(|t| self.fresh_tables.iter().any(|f| f == t))
     }
 
     /// Upgrade actions that run before the `i`-th one (statements of one `execute` in order).
@@ -332,7 +358,8 @@ impl Migration {
     /// The upgrade creates this table before its `i`-th action: a later drop or rename of it
     /// touches nothing that existed before the upgrade.
     pub fn up_created_before(&self, i: usize, table: &Name) -> bool {
-        self.up_before(i).iter().any(
+        self.is_fresh(table)
+            || self.up_before(i).iter().any(
             |a| matches!(&a.kind, Kind::Create { obj: Obj::Table, name, .. } if surely_same(name, table)),
         )
     }

@@ -312,12 +312,21 @@ enum SqlSource {
 }
 
 /// What executing `expr` does.
-fn executed(expr: Option<&Expr>, m: &Module, dialect: Dialect) -> Vec<Kind> {
+pub(crate) fn executed(expr: Option<&Expr>, m: &Module, dialect: Dialect) -> Vec<Kind> {
     let Some(expr) = expr else { return Vec::new() };
     match sql_source(expr, m, 0) {
         SqlSource::Literal(text) => sql::classify(&text, dialect),
         SqlSource::Statement(kind) => vec![kind],
         SqlSource::Dynamic => vec![Kind::DynamicSql],
+    }
+}
+
+/// The SQL text of an expression built from literals only (`"..."`, `sa.text("...")`, a name
+/// bound to one, a concatenation); `None` when it is computed at run time.
+pub(crate) fn literal_sql(expr: &Expr, m: &Module) -> Option<String> {
+    match sql_source(expr, m, 0) {
+        SqlSource::Literal(text) => Some(text),
+        SqlSource::Statement(_) | SqlSource::Dynamic => None,
     }
 }
 

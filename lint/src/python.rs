@@ -232,7 +232,7 @@ const INERT_MODULES: &[&str] = &[
     "__future__",
 ];
 
-fn inert_module(module: &str) -> bool {
+pub(crate) fn inert_module(module: &str) -> bool {
     let top = module.split('.').next().unwrap_or(module);
     INERT_MODULES.contains(&top)
 }

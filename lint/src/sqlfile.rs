@@ -12,7 +12,7 @@ use crate::model::{Action, Body, Kind, Migration, TxBlock, TxWhy, Via};
 use crate::script::scan;
 use crate::sql::{self, Control};
 use crate::suppress::Suppressions;
-use crate::{rules, to_findings, Dialect, Finding, Place, Rule, Spot};
+use crate::{rules, to_findings, Dialect, Finding, Frontend, Place, Rule, Spot};
 use rustpython_parser::text_size::{TextRange, TextSize};
 use std::path::Path;
 
@@ -80,12 +80,14 @@ pub fn lint_sql_migration(ctx: &SqlFileContext) -> Vec<Finding> {
     let migration = Migration {
         upgrade: Some(upgrade),
         downgrade,
+        fresh_tables: Vec::new(),
     };
     let rule_ctx = rules::Ctx {
         m: &migration,
         is_merge: false,
         forward_only,
-        sql_file: true,
+        frontend: Frontend::SqlFiles,
+        django: None,
     };
     let hits: Vec<(&'static Rule, Hit)> = rules::run(&rule_ctx, ctx.dialect, ctx.opt_in_rules);
     let mut place = SqlPlace::new(ctx, down_base);

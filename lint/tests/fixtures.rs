@@ -1,7 +1,7 @@
 //! Runs every migration under `fixtures/lint/` and compares the findings with the file's own
 //! `# expect: CODE` markers (see fixtures/lint/README.md): both missing and unexpected findings fail.
 
-use mrt_lint::{lint_file, rules, Dialect, FileContext, Severity};
+use mrt_lint::{lint_file, rules, Dialect, FileContext, Frontend, Severity};
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -146,16 +146,16 @@ fn safe_suite_has_no_errors_or_warnings() {
 /// Every per-file rule has a fixture where it fires and a look-alike in its own folder where it
 /// does not (`fixtures/lint/rules/MRTxxx/`). The project rules are proven by `mrt check`
 /// fixtures instead: MRT901 `fixtures/check/multi_head`, MRT902 `syntax_error`, MRT903
-/// `duplicate_id` and `cycle` (all under `fixtures/check/`). Rules that run only on SQL-file
-/// migrations are proven under `fixtures/lint_sql/` (lint/tests/sql_fixtures.rs).
+/// `duplicate_id` and `cycle` (all under `fixtures/check/`). Rules that do not run on Alembic
+/// revisions are proven under `fixtures/lint_sql/` (lint/tests/sql_fixtures.rs) and
+/// `fixtures/lint_django/` (lint/tests/django_fixtures.rs).
 #[test]
 fn every_rule_has_a_firing_and_a_safe_fixture() {
     let fixtures = all_fixtures();
     let mut missing = Vec::new();
-    for rule in rules()
-        .iter()
-        .filter(|r| !matches!(r.code, "MRT901" | "MRT902" | "MRT903") && !r.only_sql_files)
-    {
+    for rule in rules().iter().filter(|r| {
+        !matches!(r.code, "MRT901" | "MRT902" | "MRT903") && r.runs_in(Frontend::Alembic)
+    }) {
         let dir = fixtures_root().join("rules").join(rule.code);
         let own: Vec<&Fixture> = fixtures
             .iter()

@@ -3,7 +3,8 @@
 //! an unexpected one, or one in the wrong file or on the wrong line fails.
 
 use mrt_lint::{
-    find_rule, lint_sql_migration, rules, Dialect, Finding, SqlDown, SqlFileContext, SqlSource,
+    find_rule, lint_sql_migration, rules, Dialect, Finding, Frontend, SqlDown, SqlFileContext,
+    SqlSource,
 };
 use std::collections::BTreeSet;
 use std::fs;
@@ -279,7 +280,8 @@ fn safe_suite_is_silent() {
 }
 
 /// Every rule with a SQL form fires in some case of `fixtures/lint_sql/rules/MRTxxx/` and stays
-/// quiet in a look-alike there; rules without one never appear in a marker.
+/// quiet in a look-alike there; rules without one (and rules that do not run on SQL files at
+/// all, such as the Django ones) never appear in a marker.
 #[test]
 fn every_rule_with_a_sql_form_has_a_firing_and_a_quiet_case() {
     let cases = all_cases();
@@ -287,7 +289,7 @@ fn every_rule_with_a_sql_form_has_a_firing_and_a_quiet_case() {
     for rule in rules() {
         let dir = root().join("rules").join(rule.code);
         let own: Vec<&Case> = cases.iter().filter(|c| c.name.starts_with(&dir)).collect();
-        if NO_SQL_FORM.contains(&rule.code) {
+        if NO_SQL_FORM.contains(&rule.code) || !rule.runs_in(Frontend::SqlFiles) {
             assert!(
                 own.is_empty(),
                 "{} has no SQL form but has SQL fixtures",
@@ -348,7 +350,15 @@ fn down_findings_point_at_the_down_script() {
 fn sql_only_rules_are_documented_with_sql_examples() {
     for code in ["MRT216", "MRT415", "MRT416", "MRT417"] {
         let rule = find_rule(code).unwrap_or_else(|| panic!("{code} registered"));
-        assert!(rule.only_sql_files, "{code} runs only on SQL files");
+        assert!(
+            rule.runs_in(Frontend::SqlFiles) && !rule.runs_in(Frontend::Alembic),
+            "{code} runs on SQL files, not on Alembic revisions"
+        );
+        assert_eq!(
+            rule.only_sql_files,
+            rule.frontends == [Frontend::SqlFiles],
+            "{code}"
+        );
         let doc = rule.doc;
         for text in [doc.catches, doc.why, doc.fix, doc.example] {
             assert!(text.len() > 40, "{code}: thin documentation {text:?}");

@@ -101,21 +101,32 @@ pub fn volatile_default(ctx: &Ctx) -> Vec<Hit> {
 }
 
 /// A NOT NULL column with a server default is the recommended fix for MRT401, so only nullable
-/// columns are reported: their existing rows silently get the default instead of NULL.
+/// columns are reported: their existing rows silently get the default instead of NULL. A
+/// default the framework only fills existing rows with (Django's `default=`) does the same.
 pub fn server_default(ctx: &Ctx) -> Vec<Hit> {
     each_up(ctx, "MRT405", |a| {
-        match &a.kind {
-        Kind::AddColumn { table, column, not_null: false, default: DefaultKind::Static }
-            if !ctx.m.up_creates_table(table) =>
-        {
-            Some(format!(
-                "upgrade() adds nullable column `{}.{}` with a server default: existing rows get the default, not NULL",
-                show(table),
-                show(column)
-            ))
+        let Kind::AddColumn {
+            table,
+            column,
+            not_null: false,
+            default: default @ (DefaultKind::Static | DefaultKind::Backfill),
+        } = &a.kind
+        else {
+            return None;
+        };
+        if ctx.m.up_creates_table(table) {
+            return None;
         }
-        _ => None,
-    }
+        let what = if *default == DefaultKind::Static {
+            "a server default"
+        } else {
+            "a default"
+        };
+        Some(format!(
+            "upgrade() adds nullable column `{}.{}` with {what}: existing rows get the default, not NULL",
+            show(table),
+            show(column)
+        ))
     })
 }
 

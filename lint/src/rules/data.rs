@@ -138,12 +138,13 @@ fn insert_reversed(m: &Migration, table: &Name) -> bool {
 pub fn bulk_insert_without_reverse(ctx: &Ctx) -> Vec<Hit> {
     each_up(ctx, "MRT106", |a| match &a.kind {
         Kind::Insert { table }
-            if matches!(a.via, Via::Op | Via::File) && !insert_reversed(ctx.m, table) =>
+            if matches!(a.via, Via::Op | Via::File | Via::Orm)
+                && !insert_reversed(ctx.m, table) =>
         {
-            let what = if a.via == Via::File {
-                "INSERT"
-            } else {
-                "bulk_insert"
+            let what = match a.via {
+                Via::File => "INSERT",
+                Via::Orm => "ORM create",
+                _ => "bulk_insert",
             };
             Some(format!(
                 "{what} into `{}` in upgrade() but downgrade() deletes no rows from it",
@@ -163,7 +164,8 @@ pub fn delete_without_reverse(ctx: &Ctx) -> Vec<Hit> {
         Kind::Delete {
             table,
             has_where: true,
-        } if !m.up_creates_table(table)
+        } if !matches!(a.via, Via::OpSql | Via::ConnSql)
+            && !m.up_creates_table(table)
             && !m.down_any(|k| matches!(k, Kind::Insert { table: t } if same(t, table))) =>
         {
             Some(format!(

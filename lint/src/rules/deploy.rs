@@ -43,7 +43,7 @@ pub fn drop_table(ctx: &Ctx) -> Vec<Hit> {
 pub fn not_null_without_server_default(ctx: &Ctx) -> Vec<Hit> {
     each_up(ctx, "MRT704", |a| {
         match &a.kind {
-        Kind::AddColumn { table, column, not_null: true, default: DefaultKind::None }
+        Kind::AddColumn { table, column, not_null: true, default: DefaultKind::None | DefaultKind::Backfill }
             if !ctx.m.up_creates_table(table) =>
         {
             Some(format!(

@@ -49,35 +49,38 @@ pub fn batch_drop_column(ctx: &Ctx) -> Vec<Hit> {
 /// copied its rows into a table it keeps. Dropping and re-creating it under the same name (a
 /// rebuild) loses them just the same, however alike the new table looks.
 pub fn drop_table(ctx: &Ctx) -> Vec<Hit> {
-    let m = ctx.m;
-    each_up_at(ctx, "MRT202", |i, a| {
-        let Kind::Drop {
-            obj: Obj::Table,
-            name,
-        } = &a.kind
-        else {
-            return None;
-        };
-        if m.up_created_before(i, name) || m.up_copied_out_before(i, name) {
-            return None;
-        }
-        let recreated = m.up_actions()[i + 1..].iter().any(
-            |l| matches!(&l.kind, Kind::Create { obj: Obj::Table, name: n, .. } if surely_same(n, name)),
-        );
-        if !recreated {
-            return Some(format!(
-                "upgrade() drops table `{}`: its rows are gone even if downgrade() re-creates it",
-                show(name)
-            ));
-        }
-        // `DROP TABLE IF EXISTS t` + `CREATE TABLE t` for a table the downgrade simply drops
-        // is the defensive creation of a new table, not a rebuild.
-        (!downgrade_treats_as_new(m, name)).then(|| {
-            format!(
-                "upgrade() drops table `{0}` and re-creates it (a rebuild): the rows of the old `{0}` are gone; copy them first (rename the old table, `INSERT INTO {0} SELECT ... FROM` it, then drop it)",
-                show(name)
-            )
-        })
+    each_up_at(ctx, "MRT202", |i, a| dropped_table(ctx.m, i, a))
+}
+
+/// What MRT202 says about the upgrade's `i`-th action, when it drops a table whose rows are
+/// lost.
+pub fn dropped_table(m: &Migration, i: usize, a: &Action) -> Option<String> {
+    let Kind::Drop {
+        obj: Obj::Table,
+        name,
+    } = &a.kind
+    else {
+        return None;
+    };
+    if m.up_created_before(i, name) || m.up_copied_out_before(i, name) {
+        return None;
+    }
+    let recreated = m.up_actions()[i + 1..].iter().any(
+        |l| matches!(&l.kind, Kind::Create { obj: Obj::Table, name: n, .. } if surely_same(n, name)),
+    );
+    if !recreated {
+        return Some(format!(
+            "upgrade() drops table `{}`: its rows are gone even if downgrade() re-creates it",
+            show(name)
+        ));
+    }
+    // `DROP TABLE IF EXISTS t` + `CREATE TABLE t` for a table the downgrade simply drops
+    // is the defensive creation of a new table, not a rebuild.
+    (!downgrade_treats_as_new(m, name)).then(|| {
+        format!(
+            "upgrade() drops table `{0}` and re-creates it (a rebuild): the rows of the old `{0}` are gone; copy them first (rename the old table, `INSERT INTO {0} SELECT ... FROM` it, then drop it)",
+            show(name)
+        )
     })
 }
 

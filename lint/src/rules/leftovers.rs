@@ -14,6 +14,7 @@
 use super::Ctx;
 use crate::finding::Hit;
 use crate::model::{same, show, surely_same, Action, Cons, Kind, Migration, Name, Obj, Via};
+use crate::registry::Frontend;
 
 /// The table of an object that has none (a view).
 static NO_TABLE: Name = None;
@@ -366,10 +367,9 @@ fn removed(m: &Migration, made: &Made, via: Via) -> bool {
 /// statement mrt cannot see into (a `DO` block, `CALL`) may remove anything, so only sure
 /// leftovers would be guesses there.
 fn downgrade_checked(ctx: &Ctx) -> bool {
-    ctx.m
-        .downgrade
-        .as_ref()
-        .is_some_and(|d| !(d.noop || d.raises || (ctx.sql_file && d.opaque_effects)))
+    ctx.m.downgrade.as_ref().is_some_and(|d| {
+        !(d.noop || d.raises || (ctx.frontend == Frontend::SqlFiles && d.opaque_effects))
+    })
 }
 
 pub fn create_without_drop(ctx: &Ctx) -> Vec<Hit> {

@@ -5,6 +5,7 @@ mod constraints;
 mod data;
 mod deploy;
 mod destructive;
+mod django;
 mod leftovers;
 mod locks;
 mod objects;
@@ -13,7 +14,7 @@ mod structure;
 
 use crate::finding::Hit;
 use crate::model::{Action, Migration};
-use crate::registry::{rules, Rule};
+use crate::registry::{rules, Frontend, Rule};
 use crate::Dialect;
 
 /// What a check may look at.
@@ -23,9 +24,11 @@ pub struct Ctx<'a> {
     /// The migration has no downgrade by design (refinery, sqlx simple migrations): rules that
     /// pair the upgrade with its downgrade do not run.
     pub forward_only: bool,
-    /// The migration is a SQL file (or a pair of them), not a Python revision: rules restricted
-    /// to SQL files run, and messages name the files' parts.
-    pub sql_file: bool,
+    /// The kind of migration: rules restricted to others do not run.
+    pub frontend: Frontend,
+    /// What a Django migration's operations are, for the rules about Django operations
+    /// (`None` for the other frontends).
+    pub django: Option<&'a crate::django::Facts>,
 }
 
 /// Rules that judge the upgrade by what its downgrade does; meaningless without one.
@@ -55,7 +58,7 @@ fn enabled(rule: &Rule, ctx: &Ctx, dialect: Dialect, opt_in: &[&str]) -> bool {
     };
     rule.runs_on(dialect)
         && (!rule.opt_in || opted())
-        && (!rule.only_sql_files || ctx.sql_file)
+        && rule.runs_in(ctx.frontend)
         && !(ctx.forward_only && NEEDS_DOWNGRADE.contains(&rule.code))
 }
 
@@ -71,6 +74,10 @@ pub fn check(code: &str) -> Option<Check> {
         "MRT104" => data::op_execute_without_reverse,
         "MRT105" => data::connection_execute_without_reverse,
         "MRT106" => data::bulk_insert_without_reverse,
+        "MRT107" => django::run_python_without_reverse,
+        "MRT108" => django::run_sql_without_reverse,
+        "MRT109" => django::noop_reverse,
+        "MRT110" => django::separate_state_irreversible,
         "MRT201" => destructive::drop_column,
         "MRT202" => destructive::drop_table,
         "MRT203" => data::truncate,
@@ -79,6 +86,10 @@ pub fn check(code: &str) -> Option<Check> {
         "MRT206" => destructive::batch_drop_column,
         "MRT207" => destructive::drop_view,
         "MRT208" => destructive::multi_step,
+        "MRT209" => django::remove_field,
+        "MRT210" => django::delete_model,
+        "MRT211" => django::run_sql_drop_table,
+        "MRT212" => django::run_sql_truncate,
         "MRT213" => constraints::set_not_null_existing,
         "MRT214" => data::delete_without_where,
         "MRT215" => data::destructive_downgrade,
@@ -87,6 +98,7 @@ pub fn check(code: &str) -> Option<Check> {
         "MRT302" => rename::rename_column,
         "MRT303" => rename::type_change,
         "MRT304" => rename::enum_value_added,
+        "MRT305" => django::rename_model_with_loss,
         "MRT401" => constraints::not_null_without_default,
         "MRT402" => constraints::not_null_not_reverted,
         "MRT403" => constraints::not_null_sql_not_reverted,
@@ -97,6 +109,10 @@ pub fn check(code: &str) -> Option<Check> {
         "MRT408" => constraints::drop_index,
         "MRT409" => constraints::drop_constraint,
         "MRT410" => constraints::batch_drop_constraint,
+        "MRT411" => django::add_field_not_null,
+        "MRT412" => django::alter_field_not_null,
+        "MRT413" => django::index_not_concurrent,
+        "MRT414" => django::concurrent_in_atomic,
         "MRT415" => locks::concurrently_in_transaction,
         "MRT416" => locks::constraint_without_not_valid,
         "MRT417" => locks::type_change_rewrites_table,
@@ -104,6 +120,8 @@ pub fn check(code: &str) -> Option<Check> {
         "MRT502" => objects::trigger,
         "MRT503" => objects::create_type,
         "MRT504" => leftovers::create_without_drop,
+        "MRT601" => django::squash_irreversible,
+        "MRT602" => django::squash_without_replaces,
         "MRT701" => deploy::drop_column,
         "MRT702" => deploy::rename_column,
         "MRT703" => deploy::drop_table,

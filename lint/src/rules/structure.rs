@@ -3,6 +3,7 @@
 use super::Ctx;
 use crate::finding::Hit;
 use crate::model::Kind;
+use crate::registry::Frontend;
 
 pub fn missing_downgrade(ctx: &Ctx) -> Vec<Hit> {
     match (&ctx.m.upgrade, &ctx.m.downgrade) {
@@ -10,7 +11,7 @@ pub fn missing_downgrade(ctx: &Ctx) -> Vec<Hit> {
             "MRT101",
             up.def_start,
             up.header,
-            if ctx.sql_file {
+            if ctx.frontend == Frontend::SqlFiles {
                 "this up migration has no down migration, although the layout has them: rolling back past it fails"
             } else {
                 "migration has upgrade() but no downgrade(); `alembic downgrade` will fail here"

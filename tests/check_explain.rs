@@ -110,11 +110,11 @@ fn rules_json_lists_every_rule() {
     assert_eq!(r.code, Some(0));
     let rules: Value = serde_json::from_str(&r.stdout).unwrap();
     let rules = rules.as_array().unwrap();
-    assert_eq!(rules.len(), 48);
+    assert_eq!(rules.len(), 63);
     let codes: Vec<&str> = rules.iter().map(|r| r["code"].as_str().unwrap()).collect();
     for code in [
-        "MRT100", "MRT101", "MRT201", "MRT216", "MRT407", "MRT415", "MRT416", "MRT417", "MRT701",
-        "MRT901", "MRT902", "MRT903",
+        "MRT100", "MRT101", "MRT107", "MRT201", "MRT209", "MRT216", "MRT407", "MRT412", "MRT415",
+        "MRT416", "MRT417", "MRT601", "MRT701", "MRT901", "MRT902", "MRT903",
     ] {
         assert!(codes.contains(&code), "{code} missing");
     }
@@ -129,8 +129,13 @@ fn rules_json_lists_every_rule() {
     let opt = rules.iter().find(|r| r["code"] == "MRT701").unwrap();
     assert_eq!(opt["opt_in"], true);
     let sql = rules.iter().find(|r| r["code"] == "MRT415").unwrap();
-    assert_eq!(sql["sql_files_only"], true);
-    assert_eq!(drop["sql_files_only"], false);
+    assert_eq!(sql["frameworks"], serde_json::json!(["sql"]));
+    assert_eq!(
+        drop["frameworks"],
+        serde_json::json!(["alembic", "django", "sql"])
+    );
+    let django = rules.iter().find(|r| r["code"] == "MRT209").unwrap();
+    assert_eq!(django["frameworks"], serde_json::json!(["django"]));
 }
 
 #[test]
@@ -138,7 +143,7 @@ fn rules_table_has_a_row_per_rule() {
     let r = run(&["rules"], &common::repo());
     assert_eq!(r.code, Some(0));
     let lines: Vec<&str> = r.stdout.lines().collect();
-    assert_eq!(lines.len(), 49);
+    assert_eq!(lines.len(), 64);
     assert!(lines[0].starts_with("CODE"), "{}", lines[0]);
     let row = lines.iter().find(|l| l.starts_with("MRT201")).unwrap();
     assert!(
@@ -174,7 +179,7 @@ fn explain_sql_file_lints_its_migration() {
     assert_eq!(lone.code, Some(3), "{}", lone.stdout);
     assert!(
         lone.stderr
-            .contains("is an SQL migration file, but no folder above it"),
+            .contains("is an SQL migration file, but no folder above it holds a project"),
         "{}",
         lone.stderr
     );

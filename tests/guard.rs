@@ -46,10 +46,19 @@ fn main() {
         })
         .with_ignored_flag(no_pg),
     );
-    let trials = trials
+    let mut trials: Vec<Trial> = trials
         .into_iter()
         .map(|t| if ready { t } else { t.with_ignored_flag(true) })
         .collect();
+    let django = common::python_has("django");
+    trials
+        .push(Trial::test("guard::django_rogue::sqlite", django_rogue).with_ignored_flag(!django));
+    if !django {
+        eprintln!(
+            "note: guard::django_rogue ignored: `{} -c 'import django'` failed",
+            common::python()
+        );
+    }
     if !ready {
         eprintln!(
             "note: guard tests ignored: `{} -c 'import alembic, sqlalchemy'` failed",
@@ -179,6 +188,40 @@ fn refused_sqlite(fixture: &str, why: &str) -> Result<(), Failed> {
     left.sort();
     if !left.is_empty() {
         return Err(format!("files next to app.db: {left:?}").into());
+    }
+    Ok(())
+}
+
+/// A Django data migration that opens a connection of its own to the project's real SQLite
+/// database: stopped before it connects, exit 3, no trial passed, `app.db` unchanged.
+fn django_rogue() -> Result<(), Failed> {
+    let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let project = tmp.path().join("django_rogue");
+    common::copy_dir(&common::fixtures("guard").join("django_rogue"), &project)
+        .map_err(|e| e.to_string())?;
+    let app_db = project.join("app.db");
+    let url = format!("sqlite:///{}", app_db.display());
+    python(MAKE_APP_DB, &[&url])?;
+    let before = std::fs::read(&app_db).map_err(|e| e.to_string())?;
+    let run = run_mrt(&project, "sqlite", &[], None)?;
+    let shown = format!("exit {:?}\n{}\n{}", run.code, run.stdout, run.stderr);
+    let words = [
+        "stopped before connecting",
+        "app.db",
+        "mrt never runs migrations",
+        "Django and mrt's database",
+    ];
+    if run.code != Some(3) || words.iter().any(|w| !run.stderr.contains(w)) {
+        return Err(format!("expected exit 3 naming {words:?}: {shown}").into());
+    }
+    let passed =
+        (run.stdout.lines()).any(|l| l.starts_with("test sqlite::shop.0002") && l.ends_with(" ok"));
+    if passed {
+        return Err(format!("the rogue migration was reported as passed: {shown}").into());
+    }
+    let after = std::fs::read(&app_db).map_err(|e| e.to_string())?;
+    if before != after {
+        return Err("the app's SQLite database changed".into());
     }
     Ok(())
 }

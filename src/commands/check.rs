@@ -11,6 +11,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use mrt_lint::{
     Dialect, FileContext, Finding, Severity, SqlDown as SqlDownSource, SqlFileContext, SqlSource,
 };
+use mrt_migrations::django::DjangoProject;
 use mrt_migrations::sql::{SqlDown, SqlProject, SqlScript};
 use mrt_migrations::{Framework, Project, Revision, RevisionGraph};
 use rayon::prelude::*;
@@ -182,10 +183,40 @@ fn lint_all(
     dialect: Dialect,
     opt_in: &[&str],
 ) -> Vec<Finding> {
+    if let Framework::Django(django) = &project.framework {
+        // Each file is judged against its history: the project is linted as a whole.
+        let selected: HashSet<&str> = revisions.iter().map(|r| r.id.as_str()).collect();
+        let mut findings = lint_django(django, dialect, opt_in);
+        findings.retain(|f| f.revision.as_deref().is_some_and(|r| selected.contains(r)));
+        return findings;
+    }
     revisions
         .par_iter()
         .flat_map_iter(|r| lint_project_revision(project, r, dialect, opt_in))
         .collect()
+}
+
+/// Every finding of a Django project: its migrations in graph order (dependencies first), then
+/// the files outside the graph (replaced by a squash, an app label used twice), each judged
+/// against the model state its own history leaves.
+pub fn lint_django(django: &DjangoProject, dialect: Dialect, opt_in: &[&str]) -> Vec<Finding> {
+    let files: Vec<(&mrt_migrations::django::DjangoMigration, String)> = (django.migrations.iter())
+        .chain(&django.replaced)
+        .chain(&django.shadowed)
+        .filter_map(|m| read_source(&m.path).map(|source| (m, source)))
+        .collect();
+    let migrations: Vec<mrt_lint::DjangoMigration> = files
+        .iter()
+        .map(|(m, source)| mrt_lint::DjangoMigration {
+            id: &m.id,
+            app: &m.app,
+            path: &m.path,
+            source,
+            dependencies: &m.dependencies,
+            squashed: !m.replaces.is_empty(),
+        })
+        .collect();
+    mrt_lint::lint_django_migrations(&migrations, dialect, opt_in)
 }
 
 /// Lints one revision of a project with its framework's frontend.
@@ -197,7 +228,11 @@ pub fn lint_project_revision(
 ) -> Vec<Finding> {
     match &project.framework {
         Framework::Sql(sql) => lint_sql_migration(sql, &revision.id, dialect, opt_in),
-        Framework::Django(_) => Vec::new(),
+        Framework::Django(django) => {
+            let mut findings = lint_django(django, dialect, opt_in);
+            findings.retain(|f| f.revision.as_deref() == Some(revision.id.as_str()));
+            findings
+        }
         Framework::Alembic { .. } => lint_revision(
             &revision.path,
             Some(&revision.id),

@@ -117,9 +117,11 @@ fn explain_file(path: &Path, args: &ExplainArgs, verbose: bool) -> Result<u8> {
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("sql"))
     {
-        return explain_sql_file(path, args, verbose);
+        return explain_project_file(path, args, verbose, "an SQL migration file");
     }
-    refuse_foreign(path)?;
+    if read_source(path).is_some_and(|t| mrt_migrations::foreign::is_django_source(&t)) {
+        return explain_project_file(path, args, verbose, "a Django migration");
+    }
     let project_dir = find_project_dir(path);
     let loaded = match &project_dir {
         Some(dir) => config::load(dir)?,
@@ -189,9 +191,10 @@ fn count(findings: &[Finding]) -> Counts {
     c
 }
 
-/// An SQL migration file is explained as the migration it belongs to (its up and down scripts),
-/// found in the nearest folder above it that holds a project of a known tool.
-fn explain_sql_file(path: &Path, args: &ExplainArgs, verbose: bool) -> Result<u8> {
+/// An SQL migration file (either of its scripts) or a Django migration is explained as the
+/// migration it belongs to, found in the nearest folder above it that holds a project that
+/// reads it (a Django migration is judged against its app's history).
+fn explain_project_file(path: &Path, args: &ExplainArgs, verbose: bool, what: &str) -> Result<u8> {
     let file = std::fs::canonicalize(path)
         .with_context(|| format!("cannot read {}", mrt_migrations::shown(path)))?;
     let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
@@ -225,7 +228,7 @@ fn explain_sql_file(path: &Path, args: &ExplainArgs, verbose: bool) -> Result<u8
         });
     }
     bail!(
-        "{} is an SQL migration file, but no folder above it holds a migrations folder of sqlx, diesel, golang-migrate, dbmate, Flyway or refinery (set kind = \"sql\" and [sql] dir in an mrt.toml above it)",
+        "{} is {what}, but no folder above it holds a project that reads it (a Django project with manage.py, or a migrations folder of sqlx, diesel, golang-migrate, dbmate, Flyway or refinery; set kind and [sql] dir or [django] settings in an mrt.toml above it)",
         mrt_migrations::shown(path)
     )
 }
@@ -250,19 +253,6 @@ fn find_project_dir(file: &Path) -> Option<PathBuf> {
         .skip(1)
         .find(|d| d.join("alembic.ini").is_file() || d.join("mrt.toml").is_file())
         .map(Path::to_path_buf)
-}
-
-/// A Django migration is not linted as an Alembic revision (which finds nothing in it and would
-/// pass it): a usage error saying what it is.
-fn refuse_foreign(path: &Path) -> Result<()> {
-    use mrt_migrations::foreign;
-    if !read_source(path).is_some_and(|t| foreign::is_django_source(&t)) {
-        return Ok(());
-    }
-    bail!(
-        "{} is a Django migration; mrt reads Alembic revisions and SQL-file migrations today (Django is planned), so nothing was checked",
-        mrt_migrations::shown(path)
-    )
 }
 
 /// The project's `sqlalchemy.url` (config `alembic_config` honoured); none if it cannot be read.

@@ -3,7 +3,7 @@
 use super::explain::dialects_text;
 use crate::exit;
 use anyhow::Result;
-use mrt_lint::{Dialect, Rule, RuleDoc};
+use mrt_lint::{Dialect, Frontend, Rule, RuleDoc};
 use serde::Serialize;
 use std::io::Write;
 
@@ -21,8 +21,9 @@ struct RuleView {
     /// Every dialect the rule runs on (all four when it is not dialect-specific).
     dialects: Vec<&'static str>,
     opt_in: bool,
-    /// Runs on SQL-file migrations only (sqlx, diesel, golang-migrate, dbmate, Flyway, refinery).
-    sql_files_only: bool,
+    /// The kinds of migrations the rule reads: `alembic`, `django`, `sql` (SQL files of sqlx,
+    /// diesel, golang-migrate, dbmate, Flyway, refinery).
+    frameworks: Vec<&'static str>,
     summary: &'static str,
     doc: RuleDoc,
 }
@@ -45,7 +46,7 @@ fn view(r: &Rule) -> RuleView {
             .map(|d| d.as_str())
             .collect(),
         opt_in: r.opt_in,
-        sql_files_only: r.only_sql_files,
+        frameworks: frameworks(r),
         summary: r.summary,
         doc: r.doc,
     }
@@ -63,23 +64,45 @@ pub fn run(format: Format) -> Result<u8> {
     Ok(exit::OK)
 }
 
-/// `CODE  NAME  SEVERITY  DIALECTS  OPT-IN  SUMMARY`, columns aligned.
+/// Which kinds of migrations a rule reads, by their names in `kind`.
+fn frameworks(r: &Rule) -> Vec<&'static str> {
+    [
+        (Frontend::Alembic, "alembic"),
+        (Frontend::Django, "django"),
+        (Frontend::SqlFiles, "sql"),
+    ]
+    .into_iter()
+    .filter(|(f, _)| r.runs_in(*f))
+    .map(|(_, name)| name)
+    .collect()
+}
+
+/// `CODE  NAME  SEVERITY  DIALECTS  MIGRATIONS  OPT-IN  SUMMARY`, columns aligned.
 fn table() -> String {
-    let rows: Vec<[String; 6]> = mrt_lint::rules()
+    let rows: Vec<[String; 7]> = mrt_lint::rules()
         .iter()
         .map(|r| {
             [
                 r.code.to_string(),
                 r.name.to_string(),
                 r.severity.to_string(),
-                dialects_text(r).replace(" dialects", "")
-                    + if r.only_sql_files { " (SQL files)" } else { "" },
+                dialects_text(r).replace(" dialects", ""),
+                frameworks(r).join(", "),
                 if r.opt_in { "yes" } else { "" }.to_string(),
                 r.summary.to_string(),
             ]
         })
         .collect();
-    let header = ["CODE", "NAME", "SEVERITY", "DIALECTS", "OPT-IN", "SUMMARY"].map(String::from);
+    let header = [
+        "CODE",
+        "NAME",
+        "SEVERITY",
+        "DIALECTS",
+        "MIGRATIONS",
+        "OPT-IN",
+        "SUMMARY",
+    ]
+    .map(String::from);
     let mut widths = header.clone().map(|h| h.len());
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {

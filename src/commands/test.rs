@@ -1,14 +1,14 @@
 //! `mrt test`: the dynamic trials, as a libtest-compatible harness.
 
-use crate::commands::check::{lint_project_revision, Policy};
+use crate::commands::check::{lint_django, lint_project_revision, Policy};
 use crate::config::{self, Loaded};
 use crate::exit;
 use anyhow::{bail, Context, Result};
 use mrt_harness::{LintFn, Settings};
 use mrt_lint::Severity;
 use mrt_migrations::exec::{can_import, find_python, provision, PythonChoice, PythonFramework};
-use mrt_migrations::Project;
 use mrt_migrations::Revision;
+use mrt_migrations::{Framework, Project};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -185,8 +185,18 @@ fn choose_python(
 fn lint_fn(loaded: &Loaded, url: &Option<String>) -> Result<LintFn> {
     let policy = Policy::new(loaded, None, &[], &[])?;
     let dialect = policy.dialect_for(url.as_deref());
+    // A Django project is linted as a whole (each file against its history), once.
+    let django: std::sync::OnceLock<Vec<mrt_lint::Finding>> = std::sync::OnceLock::new();
     Ok(Arc::new(move |project: &Project, rev: &Revision| {
-        let findings = lint_project_revision(project, rev, dialect, &policy.opt_in);
+        let findings = match &project.framework {
+            Framework::Django(project) => (django
+                .get_or_init(|| lint_django(project, dialect, &policy.opt_in)))
+            .iter()
+            .filter(|f| f.revision.as_deref() == Some(rev.id.as_str()))
+            .cloned()
+            .collect(),
+            _ => lint_project_revision(project, rev, dialect, &policy.opt_in),
+        };
         policy
             .apply(findings)
             .into_iter()

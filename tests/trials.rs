@@ -527,5 +527,16 @@ fn drift() -> Result<(), Failed> {
     if t.0 != "ignored" {
         return Err(format!("no target_metadata: drift::sqlite {t:?}").into());
     }
+    // Django: `makemigrations --check` after every migration; the shop fixture's models match.
+    if common::python_has("django") {
+        let django = status(&run(&drift.join("django_differs")));
+        if django.0 != "FAILED" || !django.1.contains("shop: Add field price to item") {
+            return Err(format!("Django models ahead of the migrations: {django:?}").into());
+        }
+        let shop = status(&run(&common::fixtures("django_trials").join("all_pass")));
+        if shop.0 != "ok" {
+            return Err(format!("Django models and migrations agree: {shop:?}").into());
+        }
+    }
     Ok(())
 }

@@ -48,8 +48,9 @@ pub enum Failure {
     SecondUpgradeDiffersText(Vec<String>),
     /// A forward-only migration changed rows of tables its SQL does not name.
     ForwardChangedRows(Vec<RowDifference>),
-    /// The database with every revision applied differs from the project's models.
-    Drift(Vec<String>),
+    /// The database with every revision applied differs from the project's models (title, one
+    /// line per difference).
+    Drift(&'static str, Vec<String>),
     /// The project gives no models to compare with.
     NoDriftModel {
         why: String,
@@ -141,7 +142,7 @@ impl Failure {
             Failure::ForwardChangedRows(_) => {
                 "upgrade changed rows of tables it does not name".into()
             }
-            Failure::Drift(_) => "the database differs from target_metadata (add_*: only the metadata has it, remove_*: only the database)".into(),
+            Failure::Drift(title, _) => title.to_string(),
             Failure::NoDriftModel { why, .. } => why.clone(),
             Failure::DriftUnavailable(_) => "cannot compare with target_metadata".into(),
             Failure::Case { .. } => "generated case".into(),
@@ -177,7 +178,7 @@ impl Failure {
                 shown(expected),
                 shown(found)
             )],
-            Failure::SecondUpgradeDiffersText(lines) | Failure::Drift(lines) => lines.clone(),
+            Failure::SecondUpgradeDiffersText(lines) | Failure::Drift(_, lines) => lines.clone(),
             Failure::NoDriftModel { fix, .. } => vec![fix.clone()],
             Failure::Case { case, of } => vec![format!("case {case} of {of} failed")],
             Failure::Shrunk { rows, .. } if rows.is_empty() => vec![

@@ -267,7 +267,7 @@ pub fn drift(ctx: &Context, pool_index: usize) -> Result<(), Verdict> {
     let pool = &ctx.pools[pool_index];
     let graph = &ctx.settings.project.graph;
     let all: BTreeSet<&str> = graph.ordered().map(|r| r.id.as_str()).collect();
-    let message = "against env.py's target_metadata";
+    let (message, title) = ctx.settings.project.framework.drift_words();
     let mut verdict = Verdict::new(
         &pool.name,
         "every revision applied",
@@ -315,7 +315,7 @@ pub fn drift(ctx: &Context, pool_index: usize) -> Result<(), Verdict> {
         let heads = trial.heads_of(&all);
         match trial.slot.drift(&pooled.db, &heads) {
             Ok(Some(diffs)) if diffs.is_empty() => {}
-            Ok(Some(diffs)) => trial.verdict.add(Failure::Drift(diffs)),
+            Ok(Some(diffs)) => trial.verdict.add(Failure::Drift(title, diffs)),
             Ok(None) => trial.verdict.add(Failure::NoDriftModel {
                 why: "env.py gave context.configure() no target_metadata".into(),
                 fix: "set target_metadata in env.py, or `drift = false` in config".into(),

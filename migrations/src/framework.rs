@@ -249,6 +249,20 @@ impl Framework {
         }
     }
 
+    /// What `drift::<db>` compares with, and the title of a difference.
+    pub fn drift_words(&self) -> (&'static str, &'static str) {
+        match self {
+            Framework::Django(_) => (
+                "against the models (makemigrations --check)",
+                "the models have changes no migration makes",
+            ),
+            Framework::Alembic { .. } | Framework::Sql(_) => (
+                "against env.py's target_metadata",
+                "the database differs from target_metadata (add_*: only the metadata has it, remove_*: only the database)",
+            ),
+        }
+    }
+
     pub fn drift(&self) -> Drift {
         match self {
             Framework::Alembic { locations, .. } => {

@@ -11,10 +11,9 @@
 
 mod common;
 
-use common::{in_turns, ratio, run_mrt_on};
+use common::{in_turns, ratio, run_mrt_on, sqlx_chain};
 use mrt_db::{ScriptOptions, Server};
 use mrt_migrations::sql::{self, SqlDown, SqlProject};
-use std::path::Path;
 
 fn main() {
     let sizes: Vec<usize> = std::env::var("MRT_BENCH_SIZES")
@@ -36,7 +35,7 @@ fn main() {
         let mut mrt_times = Vec::new();
         for &n in &sizes {
             let dir = tempfile::tempdir().expect("temp dir");
-            generate_chain(dir.path(), n);
+            sqlx_chain(dir.path(), n);
             let project = sql::load(dir.path(), None, None).expect("generated chain reads");
             assert_eq!(project.migrations.len(), n);
             let (_, mrt) = in_turns(
@@ -92,32 +91,4 @@ async fn floor(project: &SqlProject, url: &str) {
     db.close().await;
     server.drop_database(db).await.expect("drop");
     server.cleanup().await.expect("cleanup");
-}
-
-/// `n` sqlx migrations: each creates a table (every fifth also adds a column to the one before
-/// and indexes it), its down undoes exactly that.
-fn generate_chain(dir: &Path, n: usize) {
-    let migrations = dir.join("migrations");
-    std::fs::create_dir_all(&migrations).expect("mkdir");
-    std::fs::write(
-        dir.join("mrt.toml"),
-        "kind = \"sql\"\n[sql]\ntool = \"sqlx\"\n",
-    )
-    .expect("mrt.toml");
-    for i in 0..n {
-        let name = format!("{:014}_create_t{i}", 20240101000000u64 + i as u64);
-        let mut up = format!(
-            "CREATE TABLE t{i} (\n    id INTEGER PRIMARY KEY,\n    name VARCHAR(50) NOT NULL,\n    note TEXT\n);\n"
-        );
-        let mut down = format!("DROP TABLE t{i};\n");
-        if i > 0 && i % 5 == 0 {
-            let p = i - 1;
-            up.push_str(&format!(
-                "ALTER TABLE t{p} ADD COLUMN extra INTEGER;\nCREATE INDEX ix_t{p}_name ON t{p} (name);\n"
-            ));
-            down = format!("DROP INDEX ix_t{p}_name;\nALTER TABLE t{p} DROP COLUMN extra;\n{down}");
-        }
-        std::fs::write(migrations.join(format!("{name}.up.sql")), up).expect("up");
-        std::fs::write(migrations.join(format!("{name}.down.sql")), down).expect("down");
-    }
 }

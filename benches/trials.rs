@@ -11,11 +11,9 @@
 
 mod common;
 
-use common::{in_turns, ratio, run_mrt_on, secs, time};
+use common::{alembic_chain, in_turns, ratio, run_mrt_on, secs, time};
 use std::path::Path;
 use std::process::Command;
-
-const ENV_PY: &str = include_str!("../fixtures/alembic/linear_classic/migrations/env.py");
 
 fn main() {
     let sizes: Vec<usize> = std::env::var("MRT_BENCH_SIZES")
@@ -27,7 +25,7 @@ fn main() {
     let mut mrt_times = Vec::new();
     for &n in &sizes {
         let dir = tempfile::tempdir().expect("temp dir");
-        generate_chain(dir.path(), n);
+        alembic_chain(dir.path(), n);
         let (floor, mrt) = in_turns(
             &format!("trials/{n}"),
             || run_python(&python, FLOOR, dir.path()),
@@ -67,7 +65,7 @@ fn main() {
 /// by the floor script with psycopg).
 fn postgres(python: &str, url: &str) {
     let dir = tempfile::tempdir().expect("temp dir");
-    generate_chain(dir.path(), 100);
+    alembic_chain(dir.path(), 100);
     let admin = url.replacen("postgres://", "postgresql://", 1);
     let scratch = match admin.rsplit_once('/') {
         Some((server, _)) => format!("{server}/mrt_bench_floor").replacen(
@@ -125,26 +123,4 @@ fn python_has(python: &str, module: &str) -> bool {
 
 fn run_mrt(dir: &Path) {
     run_mrt_on(dir, "sqlite")
-}
-
-fn generate_chain(dir: &Path, n: usize) {
-    let versions = dir.join("migrations/versions");
-    std::fs::create_dir_all(&versions).expect("mkdir");
-    std::fs::write(dir.join("migrations/env.py"), ENV_PY).expect("env.py");
-    std::fs::write(
-        dir.join("alembic.ini"),
-        "[alembic]\nscript_location = migrations\nsqlalchemy.url = sqlite:///%(here)s/app.db\n",
-    )
-    .expect("ini");
-    for i in 0..n {
-        let down = if i == 0 {
-            "None".to_string()
-        } else {
-            format!("\"r{:04}\"", i - 1)
-        };
-        let body = format!(
-            "\"\"\"create t{i}\"\"\"\nfrom alembic import op\nimport sqlalchemy as sa\n\nrevision = \"r{i:04}\"\ndown_revision = {down}\nbranch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n    op.create_table(\"t{i}\", sa.Column(\"id\", sa.Integer, primary_key=True), sa.Column(\"name\", sa.String(50), nullable=False), sa.Column(\"note\", sa.Text, nullable=True))\n\n\ndef downgrade():\n    op.drop_table(\"t{i}\")\n"
-        );
-        std::fs::write(versions.join(format!("r{i:04}_create_t{i}.py")), body).expect("revision");
-    }
 }

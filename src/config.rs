@@ -67,6 +67,21 @@ pub struct Config {
     /// extend), used instead of or besides generated ones.
     #[serde(default)]
     pub seeds: BTreeMap<String, mrt_generators::CustomSeed>,
+    /// `mrt test`: where snapshots of database states are kept, and how much room they take.
+    #[serde(default)]
+    pub cache: CacheConfig,
+}
+
+/// `[cache]` in config.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    /// The cache folder, relative to the config file (`--cache-dir` overrides it).
+    pub dir: Option<PathBuf>,
+    /// Snapshots kept per database server, in MiB (least recently used removed first).
+    pub max_mb: Option<u64>,
+    /// `false`: no snapshots (`--no-cache`).
+    pub enabled: Option<bool>,
 }
 
 /// `[sql]` in config.

@@ -37,6 +37,8 @@ pub fn main() -> ! {
         python: None,
         url_env: None,
         provision: false,
+        cache_dir: None,
+        no_cache: false,
         libtest,
     };
     let code = match test::run(&args) {

@@ -120,9 +120,19 @@ fn copy_demo(demo: &Demo) -> Result<(tempfile::TempDir, PathBuf), Failed> {
 }
 
 fn cargo(demo: &Demo, dir: &Path, args: &[&str]) -> Result<String, Failed> {
+    cargo_with(demo, dir, args, &[])
+}
+
+fn cargo_with(
+    demo: &Demo,
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &Path)],
+) -> Result<String, Failed> {
     let mut command = Command::new("cargo");
     command
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .env(
             "CARGO_TARGET_DIR",
@@ -175,6 +185,8 @@ fn cargo_test(demo: &Demo) -> Result<(), Failed> {
     Ok(())
 }
 
+/// `cargo nextest run` twice with a snapshot cache of its own: the first run saves states
+/// (each test is a process of its own), the second starts from them; both pass every test.
 fn cargo_nextest(demo: &Demo) -> Result<(), Failed> {
     let (_guard, dir) = copy_demo(demo)?;
     let list = cargo(demo, &dir, &["nextest", "list", "--test", "migrations"])?;
@@ -183,15 +195,35 @@ fn cargo_nextest(demo: &Demo) -> Result<(), Failed> {
             return Err(format!("`cargo nextest list` lacks {name}:\n{list}").into());
         }
     }
-    let out = cargo(
-        demo,
-        &dir,
-        &["nextest", "run", "--test", "migrations", "--no-fail-fast"],
-    )?;
-    for name in demo.expected {
-        if !out.lines().any(|l| l.contains("PASS") && l.contains(name)) {
-            return Err(format!("`cargo nextest run` did not pass {name}:\n{out}").into());
+    let cache = dir.join("mrt-cache");
+    let env = [("MRT_CACHE_DIR", cache.as_path())];
+    let run = ["nextest", "run", "--test", "migrations", "--no-fail-fast"];
+    for round in ["cold cache", "warm cache"] {
+        let out = cargo_with(demo, &dir, &run, &env)?;
+        for name in demo.expected {
+            if !out.lines().any(|l| l.contains("PASS") && l.contains(name)) {
+                return Err(
+                    format!("`cargo nextest run` ({round}) did not pass {name}:\n{out}").into(),
+                );
+            }
+        }
+        let saved = snapshots_in(&cache);
+        if saved == 0 {
+            return Err(format!("no snapshot saved in {} ({round})", cache.display()).into());
         }
     }
     Ok(())
+}
+
+/// How many snapshots (files, or stamps of server ones) the cache folder holds.
+fn snapshots_in(cache: &Path) -> usize {
+    let servers = std::fs::read_dir(cache.join("snapshots"))
+        .into_iter()
+        .flatten();
+    servers
+        .flatten()
+        .flat_map(|server| std::fs::read_dir(server.path()).into_iter().flatten())
+        .flatten()
+        .filter(|f| !f.file_name().to_string_lossy().starts_with('.'))
+        .count()
 }

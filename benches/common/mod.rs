@@ -71,11 +71,12 @@ pub fn in_turns(
 }
 
 /// `mrt test` on the project in `dir` against database `db`; panics with its output if it fails.
+/// `mrt test` on `dir` with no snapshots (each run measures the whole work, as the floor does).
 pub fn run_mrt_on(dir: &Path, db: &str) {
     let out = Command::new(env!("CARGO_BIN_EXE_mrt"))
         .args(["test", "--project"])
         .arg(dir)
-        .args(["--db", db, "--seed", "1", "-q"])
+        .args(["--db", db, "--seed", "1", "-q", "--no-cache"])
         .output()
         .expect("run mrt");
     assert!(
@@ -84,4 +85,57 @@ pub fn run_mrt_on(dir: &Path, db: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+const ENV_PY: &str = include_str!("../../fixtures/alembic/linear_classic/migrations/env.py");
+
+/// `n` Alembic revisions, each creating one table that its downgrade drops.
+pub fn alembic_chain(dir: &Path, n: usize) {
+    let versions = dir.join("migrations/versions");
+    std::fs::create_dir_all(&versions).expect("mkdir");
+    std::fs::write(dir.join("migrations/env.py"), ENV_PY).expect("env.py");
+    std::fs::write(
+        dir.join("alembic.ini"),
+        "[alembic]\nscript_location = migrations\nsqlalchemy.url = sqlite:///%(here)s/app.db\n",
+    )
+    .expect("ini");
+    for i in 0..n {
+        let down = if i == 0 {
+            "None".to_string()
+        } else {
+            format!("\"r{:04}\"", i - 1)
+        };
+        let body = format!(
+            "\"\"\"create t{i}\"\"\"\nfrom alembic import op\nimport sqlalchemy as sa\n\nrevision = \"r{i:04}\"\ndown_revision = {down}\nbranch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n    op.create_table(\"t{i}\", sa.Column(\"id\", sa.Integer, primary_key=True), sa.Column(\"name\", sa.String(50), nullable=False), sa.Column(\"note\", sa.Text, nullable=True))\n\n\ndef downgrade():\n    op.drop_table(\"t{i}\")\n"
+        );
+        std::fs::write(versions.join(format!("r{i:04}_create_t{i}.py")), body).expect("revision");
+    }
+}
+
+/// `n` sqlx migrations: each creates a table (every fifth also adds a column to the one before
+/// and indexes it), its down undoes exactly that.
+pub fn sqlx_chain(dir: &Path, n: usize) {
+    let migrations = dir.join("migrations");
+    std::fs::create_dir_all(&migrations).expect("mkdir");
+    std::fs::write(
+        dir.join("mrt.toml"),
+        "kind = \"sql\"\n[sql]\ntool = \"sqlx\"\n",
+    )
+    .expect("mrt.toml");
+    for i in 0..n {
+        let name = format!("{:014}_create_t{i}", 20240101000000u64 + i as u64);
+        let mut up = format!(
+            "CREATE TABLE t{i} (\n    id INTEGER PRIMARY KEY,\n    name VARCHAR(50) NOT NULL,\n    note TEXT\n);\n"
+        );
+        let mut down = format!("DROP TABLE t{i};\n");
+        if i > 0 && i % 5 == 0 {
+            let p = i - 1;
+            up.push_str(&format!(
+                "ALTER TABLE t{p} ADD COLUMN extra INTEGER;\nCREATE INDEX ix_t{p}_name ON t{p} (name);\n"
+            ));
+            down = format!("DROP INDEX ix_t{p}_name;\nALTER TABLE t{p} DROP COLUMN extra;\n{down}");
+        }
+        std::fs::write(migrations.join(format!("{name}.up.sql")), up).expect("up");
+        std::fs::write(migrations.join(format!("{name}.down.sql")), down).expect("down");
+    }
 }

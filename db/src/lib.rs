@@ -23,6 +23,7 @@ mod schema_hint;
 mod script;
 mod server_core;
 mod server_url;
+mod snapshot;
 mod sqlite;
 mod value;
 
@@ -42,6 +43,7 @@ pub use postgres::PgServer;
 pub use schema_hint::SchemaHint;
 pub use script::{has_statements, ScriptFailure, ScriptOptions};
 pub use server_url::scrub_secrets;
+pub use snapshot::{sqlite_snapshot_path, SnapshotInfo, SNAPSHOT_PREFIX};
 pub use sqlite::SqliteServer;
 pub use value::{Row, Value};
 
@@ -421,6 +423,13 @@ impl TempDb {
     /// The database's name, `mrt_<run>_<n>`.
     pub fn name(&self) -> &str {
         dispatch!(self, db => &db.name, &db.name, &db.name)
+    }
+
+    /// How many times mrt ended every session on this database (PostgreSQL copies it that
+    /// way): a runner in another process compares it with what it saw last, and reconnects.
+    pub fn sessions_ended(&self) -> u64 {
+        use std::sync::atomic::Ordering::SeqCst;
+        dispatch!(self, db => { let _ = db; 0 }, db.sessions_ended.load(SeqCst), db.sessions_ended.load(SeqCst))
     }
 
     /// The database as a URL any client can connect with (a runner in another process, such as

@@ -42,6 +42,9 @@ pub(crate) fn lease_name(run_id: &str) -> String {
 }
 
 pub(crate) fn is_leftover_name(name: &str, run_prefix: &str) -> bool {
+    if name.starts_with(crate::snapshot::SNAPSHOT_PREFIX) {
+        return false;
+    }
     let Some(rest) = name.strip_prefix("mrt_") else {
         return false;
     };
@@ -151,6 +154,8 @@ mod tests {
         assert!(!is_leftover_name("mrt__1", ""));
         assert!(!is_leftover_name("app", ""));
         assert!(!is_leftover_name("mrt_Abc_1", ""));
+        // Snapshots outlive runs: only `mrt clean --snapshots` drops them.
+        assert!(!is_leftover_name("mrt_snap_1234", ""));
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod pool;
 mod report;
 mod results;
 mod schedule;
+pub mod snapshots;
 mod timing;
 mod trial;
 mod warm;
@@ -17,6 +18,7 @@ mod warm;
 pub use failure::{Failure, Setup};
 pub use plan::{plan, LintFn, Settings};
 pub use report::Verdict;
+pub use snapshots::CacheSettings;
 
 use libtest_mimic::{Arguments, Conclusion, Trial};
 
@@ -46,11 +48,33 @@ pub fn run(settings: Settings, args: &Arguments) -> Result<Conclusion, HarnessEr
         scheduler.join();
         timing::phase("trials done");
     }
+    snapshots_summary(&planned.context);
     planned.context.finish();
     timing::phase("cleaned up");
     cleanup::forget_all();
     timing::report();
     Ok(conclusion)
+}
+
+/// "mrt: snapshots: 12 restored, 3 saved in DIR", when the run used any.
+fn snapshots_summary(ctx: &plan::Context) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let (Some(cache), true) = (&ctx.settings.cache, ctx.settings.announce) else {
+        return;
+    };
+    let used = ctx.pools.iter().filter_map(|p| p.snapshots.get());
+    let (restored, saved) = used.fold((0, 0), |(r, s), snap| {
+        (
+            r + snap.restored.load(Relaxed),
+            s + snap.saved.load(Relaxed),
+        )
+    });
+    if ctx.pools.iter().any(|p| p.snapshots.get().is_some()) {
+        eprintln!(
+            "mrt: snapshots: {restored} restored, {saved} saved in {}",
+            cache.dir.display()
+        );
+    }
 }
 
 /// The revisions libtest's filters (`FILTER`, `--exact`, `--skip`, `--ignored`) leave to run.

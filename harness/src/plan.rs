@@ -44,6 +44,8 @@ pub struct Settings {
     pub announce: bool,
     /// Run `drift::<db>` (config `drift`, default on).
     pub drift: bool,
+    /// Where snapshots of database states are kept; `None`: no snapshots (`--no-cache`).
+    pub cache: Option<crate::snapshots::CacheSettings>,
 }
 
 /// Shared by every trial of a run.
@@ -100,7 +102,9 @@ pub fn plan(settings: Settings, lanes: usize) -> Result<Planned, HarnessError> {
     let run_id = run_id();
     let mut pools = Vec::new();
     for (name, spec) in database_names(&settings.databases) {
-        let server = if spec == "sqlite" {
+        // Listing (`--list`, as nextest does before every run) names the tests without touching
+        // a server: a SQLite folder stands in, and no trial ever runs on it.
+        let server = if spec == "sqlite" || !settings.announce {
             Server::sqlite(&run_id)?
         } else {
             runtime.block_on(Server::connect(&spec, &run_id))?
@@ -180,18 +184,6 @@ pub fn split_lanes<T>(per_pool: Vec<Vec<T>>, threads: usize) -> Vec<Lane<T>> {
     lanes
 }
 
-/// How many lanes [`split_lanes`] cuts each database's trials into (empty chains: none).
-pub fn lanes_per_pool(per_pool: &[Vec<String>], threads: usize) -> Vec<usize> {
-    let shapes: Vec<Vec<()>> = per_pool.iter().map(|revs| vec![(); revs.len()]).collect();
-    let mut counts = vec![0; per_pool.len()];
-    for lane in split_lanes(shapes, threads) {
-        if !lane.items.is_empty() {
-            counts[lane.pool] += 1;
-        }
-    }
-    counts
-}
-
 /// The order trials are handed to libtest's threads, which only report what the scheduler
 /// ([`crate::schedule`]) runs: by when each is expected to finish, so the report follows the
 /// run. With one lane per database this is revision-major order, which `--list` shows.
@@ -230,13 +222,32 @@ fn lane_lengths(n: usize, lanes: usize) -> Vec<usize> {
     lengths(end).1
 }
 
-/// A run id unique enough for database names `mrt_<run>_<n>` on a shared server.
+/// A run id unique enough for database names `mrt_<run>_<n>` on a shared server. Under
+/// nextest (one process per test) it starts with the nextest run's id, so `mrt clean --run`
+/// with that prefix finds the databases of every process of one `cargo nextest run`.
 fn run_id() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    format!("{:x}{:05x}", std::process::id(), nanos & 0xfffff)
+    let own = format!("{:x}{:05x}", std::process::id(), nanos & 0xfffff);
+    match std::env::var("NEXTEST_RUN_ID")
+        .ok()
+        .as_deref()
+        .map(nextest_prefix)
+    {
+        Some(prefix) if !prefix.is_empty() => format!("nx{prefix}_{own}"),
+        _ => own,
+    }
+}
+
+/// The first 8 hex digits of a nextest run id (a UUID).
+fn nextest_prefix(id: &str) -> String {
+    id.chars()
+        .filter(char::is_ascii_hexdigit)
+        .take(8)
+        .collect::<String>()
+        .to_ascii_lowercase()
 }
 
 /// Test-name prefixes: the dialect (`sqlite`, `postgres`, `mysql`), numbered when repeated.
@@ -423,6 +434,17 @@ fn graph_trials(context: &Arc<Context>) -> Vec<Trial> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// How many non-empty lanes [`split_lanes`] cuts each database's trials into.
+    fn lanes_per_pool(per_pool: &[Vec<String>], threads: usize) -> Vec<usize> {
+        let mut counts = vec![0; per_pool.len()];
+        for lane in split_lanes(per_pool.to_vec(), threads) {
+            if !lane.items.is_empty() {
+                counts[lane.pool] += 1;
+            }
+        }
+        counts
+    }
 
     #[test]
     fn one_database_per_lane_is_made_up_front() {

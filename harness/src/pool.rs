@@ -2,7 +2,9 @@
 //! one whose applied set is the largest subset of it, so the next revision of a chain is usually
 //! one upgrade away instead of a replay from base.
 
+use crate::snapshots::PoolSnapshots;
 use mrt_db::{DbError, Dialect, Server, TempDb};
+use mrt_migrations::RevisionGraph;
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::Mutex;
@@ -44,6 +46,8 @@ pub struct Pool {
     /// Set when the server stopped answering: every later call fails at once, naming it,
     /// instead of each trial waiting out its own timeouts.
     gone: OnceLock<String>,
+    /// The server's snapshots, once the run knows what runs the steps (unset: none used).
+    pub snapshots: OnceLock<PoolSnapshots>,
 }
 
 impl Pool {
@@ -54,6 +58,7 @@ impl Pool {
             idle: Mutex::new(Vec::new()),
             last_given: Mutex::new(HashMap::new()),
             gone: OnceLock::new(),
+            snapshots: OnceLock::new(),
         }
     }
 
@@ -95,8 +100,13 @@ impl Pool {
         }
     }
 
-    /// The idle database closest behind `target`, or a new empty one.
-    pub async fn take(&self, target: &BTreeSet<&str>) -> Result<Pooled, DbError> {
+    /// The idle database closest behind `target`, a snapshot closer to it when restoring costs
+    /// less than replaying the difference, or a new empty one.
+    pub async fn take(
+        &self,
+        graph: &RevisionGraph,
+        target: &BTreeSet<&str>,
+    ) -> Result<Pooled, DbError> {
         let found = self.idle.lock().ok().and_then(|mut idle| {
             let best = idle
                 .iter()
@@ -106,6 +116,12 @@ impl Pool {
                 .map(|(i, _)| i)?;
             Some(idle.swap_remove(best))
         });
+        if let Some(restored) = self.restore(graph, target, &found).await {
+            if let (Some(p), Ok(mut idle)) = (found, self.idle.lock()) {
+                idle.push(p);
+            }
+            return Ok(restored);
+        }
         match found {
             Some(p) => Ok(p),
             None if crate::cleanup::interrupted() => Err(DbError::Invalid {
@@ -115,6 +131,55 @@ impl Pool {
             }),
             None => Ok(Pooled::fresh(self.server.create().await?)),
         }
+    }
+
+    /// A database restored from the best snapshot for `target`, when there is one worth more
+    /// than `idle` (see [`PoolSnapshots::best`]).
+    async fn restore(
+        &self,
+        graph: &RevisionGraph,
+        target: &BTreeSet<&str>,
+        idle: &Option<Pooled>,
+    ) -> Option<Pooled> {
+        let snapshots = self.snapshots.get()?;
+        if crate::cleanup::interrupted() {
+            return None;
+        }
+        let have = idle.as_ref().map(|p| p.state.len());
+        loop {
+            let found = snapshots.best(graph, target, have)?;
+            if let Some(db) = snapshots.restore(&self.server, &found.key).await {
+                return Some(Pooled {
+                    db,
+                    state: found.state,
+                    schema: None,
+                });
+            }
+        }
+    }
+
+    /// Keeps the state of `pooled` (no rows added by mrt yet) as a snapshot when the run's
+    /// policy wants it (see [`PoolSnapshots::wants`]).
+    pub async fn save(&self, pooled: &Pooled) {
+        let Some(snapshots) = self.snapshots.get() else {
+            return;
+        };
+        let state: BTreeSet<&str> = pooled.state.iter().map(String::as_str).collect();
+        if let Some(key) = snapshots.wants(&state) {
+            let saved = async {
+                snapshots.save(&self.server, &pooled.db, &key).await;
+                Ok(())
+            };
+            let _ = self.call(saved).await;
+        }
+    }
+
+    /// Whether a snapshot would start a trial at `target` (then no empty database is made for
+    /// it up front).
+    pub fn has_snapshot_for(&self, graph: &RevisionGraph, target: &BTreeSet<&str>) -> bool {
+        self.snapshots
+            .get()
+            .is_some_and(|s| s.best(graph, target, None).is_some())
     }
 
     /// How many revisions the idle database [`Pool::take`] would pick for `target` has applied.
@@ -178,6 +243,16 @@ impl Pool {
                 .map(|p| self.call(drop_db(&self.server, p))),
         )
         .await;
+        if let Some(snapshots) = self.snapshots.get() {
+            if self.gone().is_none() {
+                let _ = self
+                    .call(async {
+                        snapshots.evict(&self.server).await;
+                        Ok(())
+                    })
+                    .await;
+            }
+        }
         // Cleanup tries every database again; what still fails must not pass unnoticed.
         if let Err(e) = self.call(self.server.cleanup()).await {
             let left = self.server.created_databases();
@@ -224,8 +299,9 @@ mod tests {
         let pool = Pool::new("sqlite", server);
         runtime.block_on(async {
             let empty = BTreeSet::new();
-            let mine = pool.take(&empty).await.expect("create");
-            let theirs = pool.take(&empty).await.expect("create");
+            let graph = RevisionGraph::build(Vec::new(), &[]);
+            let mine = pool.take(&graph, &empty).await.expect("create");
+            let theirs = pool.take(&graph, &empty).await.expect("create");
             let (mine_name, theirs_name) =
                 (mine.db.name().to_string(), theirs.db.name().to_string());
             assert_ne!(mine_name, theirs_name);

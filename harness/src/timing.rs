@@ -14,6 +14,8 @@ pub enum Kind {
     Introspection,
     /// Comparing schemas and rows, choosing the scope.
     Compare,
+    /// Saving and restoring snapshots.
+    Snapshot,
 }
 
 /// Nanoseconds and number of operations of one kind.
@@ -23,6 +25,7 @@ static MIGRATION: Counter = Counter(AtomicU64::new(0), AtomicU64::new(0));
 static DATABASE: Counter = Counter(AtomicU64::new(0), AtomicU64::new(0));
 static INTROSPECTION: Counter = Counter(AtomicU64::new(0), AtomicU64::new(0));
 static COMPARE: Counter = Counter(AtomicU64::new(0), AtomicU64::new(0));
+static SNAPSHOT: Counter = Counter(AtomicU64::new(0), AtomicU64::new(0));
 
 pub fn add(kind: Kind, d: Duration) {
     let counter = match kind {
@@ -30,6 +33,7 @@ pub fn add(kind: Kind, d: Duration) {
         Kind::Database => &DATABASE,
         Kind::Introspection => &INTROSPECTION,
         Kind::Compare => &COMPARE,
+        Kind::Snapshot => &SNAPSHOT,
     };
     counter.0.fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
     counter.1.fetch_add(1, Ordering::Relaxed);
@@ -73,11 +77,12 @@ pub fn report() {
         format!("{secs:.2} s ({}x)", c.1.load(Ordering::Relaxed))
     };
     eprintln!(
-        "mrt: time summed over trials: migration steps {}, introspection {}, rows {}, comparison {}",
+        "mrt: time summed over trials: migration steps {}, introspection {}, rows {}, comparison {}, snapshots saved {}",
         show(&MIGRATION),
         show(&INTROSPECTION),
         show(&DATABASE),
-        show(&COMPARE)
+        show(&COMPARE),
+        show(&SNAPSHOT)
     );
     if let Ok(done) = THREADS_DONE.lock() {
         let times: Vec<String> = done.iter().map(|t| format!("{t:.2} s")).collect();

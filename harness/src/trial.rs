@@ -193,7 +193,7 @@ fn attempt(ctx: &Context, rev: &str, pool_index: usize, input: &Input) -> Outcom
         let detail = pool.unreachable(reason).to_string();
         return done(fail(verdict, Setup::ServerGone, detail));
     }
-    let mut pooled = match ctx.runtime.block_on(pool.call(pool.take(&before))) {
+    let mut pooled = match ctx.runtime.block_on(pool.call(pool.take(graph, &before))) {
         Ok(p) => p,
         Err(e) => return done(fail(verdict, Setup::CreateDatabase, e.to_string())),
     };
@@ -279,7 +279,7 @@ pub fn drift(ctx: &Context, pool_index: usize) -> Result<(), Verdict> {
         let detail = pool.unreachable(reason).to_string();
         return fail(verdict, Setup::ServerGone, detail);
     }
-    let mut pooled = match ctx.runtime.block_on(pool.call(pool.take(&all))) {
+    let mut pooled = match ctx.runtime.block_on(pool.call(pool.take(graph, &all))) {
         Ok(p) => p,
         Err(e) => return fail(verdict, Setup::CreateDatabase, e.to_string()),
     };
@@ -383,6 +383,7 @@ impl Trial<'_, '_> {
     /// exactly the rows they held.
     fn forward(&mut self, pooled: &mut Pooled) -> Stage<()> {
         self.reach_before(pooled)?;
+        self.keep(pooled);
         let s0 = match pooled.schema.take() {
             Some(schema) => schema,
             None => self.introspect(&pooled.db, "before the upgrade")?,
@@ -418,6 +419,7 @@ impl Trial<'_, '_> {
 
     fn stages(&mut self, pooled: &mut Pooled) -> Stage<()> {
         self.reach_before(pooled)?;
+        self.keep(pooled);
         let known = pooled.schema.take();
         let db = &pooled.db;
         let s0 = match known {
@@ -471,6 +473,13 @@ impl Trial<'_, '_> {
         }
         pooled.schema = Some(s3);
         Ok(())
+    }
+
+    /// Offers the state before the trial, before any row is seeded, to the snapshot store.
+    fn keep(&self, pooled: &Pooled) {
+        let start = std::time::Instant::now();
+        self.ctx.runtime.block_on(self.pool.save(pooled));
+        crate::timing::add(crate::timing::Kind::Snapshot, start.elapsed());
     }
 
     fn block<T>(&self, f: impl Future<Output = Result<T, DbError>>) -> Result<T, DbError> {

@@ -104,6 +104,16 @@ impl Framework {
         }
     }
 
+    /// Files outside the revisions that every step reads (Alembic's env.py, Django's settings):
+    /// a snapshot of a state made with other ones is not that state.
+    pub fn environment_files(&self) -> Vec<PathBuf> {
+        match self {
+            Framework::Alembic { locations, .. } => vec![locations.script_location.join("env.py")],
+            Framework::Sql(_) => Vec::new(),
+            Framework::Django(project) => project.settings_file.iter().cloned().collect(),
+        }
+    }
+
     /// The files a revision is written in (an SQL migration's up and down scripts).
     pub fn files(&self, revision: &Revision) -> Vec<PathBuf> {
         let mut files = vec![revision.path.clone()];

@@ -1,5 +1,7 @@
 //! `mrt clean --db URL`: drop the `mrt_<run>_<n>` databases that crashed or killed runs left on a
 //! server. Only names of exactly that shape are touched; nothing else on the server is.
+//! `--snapshots` also removes the snapshots of database states: the cache folder's, and the
+//! `mrt_snap_<key>` databases on each `--db` server.
 
 use anyhow::{Context, Result};
 
@@ -7,11 +9,20 @@ use anyhow::{Context, Result};
 pub struct CleanArgs {
     /// Server URL (postgres://..., mysql://...), or `sqlite` for the temporary folders of
     /// killed SQLite runs; repeatable.
-    #[arg(long = "db", value_name = "URL", required = true)]
+    #[arg(long = "db", value_name = "URL", required_unless_present = "snapshots")]
     pub databases: Vec<String>,
     /// Only runs whose id starts with this (as printed in the database names `mrt_<run>_<n>`).
-    #[arg(long, value_name = "RUN", default_value = "")]
-    pub run: String,
+    #[arg(long, value_name = "RUN")]
+    pub run: Option<String>,
+    /// Also remove every snapshot: the cache folder's and those on each `--db` server.
+    #[arg(long)]
+    pub snapshots: bool,
+    /// Project directory, to find its cache folder (as `mrt test` does).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub project: std::path::PathBuf,
+    /// The cache folder (as `mrt test --cache-dir`).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: &CleanArgs) -> Result<u8> {
@@ -19,8 +30,9 @@ pub fn run(args: &CleanArgs) -> Result<u8> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    let run = args.run.as_deref().unwrap_or("");
     for url in &args.databases {
-        let found = runtime.block_on(mrt_db::drop_leftovers(url, &args.run))?;
+        let found = runtime.block_on(mrt_db::drop_leftovers(url, run))?;
         let server = mask(url);
         // SQLite runs leave temporary folders of database files, servers databases.
         let what = if url.trim().starts_with("sqlite") {
@@ -45,7 +57,44 @@ pub fn run(args: &CleanArgs) -> Result<u8> {
             );
         }
     }
+    if args.snapshots {
+        remove_snapshots(args, &runtime)?;
+    }
     Ok(crate::exit::OK)
+}
+
+/// Removes the cache folder's snapshots and those on each `--db` server.
+fn remove_snapshots(args: &CleanArgs, runtime: &tokio::runtime::Runtime) -> Result<()> {
+    let loaded = crate::config::load(&args.project)?;
+    let cache = crate::commands::test::cache_dir(&args.project, &loaded, args.cache_dir.as_deref());
+    let mut servers = Vec::new();
+    for url in &args.databases {
+        let server = runtime
+            .block_on(mrt_db::Server::connect(url, "clean"))
+            .with_context(|| format!("{}: cannot list its snapshots", mask(url)))?;
+        servers.push(server);
+    }
+    if !args
+        .databases
+        .iter()
+        .any(|u| u.trim().starts_with("sqlite"))
+    {
+        servers.push(mrt_db::Server::sqlite("clean")?);
+    }
+    let removed = runtime.block_on(mrt_harness::snapshots::remove_all(&cache, &servers));
+    for server in &servers {
+        let _ = runtime.block_on(server.cleanup());
+    }
+    let removed = removed?;
+    if removed.is_empty() {
+        println!("snapshots: none in {}", cache.display());
+    } else {
+        println!("snapshots: removed {}", removed.len());
+        for what in removed {
+            println!("  {what}");
+        }
+    }
+    Ok(())
 }
 
 /// The URL without its password, for output.

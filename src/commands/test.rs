@@ -60,6 +60,13 @@ pub struct TestArgs {
     /// If the interpreter cannot import alembic, build (once) a cached virtualenv that can.
     #[arg(long)]
     pub provision: bool,
+    /// Folder for snapshots of database states (default: `target/mrt-cache` in a cargo
+    /// project, else the user cache folder, e.g. ~/.cache/mrt).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Neither use nor save snapshots: every database is built by replaying migrations.
+    #[arg(long)]
+    pub no_cache: bool,
     #[command(flatten)]
     pub libtest: libtest_mimic::Arguments,
 }
@@ -144,7 +151,57 @@ pub fn settings(args: &TestArgs) -> Result<Settings> {
         lint: Some(lint_fn(&loaded, &project_url)?),
         announce: !args.libtest.list,
         drift: c.drift.unwrap_or(true),
+        cache: cache_settings(args, &loaded),
     })
+}
+
+/// Snapshots in 2 GiB per server unless config says otherwise.
+const DEFAULT_CACHE_MB: u64 = 2048;
+
+/// Snapshots, unless `--no-cache` or `enabled = false`.
+fn cache_settings(args: &TestArgs, loaded: &Loaded) -> Option<mrt_harness::CacheSettings> {
+    let c = &loaded.config.cache;
+    if args.no_cache || c.enabled == Some(false) {
+        return None;
+    }
+    Some(mrt_harness::CacheSettings {
+        dir: cache_dir(&args.project, loaded, args.cache_dir.as_deref()),
+        max_bytes: c.max_mb.unwrap_or(DEFAULT_CACHE_MB).saturating_mul(1 << 20),
+    })
+}
+
+/// Where snapshots go: `--cache-dir`, config `[cache] dir`, `$MRT_CACHE_DIR`, the cargo target
+/// folder of the project's package (`target/mrt-cache`), the user cache folder.
+pub fn cache_dir(
+    project: &std::path::Path,
+    loaded: &Loaded,
+    flag: Option<&std::path::Path>,
+) -> PathBuf {
+    let c = &loaded.config.cache;
+    flag.map(std::path::Path::to_path_buf)
+        .or_else(|| c.dir.as_deref().map(|d| loaded.resolve(d)))
+        .or_else(|| std::env::var_os("MRT_CACHE_DIR").map(PathBuf::from))
+        .or_else(|| cargo_target(project).map(|t| t.join("mrt-cache")))
+        .unwrap_or_else(mrt_migrations::exec::user_cache_dir)
+}
+
+/// The target folder of the cargo package or workspace holding `dir`: `$CARGO_TARGET_DIR`,
+/// else `target/` beside the outermost `Cargo.toml` with a `[workspace]`, else beside the
+/// nearest one.
+fn cargo_target(dir: &std::path::Path) -> Option<PathBuf> {
+    let dir = std::fs::canonicalize(dir).ok()?;
+    let manifests: Vec<&std::path::Path> = dir
+        .ancestors()
+        .filter(|d| d.join("Cargo.toml").is_file())
+        .collect();
+    let nearest = manifests.first()?;
+    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR").filter(|t| !t.is_empty()) {
+        return Some(PathBuf::from(target));
+    }
+    let workspace = manifests.iter().rev().find(|d| {
+        std::fs::read_to_string(d.join("Cargo.toml")).is_ok_and(|t| t.contains("[workspace]"))
+    });
+    Some(workspace.unwrap_or(nearest).join("target"))
 }
 
 /// The interpreter that runs the steps: flag, config, environment, project, `python3`; with

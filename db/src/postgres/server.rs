@@ -17,6 +17,8 @@ use crate::{quote_ident, DbError, Dialect, TempDb};
 pub(crate) struct Pg {
     /// `DROP DATABASE ... WITH (FORCE)` exists from PostgreSQL 13 on.
     force_drop: bool,
+    /// `server_version_num`, part of a snapshot's key.
+    version: i32,
 }
 
 /// One PostgreSQL database mrt created.
@@ -115,6 +117,7 @@ impl ServerDialect for Pg {
             .await?;
         Ok(Pg {
             force_drop: version >= 130_000,
+            version,
         })
     }
 
@@ -181,6 +184,9 @@ impl ServerDialect for Pg {
     ) -> Result<(), DbError> {
         source.close().await;
         let mut conn = server.admin_conn(name).await?;
+        source
+            .sessions_ended
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         create_from_template(&mut conn, &source.name, name)
             .await
             .map_err(|e| {
@@ -204,4 +210,108 @@ impl ServerDialect for Pg {
     fn into_db(db: TempDb) -> Result<PgDb, DbError> {
         db.into_postgres()
     }
+}
+
+/// Snapshots as template databases `mrt_snap_<key>` (see [`crate::snapshot`]). They outlive the
+/// run, so they are never recorded in the run's registry; `mrt clean --snapshots` drops them.
+impl PgServer {
+    /// "postgres 150020 127.0.0.1:5432": a snapshot lives on one server and is made by one
+    /// version.
+    pub(crate) async fn identity(&self) -> Result<String, DbError> {
+        let version = self.0.dialect().version;
+        Ok(format!("postgres {version} {}", self.0.url.host_port()))
+    }
+
+    /// `CREATE DATABASE mrt_snap_<key> TEMPLATE <source>`: PostgreSQL commits a new database
+    /// whole or not at all, so no other process can find it half-copied. One that exists
+    /// already (another process saved the same state) is kept.
+    pub(crate) async fn save_snapshot(&self, source: &TempDb, key: &str) -> Result<u64, DbError> {
+        let src = source.as_postgres()?;
+        let name = format!("{}{key}", crate::snapshot::SNAPSHOT_PREFIX);
+        src.close().await;
+        let mut conn = self.0.admin_conn(&name).await?;
+        if size_of(&mut conn, &name).await.ok().flatten().is_none() {
+            src.sessions_ended
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            match create_from_template(&mut conn, &src.name, &name).await {
+                Ok(()) => {}
+                // SQLSTATE 42P04 duplicate_database: saved by another process meanwhile.
+                Err(sqlx::Error::Database(d)) if d.code().as_deref() == Some("42P04") => {}
+                Err(e) => {
+                    let context = format!("CREATE DATABASE ... TEMPLATE {}", src.name);
+                    return Err(self.0.admin_error(&name, &context, e));
+                }
+            }
+        }
+        let size = size_of(&mut conn, &name)
+            .await
+            .map_err(|e| self.0.admin_error(&name, "reading its size", e))?;
+        Ok(size.unwrap_or(0))
+    }
+
+    /// A new `mrt_<run>_<n>` copied from snapshot `key`. Nobody connects to a snapshot, so
+    /// concurrent restores of one snapshot do not wait on each other.
+    pub(crate) async fn restore_snapshot(&self, key: &str) -> Result<TempDb, DbError> {
+        let snapshot = format!("{}{key}", crate::snapshot::SNAPSHOT_PREFIX);
+        let name = self.0.reserve()?;
+        let sql = format!("CREATE DATABASE {} TEMPLATE {}", q(&name), q(&snapshot));
+        let made = async {
+            let mut conn = self.0.admin_conn(&name).await?;
+            sqlx::query(&sql).execute(&mut *conn).await.map_err(|e| {
+                self.0
+                    .admin_error(&name, &format!("restoring {snapshot}"), e)
+            })
+        }
+        .await;
+        if let Err(e) = made {
+            self.0.unreserve(&name);
+            return Err(e);
+        }
+        self.0.handle(name)
+    }
+
+    /// Every snapshot database on the server with its size.
+    pub(crate) async fn snapshots(&self) -> Result<Vec<crate::snapshot::SnapshotInfo>, DbError> {
+        let mut conn = self.0.admin_conn("(snapshots)").await?;
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT datname, pg_database_size(datname) FROM pg_database \
+             WHERE datname LIKE 'mrt\\_snap\\_%' ORDER BY datname",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| self.0.admin_error("(snapshots)", "listing snapshots", e))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(name, size)| {
+                let key = name.strip_prefix(crate::snapshot::SNAPSHOT_PREFIX)?;
+                Some(crate::snapshot::SnapshotInfo {
+                    key: key.to_string(),
+                    bytes: u64::try_from(size).unwrap_or(0),
+                })
+            })
+            .collect())
+    }
+
+    /// `DROP DATABASE` without ending sessions: a restore copying it holds it, and then it is
+    /// kept (`Ok(false)`).
+    pub(crate) async fn drop_snapshot(&self, key: &str) -> Result<bool, DbError> {
+        let name = format!("{}{key}", crate::snapshot::SNAPSHOT_PREFIX);
+        let mut conn = self.0.admin_conn(&name).await?;
+        let sql = format!("DROP DATABASE IF EXISTS {}", q(&name));
+        match sqlx::query(&sql).execute(&mut *conn).await {
+            Ok(_) => Ok(true),
+            Err(e) if in_use(&e) => Ok(false),
+            Err(e) => Err(self.0.admin_error(&name, "dropping snapshot", e)),
+        }
+    }
+}
+
+/// The size of database `name`, `None` when there is none.
+async fn size_of(conn: &mut PgConnection, name: &str) -> Result<Option<u64>, sqlx::Error> {
+    let size: Option<i64> =
+        sqlx::query_scalar("SELECT pg_database_size(datname) FROM pg_database WHERE datname = $1")
+            .bind(name)
+            .fetch_optional(conn)
+            .await?;
+    Ok(size.map(|s| u64::try_from(s).unwrap_or(0)))
 }

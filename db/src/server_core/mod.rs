@@ -40,6 +40,9 @@ pub(crate) struct ServerDb<D: ServerDialect> {
     display_url: String,
     /// Closed to clone or drop the database; reopened on next use.
     pool: LazyPool<D::Db>,
+    /// How many times mrt ended every session on it (to copy it): a runner in another process
+    /// that kept a connection must open a new one.
+    pub(crate) sessions_ended: std::sync::atomic::AtomicU64,
 }
 
 /// Connect options hold the password: show only the name and the masked URL.
@@ -200,7 +203,22 @@ impl<D: ServerDialect> ServerCore<D> {
             .map_err(|e| self.admin_error(db, "connecting to admin database", e))
     }
 
-    fn handle(&self, name: String) -> Result<TempDb, DbError> {
+    /// What the server said about itself on connecting.
+    pub(crate) fn dialect(&self) -> &D {
+        &self.dialect
+    }
+
+    /// Reserves and records the next `mrt_<run>_<n>` name (see [`Registry`]).
+    pub(crate) fn reserve(&self) -> Result<String, DbError> {
+        self.registry.next_name(D::name(), &self.run_id)
+    }
+
+    /// Forgets a reserved name whose database was never made.
+    pub(crate) fn unreserve(&self, name: &str) {
+        self.registry.remove(name);
+    }
+
+    pub(crate) fn handle(&self, name: String) -> Result<TempDb, DbError> {
         let options = D::db_options(&self.url, &name).map_err(|e| DbError::Invalid {
             dialect: D::name(),
             db: name.clone(),
@@ -212,6 +230,7 @@ impl<D: ServerDialect> ServerCore<D> {
             name,
             dialect: self.dialect.clone(),
             pool: LazyPool::new(options, D::POOL_SIZE),
+            sessions_ended: std::sync::atomic::AtomicU64::new(0),
         }))
     }
 

@@ -9,5 +9,6 @@ pub(crate) use introspect::introspect;
 pub use introspect::schema_from_master as sqlite_schema_from_master;
 pub(crate) use rows::{delete_all_rows, insert_rows, read_rows};
 pub(crate) use server::drop_sqlite_leftovers;
+pub(crate) use server::library_version;
 pub(crate) use server::SqliteDb;
 pub use server::SqliteServer;

@@ -225,6 +225,19 @@ impl SqliteServer {
         Ok(TempDb::sqlite(db))
     }
 
+    /// A new database holding a copy of the database file at `path` (a snapshot). A file
+    /// removed meanwhile is an error; an open one is copied whole (it is never written to).
+    pub async fn restore_file(&self, path: &Path) -> Result<TempDb, DbError> {
+        let db = self.new_db()?;
+        std::fs::copy(path, &db.path).map_err(|source| DbError::Io {
+            dialect: DIALECT,
+            what: format!("restoring {} from", db.name),
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(TempDb::sqlite(db))
+    }
+
     /// Close and delete one database (its file and any journal side files).
     pub async fn drop_database(&self, db: TempDb) -> Result<(), DbError> {
         let db = db.into_sqlite()?;
@@ -264,6 +277,25 @@ impl SqliteServer {
             None => Ok(()),
         }
     }
+}
+
+/// The SQLite library's version ("3.46.0"), read once from an in-memory database.
+pub(crate) async fn library_version() -> String {
+    use sqlx::Connection;
+    static VERSION: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    VERSION
+        .get_or_init(|| async {
+            let Ok(mut conn) = sqlx::SqliteConnection::connect("sqlite::memory:").await else {
+                return "unknown".to_string();
+            };
+            let version: Result<String, _> = sqlx::query_scalar("SELECT sqlite_version()")
+                .fetch_one(&mut conn)
+                .await;
+            let _ = conn.close().await;
+            version.unwrap_or_else(|_| "unknown".into())
+        })
+        .await
+        .clone()
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ pub const CASES: &[Case] = &[
     ("rows_round_trip_every_kind", rows_round_trip),
     ("rows_errors_name_the_table", rows_errors),
     ("rows_decimal_scale_loss_is_visible", decimal_scale_loss),
+    ("snapshot_outlives_the_run_and_restores", snapshot),
 ];
 
 fn fail(context: &str) -> impl Fn(DbError) -> Failed + '_ {
@@ -696,5 +697,64 @@ fn decimal_scale_loss(spec: &'static Spec, url: String) -> Result<(), Failed> {
             ensure(diffs.len() == 1, format!("one changed value: {diffs:?}"))
         })
         .await
+    })
+}
+
+/// A snapshot (PostgreSQL: `mrt_snap_<key>`) outlives the run that saved it, is not a leftover
+/// for `mrt clean`, ends the sessions on its source (counted, so a worker reconnects), and
+/// restores schema and rows in another run. MySQL keeps none and says so.
+fn snapshot(spec: &'static Spec, url: String) -> Result<(), Failed> {
+    block_on(async move {
+        let dir = std::path::Path::new("/nonexistent");
+        let key = format!("{:x}", std::process::id());
+        let (saver, _) = server(&url, "snapsave").await?;
+        if !saver.keeps_snapshots() {
+            let db = saver.create().await.map_err(fail("create"))?;
+            let saved = saver.save_snapshot(&db, &key, dir).await;
+            saver.cleanup().await.map_err(fail("cleanup"))?;
+            return ensure(saved.is_err(), "MySQL must refuse to save a snapshot");
+        }
+        let db = saver.create().await.map_err(fail("create"))?;
+        exec(spec, &db, spec.lifecycle).await?;
+        let s0 = db.introspect(&[]).await.map_err(fail("introspect"))?;
+        let ended = db.sessions_ended();
+        let bytes = saver
+            .save_snapshot(&db, &key, dir)
+            .await
+            .map_err(fail("save"))?;
+        ensure(bytes > 0, "a snapshot has a size")?;
+        ensure(
+            db.sessions_ended() == ended + 1,
+            "saving ends the source's sessions",
+        )?;
+        saver.cleanup().await.map_err(fail("cleanup"))?;
+        let name = format!("{}{key}", mrt_db::SNAPSHOT_PREFIX);
+        let left = drop_leftovers(&url, "").await.map_err(fail("clean"))?;
+        ensure(
+            !left.dropped.contains(&name),
+            "mrt clean must keep snapshots",
+        )?;
+        let (other, _) = server(&url, "snaprestore").await?;
+        let listed = other.snapshots(dir).await.map_err(fail("list"))?;
+        ensure(
+            listed.iter().any(|s| s.key == key),
+            format!("{key} not in {listed:?}"),
+        )?;
+        let copy = other
+            .restore_snapshot(&key, dir)
+            .await
+            .map_err(fail("restore"))?;
+        let s1 = copy
+            .introspect(&[])
+            .await
+            .map_err(fail("introspect copy"))?;
+        let d = diff_schemas(&s0, &s1);
+        let restored = ensure(d.is_empty(), format!("restored schema differs: {d:?}"));
+        let dropped = other.drop_snapshot(&key, dir).await.map_err(fail("drop"))?;
+        other.cleanup().await.map_err(fail("cleanup"))?;
+        restored?;
+        ensure(dropped, "an unused snapshot is dropped")?;
+        let after = databases(spec, &url, &name).await?;
+        ensure(after.is_empty(), format!("left: {after:?}"))
     })
 }

@@ -562,6 +562,11 @@ def run(req, cfg, script, url_env):
     given = with_async_driver(req["url"]) if _ASYNC["env"] else url
     cfg.set_main_option("sqlalchemy.url", given.replace("%", "%%"))
     os.environ[url_env] = given
+    if req.get("reconnect"):
+        # mrt ended every session on this database (to copy it): this engine's are dead.
+        stale = _engines.pop(url, None)
+        if stale is not None:
+            stale.dispose()
     engine = _engine(sa, url)
     try:
         # env.py files that honour config.attributes["connection"] use this one; the others build

@@ -138,12 +138,16 @@ def _mysql_driver():
         pymysql.install_as_MySQLdb()
 
 
-def use_database(url, aliases):
-    """Points every alias at mrt's database for this step (closing what was open)."""
+def use_database(url, aliases, reconnect=False):
+    """Points every alias at mrt's database for this step (closing what was open). With
+    `reconnect`, mrt ended every session on it (to copy it): the open connections are dead."""
     from django.db import connections
 
     wanted = database_settings(url)
     if _GUARD.database == wanted:
+        if reconnect:
+            for conn in connections.all(initialized_only=True):
+                conn.close()
         return
     for conn in connections.all(initialized_only=True):
         conn.close()
@@ -210,7 +214,7 @@ def run(req, aliases):
     from django.db import connections
     from django.db.migrations.executor import MigrationExecutor
 
-    use_database(req["url"], aliases)
+    use_database(req["url"], aliases, bool(req.get("reconnect")))
     connection = connections["default"]
     statements = []
 

@@ -12,7 +12,8 @@ mod worker;
 
 pub use frames::{user_dirs, user_frames};
 pub use python::{
-    can_import, find_python, provision, ProvisionError, PythonChoice, PythonFramework,
+    can_import, find_python, provision, user_cache_dir, ProvisionError, PythonChoice,
+    PythonFramework,
 };
 pub use sql::SqlRunner;
 pub use worker::{kill_all_workers, PythonRunner, Worker, WorkerKind, WorkerSpec};

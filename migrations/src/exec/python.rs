@@ -157,7 +157,7 @@ impl PythonFramework {
 pub fn provision(base: &Path, packages: &[(&str, &str)]) -> Result<PathBuf, ProvisionError> {
     let modules: Vec<&str> = packages.iter().map(|(_, m)| *m).collect();
     let packages: Vec<&str> = packages.iter().map(|(p, _)| *p).collect();
-    let dir = cache_dir().join(format!("venv-{}", modules.join("-")));
+    let dir = user_cache_dir().join(format!("venv-{}", modules.join("-")));
     let python = venv_python(&dir);
     if python.is_file() && can_import(&python, &modules) {
         return Ok(python);
@@ -205,7 +205,7 @@ fn run(cmd: &mut std::process::Command) -> Result<(), String> {
 }
 
 /// `$MRT_CACHE_DIR`, else `$XDG_CACHE_HOME/mrt`, else `~/.cache/mrt`, else a temp-dir path.
-fn cache_dir() -> PathBuf {
+pub fn user_cache_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("MRT_CACHE_DIR").filter(|d| !d.is_empty()) {
         return PathBuf::from(d);
     }

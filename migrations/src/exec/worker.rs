@@ -165,6 +165,8 @@ struct Request<'a> {
     revisions: &'a [String],
     from: &'a [String],
     master: bool,
+    /// mrt ended the sessions on this database since this worker's last step there.
+    reconnect: bool,
 }
 
 #[derive(Debug, Clone, Copy, serde::Serialize)]
@@ -236,6 +238,8 @@ pub struct Worker {
     next_id: u64,
     /// The database of the last step.
     last_database: Option<String>,
+    /// Per database, [`TempDb::sessions_ended`] as of this worker's last step there.
+    sessions_seen: std::collections::HashMap<String, u64>,
     /// Alembic version and interpreter, as the worker reported them.
     pub banner: String,
 }
@@ -280,6 +284,7 @@ impl Worker {
             stderr_tail,
             next_id: 0,
             last_database: None,
+            sessions_seen: std::collections::HashMap::new(),
             banner: String::new(),
         };
         let hello = worker
@@ -328,6 +333,14 @@ impl Worker {
         }
     }
 
+    /// Whether mrt ended the sessions on `db` since this worker's last step there (its kept
+    /// connection is dead then); records what it saw.
+    fn sessions_changed(&mut self, db: &TempDb) -> bool {
+        let now = db.sessions_ended();
+        let before = self.sessions_seen.insert(db.name().to_string(), now);
+        before.is_some_and(|seen| seen != now)
+    }
+
     /// Sends one request (its id added) and reads the reply; a refusal, a failure, a timeout or
     /// a crash is the error.
     fn request(
@@ -340,6 +353,7 @@ impl Worker {
         let (revisions, from, master) = step;
         self.next_id += 1;
         let url = db.url();
+        let reconnect = self.sessions_changed(db);
         let request = Request {
             id: self.next_id,
             op,
@@ -352,6 +366,7 @@ impl Worker {
             revisions,
             from,
             master,
+            reconnect,
         };
         let line = serde_json::to_string(&request)
             .map_err(|e| StepError::Crashed(format!("cannot encode a request: {e}")))?;

@@ -45,6 +45,7 @@ fn main() {
         )
         .with_ignored_flag(pg.is_none()),
         Trial::test("snapshots::killed_run_leaves_no_half_snapshot", killed),
+        Trial::test("nextest::listing_starts_no_python_and_no_server", listing),
         Trial::test(
             "snapshots::python_worker_reconnects_after_a_save::postgres",
             move || alembic_on_postgres(&pg3),
@@ -344,6 +345,32 @@ fn killed() -> Result<(), Failed> {
         })?;
     }
     Ok(())
+}
+
+/// `--list --format terse` (what nextest runs first, once per binary) names every test of a
+/// PostgreSQL run with no server listening and no Python to start.
+fn listing() -> Result<(), Failed> {
+    let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let project = tmp.path().join("p");
+    alembic_chain(&project, 3)?;
+    let out = Command::new(env!("CARGO_BIN_EXE_mrt"))
+        .args(["test", "--project"])
+        .arg(&project)
+        .args([
+            "--db",
+            "postgres://nobody@127.0.0.1:9/none",
+            "--list",
+            "--format",
+            "terse",
+        ])
+        .env("MRT_PYTHON", tmp.path().join("no-python-here"))
+        .output()
+        .map_err(|e| e.to_string())?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    ensure(
+        out.status.success() && stdout.contains("postgres::r0002: test"),
+        || format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr)),
+    )
 }
 
 /// An Alembic chain of 25 revisions on PostgreSQL: saving a state ends the sessions on the

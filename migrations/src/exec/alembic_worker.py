@@ -573,7 +573,10 @@ def run(req, cfg, script, url_env):
         # their own engine from sqlalchemy.url or the URL environment variable.
         version_table = req.get("version_table") or "alembic_version"
         heads = None
-        with engine.begin() as conn:
+        # A plain connection, as Alembic's own command gives env.py: context.begin_transaction()
+        # then owns the transaction, so op.get_context().autocommit_block() (CREATE INDEX
+        # CONCURRENTLY) can commit it. Whatever env.py left open is committed below.
+        with engine.connect() as conn:
             cfg.attributes["connection"] = conn
             started = time.perf_counter()
             migrate(req, cfg, script)
@@ -584,6 +587,8 @@ def run(req, cfg, script, url_env):
             # exist (a failing read would abort it): two round trips less than a read after it.
             if req["op"] == "downgrade" and _version_key(engine.url, None, version_table) in _version_tables:
                 heads = _select_heads(conn, version_table)
+            if conn.in_transaction():
+                conn.commit()
         cfg.attributes.pop("connection", None)
         statements = list(_statements)
         if len(statements) >= _MAX_STATEMENTS:

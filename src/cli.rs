@@ -32,6 +32,9 @@ pub enum Command {
     },
     /// Run the dynamic rollback trials: per revision and database, seed, upgrade, downgrade, compare.
     Test(Box<commands::test::TestArgs>),
+    /// Time each revision's upgrade and downgrade as the tables it touches grow, and measure
+    /// what each step blocks (reads, writes, locks, table rewrites).
+    Bench(Box<commands::bench::BenchArgs>),
     /// Drop the databases crashed or killed runs left on a server (names `mrt_<run>_<n>` only).
     Clean(commands::clean::CleanArgs),
     /// Check every revision file against the static rollback-safety rules (no database).
@@ -62,6 +65,7 @@ pub fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Graph { project, format } => commands::graph::run(project, *format, cli.verbose),
         Command::Test(args) => commands::test::run(args),
+        Command::Bench(args) => commands::bench::run(args),
         Command::Clean(args) => commands::clean::run(args),
         Command::Check(args) => commands::check::run(args, cli.verbose),
         Command::Explain(args) => commands::explain::run(args, cli.verbose),

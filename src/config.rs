@@ -70,6 +70,25 @@ pub struct Config {
     /// `mrt test`: where snapshots of database states are kept, and how much room they take.
     #[serde(default)]
     pub cache: CacheConfig,
+    /// `[bench]`: `mrt bench` defaults (table sizes, repetitions, CI gates).
+    #[serde(default)]
+    pub bench: BenchConfig,
+}
+
+/// `[bench]` in config; flags override each key.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BenchConfig {
+    /// Table sizes to measure at (`[0, 10000, 100000]` unless set).
+    pub rows: Option<Vec<usize>>,
+    /// Measured repetitions per size and direction.
+    pub repeat: Option<usize>,
+    /// Fail (exit 2) when a step takes longer, e.g. `"30s"`.
+    pub fail_over: Option<String>,
+    /// Fail (exit 2) when a step blocks reads or writes longer, e.g. `"1s"`.
+    pub fail_on_block: Option<String>,
+    /// A change within this percentage of the baseline is noise (default 20).
+    pub noise: Option<f64>,
 }
 
 /// `[cache]` in config.

@@ -48,6 +48,12 @@ impl<DB: Database> LazyPool<DB> {
         }
     }
 
+    /// One connection of its own, outside the pool (a probe that must not wait for, or take,
+    /// the connection a migration step runs on).
+    pub(crate) async fn connect_one(&self) -> Result<DB::Connection, sqlx::Error> {
+        DB::Connection::connect_with(&self.options).await
+    }
+
     pub(crate) async fn close(&self) {
         let pool = self.pool.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(pool) = pool {

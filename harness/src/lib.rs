@@ -2,11 +2,13 @@
 //! trial and reports verdicts through libtest-mimic. Kept apart so the CLI and a Rust project's
 //! `harness = false` test share one runner.
 
+pub mod bench;
 mod cleanup;
 mod executors;
 pub mod failure;
 mod plan;
 mod pool;
+mod reach;
 mod report;
 mod results;
 mod schedule;

@@ -85,6 +85,39 @@ pub struct Planned {
 /// `lanes`: how many trials run at once (libtest's thread count); see [`in_lanes`].
 pub fn plan(settings: Settings, lanes: usize) -> Result<Planned, HarnessError> {
     let tested = tested_revisions(&settings)?;
+    let context = context(settings)?;
+    let mut trials = graph_trials(&context);
+    for rev in &tested {
+        if let Some(trial) = lint_trial(&context, rev) {
+            trials.push(trial);
+        }
+    }
+    let per_pool: Vec<Vec<Vec<Trial>>> = (context.pools.iter().enumerate())
+        .map(|(index, pool)| {
+            let trials = |rev: &String| revision_trials(&context, rev, index, &pool.name);
+            tested.iter().map(trials).collect()
+        })
+        .collect();
+    trials.extend(in_lanes(per_pool, lanes).into_iter().flatten());
+    trials.extend(drift_trials(&context));
+    let runnable = (context.pools.iter())
+        .map(|pool| {
+            (tested.iter())
+                .filter(|rev| !context.settings.skip.contains_key(*rev))
+                .map(|rev| (rev.clone(), scheduled_name(&context, &pool.name, rev)))
+                .collect()
+        })
+        .collect();
+    Ok(Planned {
+        trials,
+        context,
+        runnable,
+    })
+}
+
+/// The runtime, the runners and a pool per database, shared by the trials of a run (and by
+/// `mrt bench`).
+pub(crate) fn context(settings: Settings) -> Result<Arc<Context>, HarnessError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -123,33 +156,7 @@ pub fn plan(settings: Settings, lanes: usize) -> Result<Planned, HarnessError> {
         run_id,
         scheduler: std::sync::OnceLock::new(),
     });
-    let mut trials = graph_trials(&context);
-    for rev in &tested {
-        if let Some(trial) = lint_trial(&context, rev) {
-            trials.push(trial);
-        }
-    }
-    let per_pool: Vec<Vec<Vec<Trial>>> = (context.pools.iter().enumerate())
-        .map(|(index, pool)| {
-            let trials = |rev: &String| revision_trials(&context, rev, index, &pool.name);
-            tested.iter().map(trials).collect()
-        })
-        .collect();
-    trials.extend(in_lanes(per_pool, lanes).into_iter().flatten());
-    trials.extend(drift_trials(&context));
-    let runnable = (context.pools.iter())
-        .map(|pool| {
-            (tested.iter())
-                .filter(|rev| !context.settings.skip.contains_key(*rev))
-                .map(|rev| (rev.clone(), scheduled_name(&context, &pool.name, rev)))
-                .collect()
-        })
-        .collect();
-    Ok(Planned {
-        trials,
-        context,
-        runnable,
-    })
+    Ok(context)
 }
 
 /// What replaying one revision to reach a lane's start costs, in trials (a batched upgrade step
@@ -277,7 +284,7 @@ fn database_names(specs: &[String]) -> Vec<(String, String)> {
 }
 
 /// Revisions in graph order, from `minimum_revision` on when set.
-fn tested_revisions(settings: &Settings) -> Result<Vec<String>, HarnessError> {
+pub(crate) fn tested_revisions(settings: &Settings) -> Result<Vec<String>, HarnessError> {
     let graph = &settings.project.graph;
     let ordered = graph.ordered().map(|r| r.id.clone());
     let Some(min) = &settings.minimum_revision else {

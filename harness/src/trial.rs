@@ -511,36 +511,9 @@ impl Trial<'_, '_> {
     /// that applies exactly the revisions it still lacks, parents first.
     fn reach_before(&mut self, pooled: &mut Pooled) -> Stage<()> {
         let graph = &self.ctx.settings.project.graph;
-        let mut applied: BTreeSet<&str> = self
-            .before
-            .iter()
-            .copied()
-            .filter(|r| pooled.state.contains(*r))
-            .collect();
-        if applied.len() < self.before.len() {
-            for head in graph.heads_of(self.before) {
-                let mut wanted = graph.ancestors(head).unwrap_or_default();
-                wanted.insert(head);
-                let missing: Vec<&str> = graph
-                    .ordered()
-                    .map(|r| r.id.as_str())
-                    .filter(|id| wanted.contains(id) && !applied.contains(id))
-                    .collect();
-                if missing.is_empty() {
-                    continue;
-                }
-                let from = self.heads_of(&applied);
-                applied.extend(missing.iter().copied());
-                let step = Step {
-                    direction: Direction::Up,
-                    revisions: missing.iter().map(|s| s.to_string()).collect(),
-                    from,
-                    to: self.heads_of(&applied),
-                    schema_hint: false,
-                };
-                pooled.schema = None;
-                self.step(&pooled.db, &step, StepRole::ReachBefore)?;
-            }
+        for step in crate::reach::steps_to(graph, &pooled.state, self.before) {
+            pooled.schema = None;
+            self.step(&pooled.db, &step, StepRole::ReachBefore)?;
         }
         pooled.state = self.before.iter().map(|s| s.to_string()).collect();
         self.reach_environment(pooled)
@@ -574,29 +547,13 @@ impl Trial<'_, '_> {
     /// The trial's own steps: the revision alone, upgraded from the heads of `before(rev)` or
     /// downgraded from those of `before(rev) + rev` back to them.
     fn own_step(&self, direction: Direction) -> Step {
-        let mut after = self.before.clone();
-        after.insert(self.rev);
-        let (from, to) = match direction {
-            Direction::Up => (self.heads_of(self.before), self.heads_of(&after)),
-            Direction::Down => (self.heads_of(&after), self.heads_of(self.before)),
-        };
-        Step {
-            direction,
-            revisions: vec![self.rev.to_string()],
-            from,
-            to,
-            schema_hint: true,
-        }
+        let graph = &self.ctx.settings.project.graph;
+        crate::reach::own_step(graph, self.before, self.rev, direction)
     }
 
     /// The heads of a state as a runner takes them.
     fn heads_of(&self, state: &BTreeSet<&str>) -> Vec<String> {
-        let graph = &self.ctx.settings.project.graph;
-        graph
-            .heads_of(state)
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
+        crate::reach::heads(&self.ctx.settings.project.graph, state)
     }
 
     fn step(&mut self, db: &TempDb, step: &Step, role: StepRole) -> Stage<StepOk> {
@@ -880,7 +837,7 @@ enum First {
 /// The part of `s0` a trial seeds and compares: the tables named in `mentioned` (all tables when
 /// `None`), closed over foreign keys in both directions (parents are needed to seed children;
 /// children can lose rows through cascades).
-fn scope_of(s0: &Schema, mentioned: Option<&BTreeSet<String>>) -> Schema {
+pub(crate) fn scope_of(s0: &Schema, mentioned: Option<&BTreeSet<String>>) -> Schema {
     let Some(words) = mentioned else {
         return s0.clone();
     };
@@ -943,7 +900,7 @@ fn touched_within<'a>(
 }
 
 /// A per-revision seed derived from the run seed, so each trial reproduces on its own.
-fn trial_seed(run_seed: u64, rev: &str) -> u64 {
+pub(crate) fn trial_seed(run_seed: u64, rev: &str) -> u64 {
     rev.bytes().fold(run_seed ^ 0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })

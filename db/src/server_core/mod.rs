@@ -22,7 +22,8 @@ use crate::{quote_ident, DbError, Leftovers, TempDb};
 
 pub(crate) use dialect::{Conn, Options, ServerDialect};
 pub(crate) use rows::{
-    delete_all_rows, insert_rows, read_rows, step, Kind, Query, RowDialect, StepError,
+    bulk_insert_rows, delete_all_rows, insert_rows, read_rows, step, Kind, Query, RowDialect,
+    StepError,
 };
 
 /// How long to wait for a server to accept a connection before reporting it unreachable.
@@ -62,6 +63,12 @@ impl<D: ServerDialect> ServerDb<D> {
 
     pub(crate) async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// A connection outside the pool (see [`LazyPool::connect_one`]).
+    pub(crate) async fn connect_one(&self) -> Result<Conn<D>, DbError> {
+        (self.pool.connect_one().await)
+            .map_err(|e| self.query_error("opening a probe connection".to_string(), e))
     }
 
     pub(crate) fn sqlalchemy_url(&self) -> &str {

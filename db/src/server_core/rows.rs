@@ -262,6 +262,59 @@ pub(crate) async fn insert_rows<D: ServerDialect>(
         .map_err(|e| db.query_error(format!("committing insert into table {}", table.name), e))
 }
 
+/// Bind parameters one statement may carry (PostgreSQL and MySQL both stop at 65,535).
+const MAX_PARAMS: usize = 60_000;
+
+/// See [`crate::TempDb::fill_rows`]: [`insert_rows`] with many rows per `INSERT` (up to
+/// [`MAX_PARAMS`] values or 1,000 rows), so filling a table to 100k rows is hundreds of round
+/// trips, not 100k.
+pub(crate) async fn bulk_insert_rows<D: ServerDialect>(
+    db: &ServerDb<D>,
+    table: &Table,
+    rows: &[Row],
+) -> Result<(), DbError> {
+    let width = table.columns.len();
+    if rows.is_empty() || width == 0 {
+        return insert_rows(db, table, rows).await;
+    }
+    check_width(db, table, rows)?;
+    let mut tx = (db.pool().begin().await)
+        .map_err(|e| db.query_error(format!("beginning fill of table {}", table.name), e))?;
+    let info = write_info(db, &mut *tx, table).await?;
+    let columns: Vec<String> = table.columns.iter().map(|c| q::<D>(&c.name)).collect();
+    let per_batch = (MAX_PARAMS / width).clamp(1, 1_000);
+    for (batch_index, batch) in rows.chunks(per_batch).enumerate() {
+        let tuples: Vec<String> = (0..batch.len())
+            .map(|r| {
+                let cells: Vec<String> = (table.columns.iter().enumerate())
+                    .map(|(i, c)| D::placeholder(r * width + i + 1, info.get(&c.name)))
+                    .collect();
+                cells.join(", ")
+            })
+            .collect();
+        let first = D::insert_sql(&q::<D>(&table.name), &columns, &[tuples[0].clone()]);
+        let sql = tuples[1..]
+            .iter()
+            .fold(first, |sql, tuple| format!("{sql}, ({tuple})"));
+        let query = batch.iter().flatten().fold(sqlx::query(&sql), D::bind);
+        D::execute(&mut *tx, query)
+            .await
+            .map_err(|source| DbError::Insert {
+                dialect: D::name(),
+                db: db.name.clone(),
+                table: table.name.clone(),
+                row_index: batch_index * per_batch,
+                source,
+            })?;
+    }
+    D::after_insert(&mut *tx, table, &info)
+        .await
+        .map_err(|e| db.query_error(e.what, e.source))?;
+    tx.commit()
+        .await
+        .map_err(|e| db.query_error(format!("committing fill of table {}", table.name), e))
+}
+
 /// See [`crate::TempDb::update_rows`]; values bound as for [`insert_rows`].
 pub(crate) async fn update_rows<D: ServerDialect>(
     db: &ServerDb<D>,

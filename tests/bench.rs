@@ -27,6 +27,7 @@ fn main() {
         Trial::test("bench::sql_files::json_shape", sql_json_shape),
         Trial::test("bench::sql_files::csv_plot_baseline", sql_outputs),
         Trial::test("bench::sql_files::gates_exit_2", sql_gates),
+        Trial::test("bench::sql_files::failing_step_exit_1", sql_failing_step),
     ];
     libtest_mimic::run(&args, trials).exit();
 }
@@ -379,5 +380,43 @@ fn sql_gates() -> Result<(), Failed> {
         bad.status.code() == Some(3),
         "a bad duration is a usage error",
         &Value::Null,
+    )
+}
+
+/// A revision whose upgrade fails once its table has rows: its error is in the output, the sizes
+/// that worked are measured, and the exit code is 1.
+fn sql_failing_step() -> Result<(), Failed> {
+    let project = common::fixtures("sql").join("sqlx_traps");
+    let project = project.to_string_lossy().into_owned();
+    let args = [
+        "bench",
+        "--project",
+        &project,
+        "--rows",
+        "0,50",
+        "--repeat",
+        "1",
+        "--format",
+        "json",
+        "require_country",
+    ];
+    let out = common::mrt(&args, &common::repo());
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    check(
+        out.status.code() == Some(1),
+        "exit 1",
+        &Value::String(text.clone()),
+    )?;
+    let run: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    let errors = run["errors"].as_array().ok_or("no errors array")?;
+    let at_50 = errors
+        .iter()
+        .any(|e| e["rows"] == 50 && e["error"].as_str().is_some_and(|m| m.contains("NOT NULL")));
+    check(at_50, "the upgrade's error at 50 rows", &run)?;
+    let rev = "20240101000009_require_country";
+    check(
+        entry(&run, rev, 0, "upgrade").is_ok(),
+        "the empty table is measured",
+        &run,
     )
 }

@@ -70,3 +70,25 @@ pub fn display_path(root: &Path, path: &Path) -> String {
         .display()
         .to_string()
 }
+
+/// A FILTER that names a directory holding a migration project was meant as `--project DIR`
+/// (`mrt test fixtures/x` filters tests by that text and finds none): say so instead.
+pub fn refuse_project_as_filter(command: &str, filter: Option<&str>) -> Result<()> {
+    let Some(filter) = filter else {
+        return Ok(());
+    };
+    let dir = Path::new(filter);
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    let Ok(loaded) = config::load(dir) else {
+        return Ok(());
+    };
+    if open_with(dir, &loaded, Flags::default()).is_err() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "`{filter}` is a directory holding a migration project, not a test filter: \
+         did you mean `mrt {command} --project {filter}`?"
+    )
+}

@@ -235,3 +235,126 @@ fn sql_files_outside_known_folders_say_how_to_point_at_them() {
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("in 2 files"), "{out}");
 }
+
+#[test]
+fn a_project_directory_given_as_filter_asks_for_project() {
+    for command in ["test", "bench"] {
+        let (code, _, err) = run(&[command, "fixtures/trials/passing"], &common::repo());
+        assert_eq!(code, Some(3), "{err}");
+        let hint = format!("did you mean `mrt {command} --project fixtures/trials/passing`?");
+        assert!(err.contains(&hint), "{err}");
+    }
+    // A filter that is no directory stays a filter.
+    let (code, out, err) = run(
+        &[
+            "test",
+            "--project",
+            "fixtures/sql/sqlx_traps",
+            "--list",
+            "lint::",
+        ],
+        &common::repo(),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("lint::"), "{out}");
+}
+
+#[test]
+fn lint_and_graph_tests_need_no_python() {
+    let args = [
+        "test",
+        "--project",
+        "fixtures/trials/passing",
+        "--python",
+        "/nonexistent/python",
+        "lint::",
+    ];
+    let (code, out, err) = run(&args, &common::repo());
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(out.contains("lint::p01") && out.contains("ok"), "{out}");
+    let (code, out, err) = run(&[&args[..5], &["graph::"]].concat(), &common::repo());
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(out.contains("graph::single_head"), "{out}");
+    // A trial does need it: one clear error, exit 3.
+    let (code, _, err) = run(&[&args[..5], &["sqlite::p01"]].concat(), &common::repo());
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("/nonexistent/python"), "{err}");
+    assert!(
+        err.contains("--provision"),
+        "the one-step fix is named: {err}"
+    );
+}
+
+#[test]
+fn a_missing_database_driver_is_one_error_before_any_test() {
+    let dir = tempfile::tempdir().unwrap();
+    let venv = dir.path().join("venv");
+    let made = std::process::Command::new("python3")
+        .args(["-m", "venv", "--without-pip"])
+        .arg(&venv)
+        .status();
+    assert!(made.is_ok_and(|s| s.success()), "python3 -m venv");
+    let python = venv.join("bin/python").to_string_lossy().into_owned();
+    let args = [
+        "test",
+        "--project",
+        "fixtures/trials/passing",
+        "--python",
+        &python,
+        "--db",
+        "postgres://nobody@127.0.0.1:1/none",
+    ];
+    let (code, out, err) = run(&args, &common::repo());
+    assert_eq!(code, Some(3), "{out}\n{err}");
+    assert!(
+        err.contains("no driver for PostgreSQL") && err.contains("psycopg"),
+        "{err}"
+    );
+    assert!(err.contains("--provision"), "{err}");
+    assert!(!out.contains("test "), "no test ran: {out}");
+}
+
+#[test]
+fn the_reproduce_line_works_pasted_from_anywhere() {
+    let test = "sqlite::20240101000003_drop_phone";
+    let args = [
+        "test",
+        "--project",
+        "fixtures/sql/sqlx_traps",
+        "--seed",
+        "5",
+        test,
+        "--exact",
+    ];
+    let (code, out, err) = run(&args, &common::repo());
+    assert_eq!(code, Some(101), "{out}\n{err}");
+    let line = (out.lines().chain(err.lines()))
+        .find_map(|l| l.trim().strip_prefix("reproduce: "))
+        .unwrap_or_else(|| panic!("no reproduce line in\n{out}\n{err}"))
+        .to_string();
+    assert!(
+        line.starts_with("MRT_SEED=5 mrt test --project /"),
+        "{line}"
+    );
+    // Pasted into a shell elsewhere, it runs the same test to the same failure.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let bin = Path::new(env!("CARGO_BIN_EXE_mrt")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let again = std::process::Command::new("sh")
+        .args(["-c", &line])
+        .current_dir(elsewhere.path())
+        .env("PATH", path)
+        .output()
+        .expect("sh");
+    let again_out = String::from_utf8_lossy(&again.stdout);
+    assert_eq!(again.status.code(), Some(101), "{line}\n{again_out}");
+    assert!(
+        again_out.contains(&format!("test {test} ... FAILED")),
+        "{again_out}"
+    );
+    assert!(again_out.contains("1 failed"), "{again_out}");
+}

@@ -34,8 +34,8 @@ pub fn run(settings: Settings, args: &Arguments) -> Result<Conclusion, HarnessEr
         .unwrap_or(1);
     let planned = plan(settings, if args.list { 1 } else { threads })?;
     cleanup::install_signal_handler();
-    if !args.list {
-        let per_pool = to_run(planned.runnable, args);
+    let per_pool = to_run(planned.runnable, args);
+    if !args.list && needs_runner(&planned.context, &per_pool, args) {
         if let Err(e) = warm::up(&planned.context, &per_pool, threads) {
             planned.context.finish();
             cleanup::forget_all();
@@ -77,6 +77,15 @@ fn snapshots_summary(ctx: &plan::Context) {
             cache.dir.display()
         );
     }
+}
+
+/// Whether any selected test runs migrations: `lint::` and `graph::` tests alone need no runner
+/// (no Python for them), so a filter that keeps only those starts none.
+fn needs_runner(ctx: &plan::Context, per_pool: &[Vec<String>], args: &Arguments) -> bool {
+    let drift = |pool: &pool::Pool| {
+        !args.is_filtered_out(&Trial::test(format!("drift::{}", pool.name), || Ok(())))
+    };
+    per_pool.iter().any(|revs| !revs.is_empty()) || ctx.pools.iter().any(drift)
 }
 
 /// The revisions libtest's filters (`FILTER`, `--exact`, `--skip`, `--ignored`) leave to run.

@@ -46,6 +46,9 @@ pub struct Settings {
     pub drift: bool,
     /// Where snapshots of database states are kept; `None`: no snapshots (`--no-cache`).
     pub cache: Option<crate::snapshots::CacheSettings>,
+    /// The command a failure's "reproduce" line starts with, up to the test name: what works
+    /// where the user ran the tests (`mrt test --project x`, `cargo test --test migrations --`).
+    pub reproduce: String,
 }
 
 /// Shared by every trial of a run.

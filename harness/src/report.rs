@@ -7,13 +7,15 @@ use std::fmt::{self, Write as _};
 /// Why a trial failed. Every failure is kept, so one run reports every difference it saw.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
-    pub db: String,
+    pub db: Box<str>,
     pub revision: String,
-    pub message: Option<String>,
+    pub message: Option<Box<str>>,
     pub failures: Vec<Failure>,
     pub seed: u64,
     /// The test's name when it is not `<db>::<revision>` (`drift::sqlite`).
     pub test: Option<Box<str>>,
+    /// What the reproduce line runs, before the test name (see `Settings::reproduce`).
+    pub command: Box<str>,
 }
 
 /// Lines shown per failure; the rest are counted, so a table of 10,000 rows stays readable.
@@ -22,13 +24,20 @@ const MAX_LINES: usize = 20;
 impl Verdict {
     pub fn new(db: &str, revision: &str, message: Option<&str>, seed: u64) -> Self {
         Verdict {
-            db: db.to_string(),
+            db: db.into(),
             revision: revision.to_string(),
-            message: message.map(String::from),
+            message: message.map(Into::into),
             failures: Vec::new(),
             seed,
             test: None,
+            command: "mrt test".into(),
         }
+    }
+
+    /// The command its reproduce line starts with.
+    pub fn with_command(mut self, command: &str) -> Self {
+        self.command = command.into();
+        self
     }
 
     pub fn add(&mut self, failure: Failure) {
@@ -77,8 +86,9 @@ impl Verdict {
         }
         write!(
             f,
-            "  reproduce: MRT_SEED={} mrt test '{}' --exact",
+            "  reproduce: MRT_SEED={} {} '{}' --exact",
             self.seed,
+            self.command,
             self.test_name()
         )?;
         Ok(f)

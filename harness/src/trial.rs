@@ -179,7 +179,8 @@ fn attempt(ctx: &Context, rev: &str, pool_index: usize, input: &Input) -> Outcom
     let pool = &ctx.pools[pool_index];
     let graph = &ctx.settings.project.graph;
     let message = graph.get(rev).and_then(|r| r.message.as_deref());
-    let mut verdict = Verdict::new(&pool.name, rev, message, ctx.settings.seed);
+    let mut verdict = Verdict::new(&pool.name, rev, message, ctx.settings.seed)
+        .with_command(&ctx.settings.reproduce);
     if input.mode == Mode::Forward {
         verdict.test = Some(forward_name(&pool.name, rev).into());
     }
@@ -273,7 +274,8 @@ pub fn drift(ctx: &Context, pool_index: usize) -> Result<(), Verdict> {
         "every revision applied",
         Some(message),
         ctx.settings.seed,
-    );
+    )
+    .with_command(&ctx.settings.reproduce);
     verdict.test = Some(format!("drift::{}", pool.name).into());
     if let Some(reason) = pool.gone() {
         let detail = pool.unreachable(reason).to_string();

@@ -69,9 +69,14 @@ pub struct TestArgs {
     pub no_cache: bool,
     #[command(flatten)]
     pub libtest: libtest_mimic::Arguments,
+    /// What a failure's reproduce line runs before the test name, when not `mrt test` with these
+    /// flags (the Rust harness: `cargo test --test NAME --`).
+    #[arg(skip)]
+    pub reproduce_with: Option<String>,
 }
 
 pub fn run(args: &TestArgs) -> Result<u8> {
+    crate::project::refuse_project_as_filter("test", args.libtest.filter.as_deref())?;
     let settings = settings(args)?;
     let conclusion = mrt_harness::run(settings, &args.libtest)?;
     Ok(if conclusion.has_failed() {
@@ -152,7 +157,49 @@ pub fn settings(args: &TestArgs) -> Result<Settings> {
         announce: !args.libtest.list,
         drift: c.drift.unwrap_or(true),
         cache: cache_settings(args, &loaded),
+        reproduce: args
+            .reproduce_with
+            .clone()
+            .unwrap_or_else(|| reproduce(args)),
     })
+}
+
+/// `mrt test` with the flags that decide which tests exist and what they seed, so the line works
+/// pasted from any directory (the seed comes from `MRT_SEED` on the same line).
+fn reproduce(args: &TestArgs) -> String {
+    let mut words = vec!["mrt".to_string(), "test".to_string()];
+    let mut flag = |name: &str, value: String| words.extend([name.to_string(), shell_word(&value)]);
+    let project = std::path::absolute(&args.project).unwrap_or_else(|_| args.project.clone());
+    flag("--project", project.display().to_string());
+    for (name, value) in [("--config", &args.config), ("--python", &args.python)] {
+        if let Some(path) = value {
+            let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+            flag(name, path.display().to_string());
+        }
+    }
+    if let Some(section) = &args.name {
+        flag("--name", section.clone());
+    }
+    if let Some(module) = &args.settings {
+        flag("--settings", module.clone());
+    }
+    for db in &args.databases {
+        flag("--db", db.clone());
+    }
+    if let Some(rows) = args.rows {
+        flag("--rows", rows.to_string());
+    }
+    words.join(" ")
+}
+
+/// `word` as one shell word: as it is when that is safe, else in single quotes.
+fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-./:@=,+%".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
 }
 
 /// Snapshots in 2 GiB per server unless config says otherwise.
@@ -220,9 +267,6 @@ fn choose_python(
         .clone()
         .or_else(|| c.python.as_deref().map(|p| loaded.resolve(p)));
     let python = find_python(python_flag.as_deref(), &project.root);
-    if !args.provision || can_import(&python.path, framework.modules()) {
-        return Ok(python);
-    }
     let dialects: Vec<&str> = databases
         .iter()
         .map(|db| match db.split("://").next().unwrap_or("") {
@@ -231,11 +275,56 @@ fn choose_python(
             _ => "sqlite",
         })
         .collect();
+    // Listing (what nextest does first) starts no Python.
+    let missing = match args.libtest.list {
+        true => Vec::new(),
+        false => missing_drivers(&python.path, &dialects),
+    };
+    if !args.provision {
+        if let Some((dialect, modules)) = missing.first() {
+            bail!(
+                "{} (from {}) has no driver for {dialect}: install {} into it \
+                 (e.g. `pip install {}`), or pass --provision to build a Python with {} and \
+                 the drivers of every --db (once, cached)",
+                python.path.display(),
+                python.source,
+                modules.join(" or "),
+                modules[0],
+                framework.modules().join(", ")
+            );
+        }
+        return Ok(python);
+    }
+    if missing.is_empty() && can_import(&python.path, framework.modules()) {
+        return Ok(python);
+    }
     let path = provision(&python.path, &framework.packages(&dialects))?;
     Ok(PythonChoice {
         path,
         source: "--provision",
     })
+}
+
+/// The server dialects among `dialects` whose database driver `python` cannot import, each with
+/// the modules that would do (the ones the workers look for, in their order). Only checked with
+/// an interpreter that runs at all: one that does not is reported when a runner starts.
+fn missing_drivers(
+    python: &std::path::Path,
+    dialects: &[&str],
+) -> Vec<(&'static str, &'static [&'static str])> {
+    const DRIVERS: [(&str, &str, &[&str]); 2] = [
+        ("postgres", "PostgreSQL", &["psycopg", "psycopg2"]),
+        ("mysql", "MySQL/MariaDB", &["pymysql", "MySQLdb"]),
+    ];
+    if !dialects.iter().any(|d| *d != "sqlite") || !can_import(python, &["sys"]) {
+        return Vec::new();
+    }
+    DRIVERS
+        .iter()
+        .filter(|(dialect, _, _)| dialects.contains(dialect))
+        .filter(|(_, _, modules)| !modules.iter().any(|m| can_import(python, &[m])))
+        .map(|(_, name, modules)| (*name, *modules))
+        .collect()
 }
 
 /// `lint::<rev>`: the revision's error findings under the same policy as `mrt check`.

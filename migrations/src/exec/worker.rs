@@ -271,7 +271,12 @@ impl Worker {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| unavailable(format!("cannot start it: {e}")))?;
+            .map_err(|e| {
+                unavailable(format!(
+                    "cannot start it: {e}; point --python / MRT_PYTHON at a Python 3 with \
+                     {framework} installed, or pass --provision to build one (once, cached)"
+                ))
+            })?;
         if let Ok(mut live) = LIVE.lock() {
             live.push(child.id());
         }

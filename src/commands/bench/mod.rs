@@ -94,6 +94,7 @@ struct Gates {
 }
 
 pub fn run(args: &BenchArgs) -> Result<u8> {
+    crate::project::refuse_project_as_filter("bench", args.filter.as_deref())?;
     let loaded = config::load(&args.project)?;
     let c = &loaded.config.bench;
     let options = options(args, c)?;
@@ -258,5 +259,6 @@ fn test_args(args: &BenchArgs) -> TestArgs {
         cache_dir: args.cache_dir.clone(),
         no_cache: true,
         libtest: libtest_mimic::Arguments::default(),
+        reproduce_with: None,
     }
 }

@@ -20,9 +20,9 @@ fn main() {
         .unwrap_or(100);
     let chains = std::env::var("MRT_BENCH_CHAINS").unwrap_or_else(|_| "alembic,sqlx".into());
     let mut databases = vec!["sqlite".to_string()];
-    match std::env::var("MRT_TEST_POSTGRES_URL") {
-        Ok(url) if !url.trim().is_empty() => databases.push(url),
-        _ => println!("snapshots/postgres: skipped (set MRT_TEST_POSTGRES_URL)"),
+    match mrt_db::test_server_url("MRT_TEST_POSTGRES_URL") {
+        Some(url) => databases.push(url),
+        None => println!("snapshots/postgres: skipped (set MRT_TEST_POSTGRES_URL)"),
     }
     for chain in chains.split(',').map(str::trim) {
         for db in &databases {

@@ -22,9 +22,9 @@ fn main() {
         .filter_map(|s| s.trim().parse().ok())
         .collect();
     let mut databases = vec![("sqlite".to_string(), "sqlite".to_string())];
-    match std::env::var("MRT_TEST_POSTGRES_URL") {
-        Ok(url) => databases.push(("postgres".into(), url)),
-        Err(_) => println!("sql_trials/postgres: skipped (set MRT_TEST_POSTGRES_URL)"),
+    match mrt_db::test_server_url("MRT_TEST_POSTGRES_URL") {
+        Some(url) => databases.push(("postgres".into(), url)),
+        None => println!("sql_trials/postgres: skipped (set MRT_TEST_POSTGRES_URL)"),
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -46,7 +46,7 @@ fn main() {
         }
         mrt_times.push((n, mrt));
     }
-    if let Ok(url) = std::env::var("MRT_TEST_POSTGRES_URL") {
+    if let Some(url) = mrt_db::test_server_url("MRT_TEST_POSTGRES_URL") {
         postgres(&python, &url);
     } else {
         println!("trials/postgres: skipped (set MRT_TEST_POSTGRES_URL)");

@@ -11,7 +11,7 @@ use std::process::Output;
 
 fn main() {
     let args = Arguments::from_args();
-    let url = |var: &str| std::env::var(var).ok().filter(|u| !u.trim().is_empty());
+    let url = mrt_db::test_server_url;
     let (pg, my) = (url("MRT_TEST_POSTGRES_URL"), url("MRT_TEST_MYSQL_URL"));
     let alembic = common::python_has("alembic") && common::python_has("sqlalchemy");
     let pg_driver = alembic && common::python_has("psycopg");

@@ -17,9 +17,9 @@ fn main() {
         ("postgres", "MRT_TEST_POSTGRES_URL"),
         ("mysql", "MRT_TEST_MYSQL_URL"),
     ] {
-        let url = std::env::var(var).ok();
+        let url = mrt_db::test_server_url(var);
         if url.is_none() {
-            eprintln!("note: cleanup::{db} ignored: {var} is not set (.ci/run sets it)");
+            eprintln!("note: cleanup::{db} ignored: {var} names no server (unset with none on its local port, or `off`)");
         }
         let ignored = url.is_none() || !have_python;
         let url = url.unwrap_or_default();

@@ -26,7 +26,7 @@ fn main() {
         Trial::test("guard::stale_engine::sqlite", stale_engine),
     ];
     for (db, var) in servers {
-        let url = std::env::var(var).ok();
+        let url = mrt_db::test_server_url(var);
         let ignored = url.is_none();
         trials.push(
             Trial::test(format!("guard::fixed_url::{db}"), move || {
@@ -35,10 +35,10 @@ fn main() {
             .with_ignored_flag(ignored || !ready),
         );
         if ignored {
-            eprintln!("note: guard::fixed_url::{db} ignored: {var} not set (.ci/run sets it)");
+            eprintln!("note: guard::fixed_url::{db} ignored: {var} names no server (unset with none on its local port, or `off`)");
         }
     }
-    let pg = std::env::var("MRT_TEST_POSTGRES_URL").ok();
+    let pg = mrt_db::test_server_url("MRT_TEST_POSTGRES_URL");
     let no_pg = pg.is_none();
     trials.push(
         Trial::test("guard::password_scrubbed::postgres", move || {

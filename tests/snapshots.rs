@@ -13,12 +13,10 @@ use std::process::{Command, Output, Stdio};
 
 fn main() {
     let args = Arguments::from_args();
-    let pg = std::env::var("MRT_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.trim().is_empty());
+    let pg = mrt_db::test_server_url("MRT_TEST_POSTGRES_URL");
     let alembic = common::python_has("alembic") && common::python_has("sqlalchemy");
     if pg.is_none() {
-        eprintln!("note: snapshots::*::postgres ignored: MRT_TEST_POSTGRES_URL is not set");
+        eprintln!("note: snapshots::*::postgres ignored: MRT_TEST_POSTGRES_URL names no server");
     }
     let pg_url = pg.clone().unwrap_or_default();
     let pg2 = pg_url.clone();

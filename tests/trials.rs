@@ -36,12 +36,12 @@ fn databases() -> Vec<(&'static str, Option<String>, &'static str)> {
         ("sqlite", Some("sqlite".to_string()), ""),
         (
             "postgres",
-            std::env::var("MRT_TEST_POSTGRES_URL").ok(),
+            mrt_db::test_server_url("MRT_TEST_POSTGRES_URL"),
             "MRT_TEST_POSTGRES_URL",
         ),
         (
             "mysql",
-            std::env::var("MRT_TEST_MYSQL_URL").ok(),
+            mrt_db::test_server_url("MRT_TEST_MYSQL_URL"),
             "MRT_TEST_MYSQL_URL",
         ),
     ]
@@ -107,7 +107,7 @@ fn main() {
     }
     if !missing.is_empty() {
         eprintln!(
-            "note: trials on servers ignored: {} not set (.ci/run sets them)",
+            "note: trials on servers ignored: {} name no server (unset with none on the local port, or `off`)",
             missing.join(", ")
         );
     }
@@ -117,7 +117,7 @@ fn main() {
             Trial::test("cli::list_exact_json", list_exact_json).with_ignored_flag(!have_alembic),
             Trial::test("cli::cases", cases).with_ignored_flag(!have_alembic),
             Trial::test("cli::sql_failure_details", sql_failure_details)
-                .with_ignored_flag(std::env::var("MRT_TEST_POSTGRES_URL").is_err()),
+                .with_ignored_flag(mrt_db::test_server_url("MRT_TEST_POSTGRES_URL").is_none()),
             Trial::test("cli::ini_section", ini_section).with_ignored_flag(!have_alembic),
             Trial::test("cli::drift", drift).with_ignored_flag(!have_alembic),
             Trial::test("cli::same_seed_same_verdicts", same_seed_same_verdicts)
@@ -382,7 +382,7 @@ fn list_exact_json() -> Result<(), Failed> {
 /// On PostgreSQL a SQL runner's failure names the file and the line of the statement the
 /// server rejected, and a type left behind shows as the second upgrade failing too.
 fn sql_failure_details() -> Result<(), Failed> {
-    let url = std::env::var("MRT_TEST_POSTGRES_URL").map_err(|e| e.to_string())?;
+    let url = mrt_db::test_server_url("MRT_TEST_POSTGRES_URL").ok_or("no PostgreSQL server")?;
     let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
     let typo = common::repo().join("fixtures/sql_errors/pg_typo");
     let out = run_mrt(&typo, tmp.path(), &url, Python::None)?;

@@ -26,6 +26,7 @@ mod server_core;
 mod server_url;
 mod snapshot;
 mod sqlite;
+mod test_servers;
 mod value;
 
 use std::fmt;
@@ -47,6 +48,7 @@ pub use script::{has_statements, ScriptFailure, ScriptOptions};
 pub use server_url::scrub_secrets;
 pub use snapshot::{sqlite_snapshot_path, SnapshotInfo, SNAPSHOT_PREFIX};
 pub use sqlite::SqliteServer;
+pub use test_servers::test_server_url;
 pub use value::{Row, Value};
 
 /// The SQL dialects mrt can run trials on.

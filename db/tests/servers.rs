@@ -101,10 +101,10 @@ fn trials(spec: &'static Spec, out: &mut Vec<Trial>) {
     let var = spec.url_var;
     let prefix = spec.dialect.as_str();
     let cases = conformance::CASES;
-    let url = std::env::var(var).ok().filter(|u| !u.trim().is_empty());
+    let url = mrt_db::test_server_url(var);
     if url.is_none() {
         eprintln!(
-            "note: {var} is not set: the {} {prefix} tests are ignored (set it to a server URL, \
+            "note: {var} names no server (unset with none on its local port, or `off`): the {} {prefix} tests are ignored (set it to a server URL, \
              e.g. as .ci/run does, to run them)",
             cases.len()
         );
@@ -120,7 +120,7 @@ fn trials(spec: &'static Spec, out: &mut Vec<Trial>) {
             None => {
                 out.push(
                     Trial::test(name, move || {
-                        Err(format!("{var} is not set: no server to test against").into())
+                        Err(format!("{var} names no server to test against").into())
                     })
                     .with_ignored_flag(true),
                 );

@@ -123,7 +123,7 @@ fn main() {
     let mut trials = Vec::new();
     for (dialect, url, var) in engines {
         if url.is_none() {
-            eprintln!("note: bookkeeping on {dialect} ignored: {var} is not set");
+            eprintln!("note: bookkeeping on {dialect} ignored: {var} names no server (unset with none on its local port, or `off`)");
         }
         for tool in SqlTool::ALL {
             let ignored = url.is_none();

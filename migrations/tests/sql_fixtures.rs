@@ -375,7 +375,7 @@ fn main() {
     let engines = sql_db::engines();
     for (_, url, var) in &engines {
         if url.is_none() {
-            eprintln!("note: fixture trials on a server ignored: {var} is not set");
+            eprintln!("note: fixture trials on a server ignored: {var} names no server (unset with none on its local port, or `off`)");
         }
     }
     for dir in fixture_dirs() {

@@ -14,12 +14,12 @@ pub fn engines() -> Vec<(Dialect, Option<String>, &'static str)> {
         (Dialect::Sqlite, Some(String::new()), ""),
         (
             Dialect::Postgres,
-            std::env::var("MRT_TEST_POSTGRES_URL").ok(),
+            mrt_db::test_server_url("MRT_TEST_POSTGRES_URL"),
             "MRT_TEST_POSTGRES_URL",
         ),
         (
             Dialect::Mysql,
-            std::env::var("MRT_TEST_MYSQL_URL").ok(),
+            mrt_db::test_server_url("MRT_TEST_MYSQL_URL"),
             "MRT_TEST_MYSQL_URL",
         ),
     ]

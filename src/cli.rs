@@ -31,6 +31,28 @@ pub enum Command {
         format: commands::graph::Format,
     },
     /// Run the dynamic rollback trials: per revision and database, seed, upgrade, downgrade, compare.
+    ///
+    /// A libtest-compatible harness: FILTER, --exact, --skip, --list, --test-threads and
+    /// --format work as with `cargo test`.
+    #[command(
+        help_template = "{about-with-newline}\n{usage-heading} {usage}\n\n{all-args}{after-help}",
+        override_usage = "mrt test [OPTIONS] [FILTER]",
+        after_help = "Trials run in parallel (one per thread; --test-threads to change). Exit code 101 when a test failed.",
+        mut_arg("filter", |a| a.help("Run only the tests whose name contains FILTER (`sqlite::`, `lint::`, a revision id)")),
+        mut_arg("ignored", |a| a.help("Run only the ignored tests")),
+        mut_arg("include_ignored", |a| a.help("Run the ignored tests too")),
+        mut_arg("list", |a| a.help("List the tests without running them (no database, no Python)")),
+        mut_arg("test", |a| a.hide(true)),
+        mut_arg("bench", |a| a.hide(true)),
+        mut_arg("nocapture", |a| a.hide(true)),
+        mut_arg("show_output", |a| a.hide(true)),
+        mut_arg("unstable_flags", |a| a.hide(true)),
+        mut_arg("logfile", |a| a.hide(true)),
+        mut_arg("quiet", |a| a.help("One character per test (as --format terse)").long_help(None)),
+        mut_arg("test_threads", |a| a.help("Trials run at once (default: the number of cores)").long_help(None)),
+        mut_arg("color", |a| a.help("Colour the output: auto (on a terminal), always, never").long_help(None).hide_possible_values(true)),
+        mut_arg("format", |a| a.help("Output: pretty (one line per test), terse (one character), json").long_help(None).hide_possible_values(true)),
+    )]
     Test(Box<commands::test::TestArgs>),
     /// Time each revision's upgrade and downgrade as the tables it touches grow, and measure
     /// what each step blocks (reads, writes, locks, table rewrites).

@@ -358,3 +358,30 @@ fn the_reproduce_line_works_pasted_from_anywhere() {
     );
     assert!(again_out.contains("1 failed"), "{again_out}");
 }
+
+#[test]
+fn test_help_reads_like_the_other_subcommands() {
+    let (code, out, _) = run(&["test", "--help"], &common::repo());
+    assert_eq!(code, Some(0));
+    assert!(out.starts_with("Run the dynamic rollback trials"), "{out}");
+    assert!(out.contains("Usage: mrt test [OPTIONS] [FILTER]"), "{out}");
+    for hidden in [
+        "--bench",
+        "--nocapture",
+        "--logfile",
+        "--show-output",
+        "benchmarks",
+    ] {
+        assert!(!out.contains(hidden), "{hidden} shown:\n{out}");
+    }
+    assert!(
+        out.contains("--exact") && out.contains("[default: .]"),
+        "{out}"
+    );
+    for command in ["clean", "bench", "check", "graph"] {
+        let (code, out, _) = run(&[command, "--help"], &common::repo());
+        assert_eq!(code, Some(0), "{command}");
+        assert!(out.contains(&format!("Usage: mrt {command}")), "{out}");
+        assert!(!out.contains("[default: \"\"]"), "{command}:\n{out}");
+    }
+}

@@ -115,6 +115,7 @@ impl fmt::Display for Value {
             Value::Int(i) => write!(f, "{i}"),
             // `{:?}` keeps "1.0" (not "1") and shows NaN / inf / -0.0 distinctly.
             Value::Float(x) => write!(f, "{x:?}"),
+            Value::Text(s) if s.chars().any(char::is_control) => write!(f, "E'{}'", escaped(s)),
             Value::Text(s) => write!(f, "'{}'", s.replace('\'', "''")),
             Value::Bytes(b) => {
                 f.write_str("X'")?;
@@ -128,9 +129,38 @@ impl fmt::Display for Value {
     }
 }
 
+/// A string with control characters as PostgreSQL's escape-string body (`E'a\nb'`): one line,
+/// every character visible, and read back the same by anyone who knows that syntax.
+fn escaped(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() && (c as u32) < 0x100 => {
+                out.push_str(&format!("\\x{:02X}", c as u32))
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_with_control_characters_stays_on_one_line() {
+        let shown = Value::Text("a\nb\t'c'\\\u{1b}é".into()).to_string();
+        assert_eq!(shown, "E'a\\nb\\t\\'c\\'\\\\\\x1Bé'");
+        assert_eq!(Value::Text("it's".into()).to_string(), "'it''s'");
+        assert_eq!(Value::Text(String::new()).to_string(), "''");
+    }
 
     #[test]
     fn kinds_differ() {

@@ -85,9 +85,15 @@ fn run_case(
     }
     match outcome.result {
         Ok(()) => Ok(()),
-        Err(verdict) if verdict.lost_data() => {
-            Err(shrink(ctx, rev, pool_index, input, verdict, outcome.seeds))
-        }
+        Err(verdict) if verdict.lost_data() => Err(shrink(
+            ctx,
+            rev,
+            pool_index,
+            input,
+            verdict,
+            outcome.seeds,
+            &outcome.columns,
+        )),
         Err(verdict) => Err(verdict),
     }
 }
@@ -104,6 +110,7 @@ fn shrink(
     mut input: Input,
     verdict: Verdict,
     seeds: Option<Seeds>,
+    columns: &BTreeMap<String, Vec<String>>,
 ) -> Verdict {
     let Some(mut smallest) = seeds else {
         return verdict;
@@ -133,19 +140,26 @@ fn shrink(
     best.add(Failure::Shrunk {
         steps,
         runs,
-        rows: seed_lines(&smallest),
+        rows: seed_lines(&smallest, columns),
     });
     best
 }
 
-fn seed_lines(seeds: &Seeds) -> Vec<String> {
+/// One line per seeded row, its columns named: `users(id=1, email='', name='y€c')`.
+fn seed_lines(seeds: &Seeds, columns: &BTreeMap<String, Vec<String>>) -> Vec<String> {
     seeds
         .tables
         .iter()
         .flat_map(|(table, rows)| {
+            let names = columns.get(table);
             rows.iter().map(move |row| {
-                let values: Vec<String> = row.iter().map(|v| v.to_string()).collect();
-                format!("{table}: ({})", values.join(", "))
+                let values: Vec<String> = (row.iter().enumerate())
+                    .map(|(i, v)| match names.and_then(|n| n.get(i)) {
+                        Some(name) => format!("{name}={v}"),
+                        None => v.to_string(),
+                    })
+                    .collect();
+                format!("{table}({})", values.join(", "))
             })
         })
         .collect()
@@ -173,6 +187,8 @@ struct Outcome {
     rescope: bool,
     /// The rows this attempt seeded.
     seeds: Option<Seeds>,
+    /// The column names of the seeded tables, in row order.
+    columns: BTreeMap<String, Vec<String>>,
 }
 
 fn attempt(ctx: &Context, rev: &str, pool_index: usize, input: &Input) -> Outcome {
@@ -189,6 +205,7 @@ fn attempt(ctx: &Context, rev: &str, pool_index: usize, input: &Input) -> Outcom
         result,
         rescope: false,
         seeds: None,
+        columns: BTreeMap::new(),
     };
     if let Some(reason) = pool.gone() {
         let detail = pool.unreachable(reason).to_string();
@@ -216,10 +233,12 @@ fn attempt(ctx: &Context, rev: &str, pool_index: usize, input: &Input) -> Outcom
         input,
         rescope: false,
         seeded: None,
+        columns: BTreeMap::new(),
         spare: None,
     };
     let passed = trial.run(&mut pooled);
     let (rescope, seeds, spare) = (trial.rescope, trial.seeded.take(), trial.spare.take());
+    let columns = std::mem::take(&mut trial.columns);
     if input.mode == Mode::Forward {
         // The database keeps the seeded rows, changed by the upgrade: never reused. The copy
         // taken before seeding goes back at `before(rev)`.
@@ -238,6 +257,7 @@ fn attempt(ctx: &Context, rev: &str, pool_index: usize, input: &Input) -> Outcom
             result,
             rescope,
             seeds,
+            columns,
         };
     }
     if passed && !rescope {
@@ -251,6 +271,7 @@ fn attempt(ctx: &Context, rev: &str, pool_index: usize, input: &Input) -> Outcom
             result: Ok(()),
             rescope,
             seeds,
+            columns,
         };
     }
     ctx.runtime.block_on(pool.discard(pooled));
@@ -258,6 +279,7 @@ fn attempt(ctx: &Context, rev: &str, pool_index: usize, input: &Input) -> Outcom
         result: Err(verdict),
         rescope,
         seeds,
+        columns,
     }
 }
 
@@ -311,6 +333,7 @@ pub fn drift(ctx: &Context, pool_index: usize) -> Result<(), Verdict> {
         input: &input,
         rescope: false,
         seeded: None,
+        columns: BTreeMap::new(),
         spare: None,
     };
     if trial.reach_before(&mut pooled).is_ok() {
@@ -354,6 +377,8 @@ struct Trial<'a, 's> {
     rescope: bool,
     /// The rows seeded, kept for shrinking.
     seeded: Option<Seeds>,
+    /// Their tables' column names (to show shrunk rows by name).
+    columns: BTreeMap<String, Vec<String>>,
     /// A forward trial's copy of the database at `before(rev)`, taken before seeding.
     spare: Option<TempDb>,
 }
@@ -663,6 +688,15 @@ impl Trial<'_, '_> {
             },
         };
         self.seeded = Some(seeds.clone());
+        self.columns = (seeds.tables.iter())
+            .filter_map(|(name, _)| {
+                let table = schema.tables.get(name)?;
+                Some((
+                    name.clone(),
+                    table.columns.iter().map(|c| c.name.clone()).collect(),
+                ))
+            })
+            .collect();
         for (name, rows) in &seeds.tables {
             let Some(table) = schema.tables.get(name) else {
                 continue;

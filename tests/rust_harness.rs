@@ -168,8 +168,21 @@ fn cargo_test(demo: &Demo) -> Result<(), Failed> {
     let out = cargo(
         demo,
         &dir,
-        &["test", "--test", "migrations", "--", "--test-threads", "2"],
+        &[
+            "test",
+            "--test",
+            "migrations",
+            "--",
+            "--test-threads",
+            "2",
+            "--seed",
+            "11",
+        ],
     )?;
+    // mrt's own flags work after `--`, beside libtest's (and beat MRT_SEED=7).
+    if !out.contains("seed 11 (MRT_SEED=11") {
+        return Err(format!("--seed 11 after -- was not used:\n{out}").into());
+    }
     for name in demo.expected {
         let line = out
             .lines()

@@ -193,7 +193,7 @@ fn reproduce(args: &TestArgs) -> String {
 }
 
 /// `word` as one shell word: as it is when that is safe, else in single quotes.
-fn shell_word(word: &str) -> String {
+pub(crate) fn shell_word(word: &str) -> String {
     let plain = |c: char| c.is_ascii_alphanumeric() || "_-./:@=,+%".contains(c);
     if !word.is_empty() && word.chars().all(plain) {
         word.to_string()

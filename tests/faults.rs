@@ -258,6 +258,16 @@ fn interrupted(signal: &str) -> Result<(), Failed> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    // The worker shows in `ps` as one readable line: a script file, not its whole source.
+    let project = common::fixtures("faults").join("hang_child");
+    let workers: Vec<String> = processes_with(&project.display().to_string())
+        .into_iter()
+        .filter(|c| c.contains("mrt-worker-alembic-"))
+        .collect();
+    if workers.is_empty() || workers.iter().any(|c| c.len() > 1000 || c.contains("def ")) {
+        let _ = child.kill();
+        return Err(format!("worker command lines: {workers:?}").into());
+    }
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).map_err(|e| e.to_string())?);
     let sig = if signal == "SIGINT" {
         nix::sys::signal::Signal::SIGINT

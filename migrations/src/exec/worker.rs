@@ -92,7 +92,7 @@ impl WorkerKind {
         }
     }
 
-    /// The script and its arguments after `python -c`.
+    /// The script and its arguments.
     fn command(&self, spec: &WorkerSpec) -> (&'static str, Vec<String>) {
         let root = spec.project_root.display().to_string();
         let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
@@ -119,6 +119,34 @@ impl WorkerKind {
                 DJANGO_DRIVER,
                 vec![root, settings_module.clone(), apps.join(",")],
             ),
+        }
+    }
+}
+
+/// The worker script as a file `<cache>/workers/mrt-worker-<framework>-<hash>.py`, written once
+/// (beside, then renamed: a concurrent run never reads half of it); `None` when it cannot be.
+fn driver_file(framework: &str, source: &str) -> Option<PathBuf> {
+    // FNV-1a: the name changes with the script, so an older mrt's file is never run.
+    let hash = (source.bytes()).fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let dir = super::user_cache_dir().join("workers");
+    let name = format!(
+        "mrt-worker-{}-{hash:016x}.py",
+        framework.to_ascii_lowercase()
+    );
+    let path = dir.join(name);
+    if std::fs::read_to_string(&path).is_ok_and(|text| text == source) {
+        return Some(path);
+    }
+    std::fs::create_dir_all(&dir).ok()?;
+    let tmp = dir.join(format!(".{}.{}.tmp", std::process::id(), hash));
+    std::fs::write(&tmp, source).ok()?;
+    match std::fs::rename(&tmp, &path) {
+        Ok(()) => Some(path),
+        Err(_) => {
+            let _ = std::fs::remove_file(&tmp);
+            None
         }
     }
 }
@@ -261,9 +289,14 @@ impl Worker {
         // Its own process group: Ctrl-C in the terminal reaches mrt alone (which then stops the
         // run in order), and killing the group takes a migration's child processes too.
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        // From a file in the cache folder when it can be written there, so `ps` shows one
+        // readable line per worker (`python .../workers/mrt-worker-alembic-<hash>.py ...`)
+        // instead of the whole script; else as `python -c <script>`.
+        match driver_file(framework, driver) {
+            Some(file) => command.arg(file),
+            None => command.arg("-c").arg(driver),
+        };
         let mut child = command
-            .arg("-c")
-            .arg(driver)
             .args(args)
             .current_dir(&spec.project_root)
             .env("PYTHONUNBUFFERED", "1")

@@ -24,8 +24,12 @@ pub fn up(ctx: &Context, per_pool: &[Vec<String>], threads: usize) -> Result<(),
     let caching = ctx.settings.cache.is_some();
     let mut creating = Vec::new();
     let mut later = Vec::new();
-    for (pool, start, first) in lanes.iter().cloned() {
-        if caching && start > 0 {
+    let graph = &ctx.settings.project.graph;
+    for (pool, _, first) in lanes.iter().cloned() {
+        // A lane whose first trial starts past the base (a later lane, or the one test of a
+        // nextest process) may start from a snapshot: decided once the runner is known.
+        let at_base = graph.ancestors(&first).is_none_or(|a| a.is_empty());
+        if caching && !at_base {
             later.push((pool, first));
             continue;
         }
@@ -40,7 +44,6 @@ pub fn up(ctx: &Context, per_pool: &[Vec<String>], threads: usize) -> Result<(),
     if let (Ok(banner), Some(_)) = (&started, &ctx.settings.cache) {
         open_snapshots(ctx, banner);
     }
-    let graph = &ctx.settings.project.graph;
     for (pool, first) in later {
         let before: BTreeSet<&str> = graph.ancestors(&first).unwrap_or_default();
         if !ctx.pools[pool].has_snapshot_for(graph, &before) {

@@ -134,11 +134,14 @@ pub struct Loaded {
 
 impl Loaded {
     /// A path from the config, made relative to the config file's directory.
+    /// Absolute, because the project code joins relative paths onto the project directory
+    /// again (`[sql] dir = "migrations"` in `p/mrt.toml` must not become `p/p/migrations`).
     pub fn resolve(&self, p: &Path) -> PathBuf {
-        match self.source.as_deref().and_then(Path::parent) {
+        let joined = match self.source.as_deref().and_then(Path::parent) {
             Some(dir) if p.is_relative() => dir.join(p),
             _ => p.to_path_buf(),
-        }
+        };
+        std::path::absolute(&joined).unwrap_or(joined)
     }
 }
 

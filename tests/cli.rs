@@ -385,3 +385,49 @@ fn test_help_reads_like_the_other_subcommands() {
         assert!(!out.contains("[default: \"\"]"), "{command}:\n{out}");
     }
 }
+
+/// `mrt init` on a copy of a fixture of each kind (its own mrt.toml removed): a commented
+/// mrt.toml that every command then reads, the next two commands, and no silent overwrite.
+#[test]
+fn init_writes_a_config_every_command_reads() {
+    let cases = [
+        (
+            "trials/passing",
+            "kind = \"alembic\"",
+            "alembic_config = \"alembic.ini\"",
+        ),
+        ("bench/sqlx_locks", "kind = \"sql\"", "dir = \"migrations\""),
+        ("django_trials/all_pass", "kind = \"django\"", "[django]"),
+    ];
+    for (fixture, kind, detail) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().join("p");
+        common::copy_dir(&common::repo().join("fixtures").join(fixture), &project).unwrap();
+        let _ = std::fs::remove_file(project.join("mrt.toml"));
+        let (code, out, err) = run(&["init", "p"], dir.path());
+        assert_eq!(code, Some(0), "{fixture}: {out}{err}");
+        assert!(
+            out.contains("next:\n  mrt check p\n  mrt test --project p"),
+            "{out}"
+        );
+        let text = std::fs::read_to_string(project.join("mrt.toml")).unwrap();
+        assert!(
+            text.contains(kind) && text.contains(detail),
+            "{fixture}:\n{text}"
+        );
+        assert!(text.contains("# [bench]"), "{text}");
+        // The written file is valid config: the graph reads it.
+        let (code, out, err) = run(&["graph", "p"], dir.path());
+        assert_eq!(code, Some(0), "{fixture}: {out}{err}\n{text}");
+        // A second init keeps the file unless --force.
+        let (code, _, err) = run(&["init", "p"], dir.path());
+        assert_eq!(code, Some(3), "{err}");
+        assert!(err.contains("--force"), "{err}");
+        let (code, _, err) = run(&["init", "--force", "p"], dir.path());
+        assert_eq!(code, Some(0), "{err}");
+    }
+    let empty = tempfile::tempdir().unwrap();
+    let (code, _, err) = run(&["init"], empty.path());
+    assert_eq!(code, Some(3), "no project: {err}");
+    assert!(!empty.path().join("mrt.toml").exists());
+}

@@ -5,5 +5,6 @@ pub mod check;
 pub mod clean;
 pub mod explain;
 pub mod graph;
+pub mod init;
 pub mod rules;
 pub mod test;

@@ -72,3 +72,16 @@ pub fn park() -> ! {
         std::thread::sleep(Duration::from_secs(3600));
     }
 }
+
+/// A step's result, except that a step refused for reaching a database mrt did not create stops
+/// the whole run (exit 3) with its message.
+pub fn stop_if_refused<T>(
+    result: Result<T, mrt_migrations::exec::StepError>,
+) -> Result<T, mrt_migrations::exec::StepError> {
+    match result {
+        Err(mrt_migrations::exec::StepError::Refused(message)) => {
+            stop_run(&format!("mrt: error: {message}"), 3)
+        }
+        other => other,
+    }
+}

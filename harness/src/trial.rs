@@ -587,11 +587,8 @@ impl Trial<'_, '_> {
         let start = std::time::Instant::now();
         let result = self.slot.step(step, db);
         crate::timing::add(crate::timing::Kind::Migration, start.elapsed());
-        let error = match result {
+        let error = match crate::cleanup::stop_if_refused(result) {
             Ok(ok) => return Ok(ok),
-            Err(StepError::Refused(message)) => {
-                crate::cleanup::stop_run(&format!("mrt: error: {message}"), 3)
-            }
             Err(e) => e,
         };
         let step = step.to_string();

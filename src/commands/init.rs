@@ -55,7 +55,10 @@ fn config_text(project: &Project, dir: &Path) -> String {
         "# mrt configuration, written by `mrt init`; README.md \"Configuration\" lists every key.\n",
     );
     let _ = writeln!(t, "# Detected: {}.", project.framework.detected_by());
-    let _ = writeln!(t, "kind = \"{}\"", kind(&project.framework));
+    // The kind as config spells it (serde's lowercase names).
+    let kind = serde_json::to_value(project.kind).ok();
+    let kind = kind.as_ref().and_then(|k| k.as_str()).unwrap_or("alembic");
+    let _ = writeln!(t, "kind = \"{kind}\"");
     match &project.framework {
         Framework::Alembic { locations, .. } => {
             if let Some(ini) = &locations.ini {
@@ -112,12 +115,4 @@ fn config_text(project: &Project, dir: &Path) -> String {
 ",
     );
     t
-}
-
-fn kind(framework: &Framework) -> &'static str {
-    match framework {
-        Framework::Alembic { .. } => "alembic",
-        Framework::Sql(_) => "sql",
-        Framework::Django(_) => "django",
-    }
 }

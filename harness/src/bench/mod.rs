@@ -403,12 +403,7 @@ fn step_or_stop(
     step: &Step,
     db: &TempDb,
 ) -> Result<mrt_migrations::exec::StepOk, StepError> {
-    match slot.step(step, db) {
-        Err(StepError::Refused(message)) => {
-            crate::cleanup::stop_run(&format!("mrt: error: {message}"), 3)
-        }
-        other => other,
-    }
+    crate::cleanup::stop_if_refused(slot.step(step, db))
 }
 
 /// Fills the tables of `scope` to `rows` rows each (the rows already there count towards none:

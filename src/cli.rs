@@ -4,6 +4,7 @@ use crate::commands;
 use crate::exit;
 use crate::project::ProjectArgs;
 use clap::{Parser, Subcommand};
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
@@ -51,7 +52,7 @@ pub enum Command {
         mut_arg("quiet", |a| a.help("One character per test (as --format terse)").long_help(None)),
         mut_arg("test_threads", |a| a.help("Trials run at once (default: the number of cores)").long_help(None)),
         mut_arg("color", |a| a.help("Colour the output: auto (on a terminal), always, never").long_help(None).hide_possible_values(true)),
-        mut_arg("format", |a| a.help("Output: pretty (one line per test), terse (one character), json").long_help(None).hide_possible_values(true)),
+        mut_arg("format", |a| a.help("Output: pretty (one line per test), terse (one character), json (libtest's events; a failure's text as it is), junit (JUnit XML; libtest's lines on stderr)").long_help(None).hide_possible_values(true)),
     )]
     Test(Box<commands::test::TestArgs>),
     /// Time each revision's upgrade and downgrade as the tables it touches grow, and measure
@@ -74,8 +75,14 @@ pub enum Command {
 }
 
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let (argv, junit) = take_junit(std::env::args_os().collect());
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(mut cli) => {
+            if let Command::Test(args) = &mut cli.command {
+                args.junit = junit;
+            }
+            cli
+        }
         Err(e) => {
             let code = if e.use_stderr() {
                 exit::USAGE
@@ -105,5 +112,54 @@ pub fn main() -> ExitCode {
             );
             exit::code(exit::USAGE)
         }
+    }
+}
+
+/// `mrt test --format junit`: libtest's `--format` (whose values clap checks) knows no junit, so
+/// it is taken out here and the run asks libtest for `pretty` (sent to stderr meanwhile).
+fn take_junit(mut argv: Vec<OsString>) -> (Vec<OsString>, bool) {
+    let command = argv
+        .iter()
+        .skip(1)
+        .position(|a| !a.to_string_lossy().starts_with('-'));
+    if command.map(|i| argv[i + 1] != "test").unwrap_or(true) {
+        return (argv, false);
+    }
+    let mut junit = false;
+    for i in 1..argv.len() {
+        if argv[i] == "--format=junit" {
+            argv[i] = "--format=pretty".into();
+            junit = true;
+        } else if argv[i] == "junit" && argv[i - 1] == "--format" {
+            argv[i] = "pretty".into();
+            junit = true;
+        }
+    }
+    (argv, junit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(words: &[&str]) -> Vec<OsString> {
+        words.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn junit_is_taken_from_test_only() {
+        let (rest, junit) = take_junit(argv(&["mrt", "-v", "test", "--format", "junit", "x"]));
+        assert!(junit);
+        assert_eq!(
+            rest,
+            argv(&["mrt", "-v", "test", "--format", "pretty", "x"])
+        );
+        let (rest, junit) = take_junit(argv(&["mrt", "test", "--format=junit"]));
+        assert!(junit);
+        assert_eq!(rest, argv(&["mrt", "test", "--format=pretty"]));
+        let (rest, junit) = take_junit(argv(&["mrt", "check", "--format", "junit"]));
+        assert!(!junit);
+        assert_eq!(rest, argv(&["mrt", "check", "--format", "junit"]));
+        assert!(!take_junit(argv(&["mrt", "test", "--format", "json"])).1);
     }
 }

@@ -125,6 +125,7 @@ fn run(own: Vec<String>, rest: Vec<String>) -> anyhow::Result<u8> {
                 .collect::<Vec<_>>()
                 .join(" "),
         ),
+        junit: false,
     };
     test::run(&args)
 }

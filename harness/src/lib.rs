@@ -6,6 +6,7 @@ pub mod bench;
 mod cleanup;
 mod executors;
 pub mod failure;
+pub mod observe;
 mod plan;
 mod pool;
 mod reach;
@@ -18,6 +19,7 @@ mod trial;
 mod warm;
 
 pub use failure::{Failure, Setup};
+pub use observe::{Observer, Observers, Outcome};
 pub use plan::{plan, LintFn, Settings};
 pub use report::Verdict;
 pub use snapshots::CacheSettings;
@@ -45,7 +47,18 @@ pub fn run(settings: Settings, args: &Arguments) -> Result<Conclusion, HarnessEr
         let scheduler = schedule::Scheduler::start(&planned.context, per_pool, threads);
         let _ = planned.context.scheduler.set(scheduler);
     }
+    let started = std::time::Instant::now();
+    let observers = planned.context.settings.observers.clone();
+    if !args.list {
+        begin(&observers, &planned.trials, args);
+    }
     let conclusion = libtest_mimic::run(args, planned.trials);
+    if !args.list {
+        let filtered = conclusion.num_filtered_out as usize;
+        observers
+            .iter()
+            .for_each(|o| o.end(filtered, started.elapsed()));
+    }
     if let Some(scheduler) = planned.context.scheduler.get() {
         scheduler.join();
         timing::phase("trials done");
@@ -56,6 +69,21 @@ pub fn run(settings: Settings, args: &Arguments) -> Result<Conclusion, HarnessEr
     cleanup::forget_all();
     timing::report();
     Ok(conclusion)
+}
+
+/// Tells the observers which tests the run reports, and ends at once the ones libtest will
+/// report ignored without running them (`drift::` when it is off).
+fn begin(observers: &Observers, trials: &[Trial], args: &Arguments) {
+    if observers.is_empty() {
+        return;
+    }
+    let shown: Vec<&Trial> = trials.iter().filter(|t| !args.is_filtered_out(t)).collect();
+    let names: Vec<String> = shown.iter().map(|t| t.name().to_string()).collect();
+    observers.iter().for_each(|o| o.begin(&names));
+    for trial in shown.into_iter().filter(|t| args.is_ignored(t)) {
+        let ignored = Outcome::Ignored(None);
+        (observers.iter()).for_each(|o| o.finished(trial.name(), &ignored, Default::default()));
+    }
 }
 
 /// "mrt: snapshots: 12 restored, 3 saved in DIR", when the run used any.

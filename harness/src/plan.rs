@@ -49,6 +49,8 @@ pub struct Settings {
     /// The command a failure's "reproduce" line starts with, up to the test name: what works
     /// where the user ran the tests (`mrt test --project x`, `cargo test --test migrations --`).
     pub reproduce: String,
+    /// Told about each test as it runs (progress line, JUnit, JSON); see [`crate::observe`].
+    pub observers: crate::observe::Observers,
 }
 
 /// Shared by every trial of a run.
@@ -307,6 +309,19 @@ pub(crate) fn tested_revisions(settings: &Settings) -> Result<Vec<String>, Harne
         .collect())
 }
 
+/// A test whose runs the run's observers see (every test of the run is made here).
+fn test(
+    context: &Arc<Context>,
+    name: String,
+    runner: impl FnOnce(&Context) -> Result<Completion, Failed> + Send + 'static,
+) -> Trial {
+    let ctx = Arc::clone(context);
+    let shown = name.clone();
+    Trial::ignorable_test(name, move || {
+        crate::observe::watched(&ctx.settings.observers, &shown, || runner(&ctx))
+    })
+}
+
 /// A revision's test name on a database: `sqlite::<rev>`.
 fn trial_name(db: &str, rev: &str) -> String {
     format!("{db}::{rev}")
@@ -318,7 +333,7 @@ fn revision_trials(context: &Arc<Context>, rev: &str, pool: usize, db: &str) -> 
     match context.settings.project.framework.forward_only(rev) {
         None => vec![revision_trial(context, rev, pool, trial_name(db, rev))],
         Some(why) => vec![
-            Trial::ignorable_test(trial_name(db, rev), move || {
+            test(context, trial_name(db, rev), move |_| {
                 Ok(Completion::ignored_with(why.clone()))
             }),
             revision_trial(context, rev, pool, trial::forward_name(db, rev)),
@@ -337,17 +352,18 @@ fn scheduled_name(context: &Context, db: &str, rev: &str) -> String {
 fn revision_trial(context: &Arc<Context>, rev: &str, pool: usize, name: String) -> Trial {
     if let Some(reason) = context.settings.skip.get(rev) {
         let reason = reason.clone();
-        return Trial::ignorable_test(name, move || {
+        return test(context, name, move |_| {
             Ok(Completion::ignored_with(format!("skipped: {reason}")))
         });
     }
-    let ctx = Arc::clone(context);
     let rev = rev.to_string();
-    Trial::test(name, move || {
+    test(context, name, move |ctx| {
         let scheduled = ctx.scheduler.get().and_then(|s| s.wait(pool, &rev));
         let outcome =
-            scheduled.unwrap_or_else(|| trial::run(&ctx, &rev, pool).map_err(|v| v.to_string()));
-        outcome.map_err(Failed::from)
+            scheduled.unwrap_or_else(|| trial::run(ctx, &rev, pool).map_err(|v| v.to_string()));
+        outcome
+            .map(|()| Completion::Completed)
+            .map_err(Failed::from)
     })
 }
 
@@ -356,20 +372,19 @@ fn lint_trial(context: &Arc<Context>, rev: &str) -> Option<Trial> {
     let name = format!("lint::{rev}");
     if let Some(reason) = context.settings.skip.get(rev) {
         let reason = reason.clone();
-        return Some(Trial::ignorable_test(name, move || {
+        return Some(test(context, name, move |_| {
             Ok(Completion::ignored_with(format!("skipped: {reason}")))
         }));
     }
-    let ctx = Arc::clone(context);
     let rev = rev.to_string();
-    Some(Trial::test(name, move || {
+    Some(test(context, name, move |ctx| {
         let graph = &ctx.settings.project.graph;
         let (Some(lint), Some(revision)) = (ctx.settings.lint.as_ref(), graph.get(&rev)) else {
-            return Ok(());
+            return Ok(Completion::Completed);
         };
         let errors = lint(&ctx.settings.project, revision);
         if errors.is_empty() {
-            Ok(())
+            Ok(Completion::Completed)
         } else {
             Err(errors.join("\n").into())
         }
@@ -391,10 +406,12 @@ fn drift_trials(context: &Arc<Context>) -> Vec<Trial> {
     }
     (0..context.pools.len())
         .map(|index| {
-            let ctx = Arc::clone(context);
             let name = format!("drift::{}", context.pools[index].name);
-            Trial::test(name, move || {
-                trial::drift(&ctx, index).map_err(|v| Failed::from(v.to_string()))
+            test(context, name, move |ctx| {
+                let drift = trial::drift(ctx, index);
+                drift
+                    .map(|()| Completion::Completed)
+                    .map_err(|v| Failed::from(v.to_string()))
             })
             .with_ignored_flag(why_not.is_some())
         })
@@ -402,8 +419,7 @@ fn drift_trials(context: &Arc<Context>) -> Vec<Trial> {
 }
 
 fn graph_trials(context: &Arc<Context>) -> Vec<Trial> {
-    let ctx = Arc::clone(context);
-    let well_formed = Trial::test("graph::well_formed", move || {
+    let well_formed = test(context, "graph::well_formed".into(), move |ctx| {
         let problems: Vec<String> = ctx
             .settings
             .project
@@ -411,13 +427,12 @@ fn graph_trials(context: &Arc<Context>) -> Vec<Trial> {
             .map(|p| p.to_string())
             .collect();
         if problems.is_empty() {
-            Ok(())
+            Ok(Completion::Completed)
         } else {
             Err(problems.join("\n").into())
         }
     });
-    let ctx = Arc::clone(context);
-    let single_head = Trial::test("graph::single_head", move || {
+    let single_head = test(context, "graph::single_head".into(), move |ctx| {
         let framework = &ctx.settings.project.framework;
         let mut groups: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
         for head in ctx.settings.project.graph.heads() {
@@ -433,7 +448,7 @@ fn graph_trials(context: &Arc<Context>) -> Vec<Trial> {
             })
             .collect();
         if conflicts.is_empty() {
-            Ok(())
+            Ok(Completion::Completed)
         } else {
             Err(format!("{} ({})", conflicts.join("; "), framework.merge_hint()).into())
         }

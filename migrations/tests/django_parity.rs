@@ -1,7 +1,7 @@
 //! mrt's Django graph against Django's own `MigrationLoader`, on the fixtures under
 //! `fixtures/django/` and on the migrations that real PyPI packages ship (wagtail,
 //! django-allauth, django-oauth-toolkit, django.contrib), installed in the interpreter
-//! `MRT_PYTHON` (else `python3`).
+//! `MRT_PYTHON` (else the suite's virtualenv, tests/common/python.rs).
 //!
 //! `fixtures/django/loader_graph.py` imports the project with Django and prints its graph for a
 //! fresh database. Each trial checks that every migration file parses, that mrt reads the same
@@ -72,9 +72,9 @@ const PACKAGES: &[Package] = &[
     },
 ];
 
-fn python() -> String {
-    std::env::var("MRT_PYTHON").unwrap_or_else(|_| "python3".into())
-}
+#[path = "../../tests/common/python.rs"]
+mod suite_python;
+use suite_python::python;
 
 fn fixtures_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/django")

@@ -26,6 +26,11 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// The project's folder inside its repository, put before paths in SARIF, GitHub, JSON and
+    /// JUnit output (default: found from `.git`; the table format shows paths from the current
+    /// directory).
+    #[arg(long, value_name = "DIR")]
+    pub path_prefix: Option<String>,
     /// Database engine: generic, sqlite, postgresql or mysql (default: config `dialect`, else
     /// the ini's sqlalchemy.url).
     #[arg(long, value_parser = parse_dialect)]
@@ -64,7 +69,8 @@ pub fn run(args: &CheckArgs, verbose: bool) -> Result<u8> {
         eprintln!("note: read as {detected}; dialect {dialect}");
     }
     let report = check(&project, &policy, &selection, dialect, args.strict);
-    match report::print(&report, args.format) {
+    let prefixes = report::paths::Prefixes::new(&project.root, args.path_prefix.as_deref());
+    match report::print(&report, args.format, &prefixes) {
         // `mrt check | head`: the reader has all it wanted; the verdict stands.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
         other => other.context("cannot write the report")?,

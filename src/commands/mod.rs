@@ -8,3 +8,4 @@ pub mod graph;
 pub mod init;
 pub mod rules;
 pub mod test;
+pub mod test_output;

@@ -73,12 +73,17 @@ pub struct TestArgs {
     /// flags (the Rust harness: `cargo test --test NAME --`).
     #[arg(skip)]
     pub reproduce_with: Option<String>,
+    /// `--format junit`, which libtest's own `--format` does not know (see `cli::take_junit`).
+    #[arg(skip)]
+    pub junit: bool,
 }
 
 pub fn run(args: &TestArgs) -> Result<u8> {
     crate::project::refuse_project_as_filter("test", args.libtest.filter.as_deref())?;
-    let settings = settings(args)?;
-    let conclusion = mrt_harness::run(settings, &args.libtest)?;
+    let mut settings = settings(args)?;
+    let output = super::test_output::Output::new(&args.libtest, args.junit)?;
+    settings.observers = output.observers();
+    let conclusion = output.run(&args.libtest, |libtest| mrt_harness::run(settings, libtest))??;
     Ok(if conclusion.has_failed() {
         TESTS_FAILED
     } else {
@@ -161,6 +166,7 @@ pub fn settings(args: &TestArgs) -> Result<Settings> {
             .reproduce_with
             .clone()
             .unwrap_or_else(|| reproduce(args)),
+        observers: Vec::new(),
     })
 }
 

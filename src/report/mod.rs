@@ -1,11 +1,12 @@
 //! Output formats of `mrt check`, one module per format, all rendering the same [`Report`].
 //!
-//! Every path in a report is relative to the project root with `/` separators, so output is the
-//! same wherever mrt runs and on every OS.
+//! Every path in a report is relative to the project root with `/` separators; at print time each
+//! format puts the prefix its reader needs before them (see [`paths`]).
 
 pub mod github;
 pub mod json;
 pub mod junit;
+pub mod paths;
 pub mod sarif;
 pub mod table;
 
@@ -127,6 +128,16 @@ impl Report {
         groups
     }
 
+    /// The same report with `prefix` before every project-relative path.
+    pub fn under(&self, prefix: &str) -> Report {
+        let mut shown = self.clone();
+        let join = |p: &mut String| *p = paths::join(prefix, p);
+        shown.items.iter_mut().for_each(|i| join(&mut i.path));
+        shown.checked.iter_mut().for_each(|c| join(&mut c.path));
+        shown.skipped.iter_mut().for_each(|s| join(&mut s.path));
+        shown
+    }
+
     /// `N errors, M warnings, K info in F files; S skipped`.
     pub fn summary(&self) -> String {
         let c = self.counts();
@@ -152,12 +163,13 @@ pub fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// Writes `report` to stdout in `format`.
-pub fn print(report: &Report, format: Format) -> io::Result<()> {
+/// Writes `report` to stdout in `format`, its paths as that format's reader needs them.
+pub fn print(report: &Report, format: Format, prefixes: &paths::Prefixes) -> io::Result<()> {
+    let shown = report.under(prefixes.for_format(format));
     let stdout = io::stdout();
     let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let mut out = io::BufWriter::new(stdout.lock());
-    write(report, format, color, &mut out)?;
+    write(&shown, format, color, &mut out)?;
     out.flush()
 }
 

@@ -1,6 +1,6 @@
 //! `--format sarif`: SARIF 2.1.0 as GitHub code scanning accepts it. Every rule mrt knows is in
 //! `tool.driver.rules` (so `ruleIndex` is stable across runs); locations are relative to
-//! `%SRCROOT%`, the project root.
+//! `%SRCROOT%`, the repository root (see `paths`).
 
 use super::{Item, Report};
 use mrt_lint::{Rule, RuleDoc, Severity};

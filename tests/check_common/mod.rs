@@ -31,6 +31,11 @@ pub fn copy_fixture(name: &str) -> tempfile::TempDir {
     dir
 }
 
+/// Copies `from` into `to` (made with its parents).
+pub fn copy_dir_into(from: &Path, to: &Path) {
+    copy_dir(from, to)
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for entry in std::fs::read_dir(from).expect("read fixture dir").flatten() {
@@ -44,8 +49,10 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// `mrt check --format json` in `dir` with extra args; the parsed report and the exit code.
+/// Paths are project-relative (`--path-prefix=`) wherever the project is; `tests/check_paths.rs`
+/// tests the default.
 pub fn check_json(dir: &Path, extra: &[&str]) -> (Option<i32>, Value, String) {
-    let mut args = vec!["check", "--format", "json"];
+    let mut args = vec!["check", "--format", "json", "--path-prefix="];
     args.extend_from_slice(extra);
     let r = run(&args, dir);
     let value: Value = serde_json::from_str(&r.stdout)

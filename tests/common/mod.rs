@@ -29,14 +29,13 @@ pub fn mrt(args: &[&str], cwd: &Path) -> Output {
         .args(args)
         .current_dir(cwd)
         .env("NO_COLOR", "1")
+        .env("MRT_PYTHON", python())
         .output()
         .expect("run mrt")
 }
 
-/// The Python the tests use: `MRT_PYTHON`, else `python3`.
-pub fn python() -> String {
-    std::env::var("MRT_PYTHON").unwrap_or_else(|_| "python3".into())
-}
+mod python;
+pub use python::python;
 
 /// Whether `python()` can import a module; tests that need it are reported ignored otherwise.
 pub fn python_has(module: &str) -> bool {

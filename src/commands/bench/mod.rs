@@ -260,5 +260,6 @@ fn test_args(args: &BenchArgs) -> TestArgs {
         no_cache: true,
         libtest: libtest_mimic::Arguments::default(),
         reproduce_with: None,
+        junit: false,
     }
 }

@@ -58,6 +58,8 @@ pub enum Command {
     /// Time each revision's upgrade and downgrade as the tables it touches grow, and measure
     /// what each step blocks (reads, writes, locks, table rewrites).
     Bench(Box<commands::bench::BenchArgs>),
+    /// Write one HTML page over JSON outputs of mrt check, mrt test and mrt bench.
+    Report(commands::report::ReportArgs),
     /// Detect the migration project in DIR, write a commented mrt.toml, print the next commands.
     Init(commands::init::InitArgs),
     /// Drop the databases crashed or killed runs left on a server (names `mrt_<run>_<n>` only).
@@ -99,6 +101,7 @@ pub fn main() -> ExitCode {
         Command::Bench(args) => commands::bench::run(args),
         Command::Clean(args) => commands::clean::run(args),
         Command::Init(args) => commands::init::run(args),
+        Command::Report(args) => commands::report::run(args),
         Command::Check(args) => commands::check::run(args, cli.verbose),
         Command::Explain(args) => commands::explain::run(args, cli.verbose),
         Command::Rules { format } => commands::rules::run(*format),

@@ -73,6 +73,18 @@ pub struct Config {
     /// `[bench]`: `mrt bench` defaults (table sizes, repetitions, CI gates).
     #[serde(default)]
     pub bench: BenchConfig,
+    /// `[report]`: the HTML report.
+    #[serde(default)]
+    pub report: ReportConfig,
+}
+
+/// `[report]` in config.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    /// Link from a finding to its file and line, `{path}` (from the repository root) and
+    /// `{line}` replaced: `https://github.com/o/r/blob/main/{path}#L{line}`.
+    pub link: Option<String>,
 }
 
 /// `[bench]` in config; flags override each key.

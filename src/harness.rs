@@ -126,6 +126,7 @@ fn run(own: Vec<String>, rest: Vec<String>) -> anyhow::Result<u8> {
                 .join(" "),
         ),
         junit: false,
+        report: None,
     };
     test::run(&args)
 }

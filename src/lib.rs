@@ -7,5 +7,6 @@ mod commands;
 pub mod config;
 pub mod exit;
 pub mod harness;
+mod html;
 mod project;
 mod report;

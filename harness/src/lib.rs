@@ -19,7 +19,7 @@ mod trial;
 mod warm;
 
 pub use failure::{Failure, Setup};
-pub use observe::{Observer, Observers, Outcome};
+pub use observe::{Observer, Observers, Outcome, RevisionInfo, RunInfo};
 pub use plan::{plan, LintFn, Settings};
 pub use report::Verdict;
 pub use snapshots::CacheSettings;
@@ -50,7 +50,7 @@ pub fn run(settings: Settings, args: &Arguments) -> Result<Conclusion, HarnessEr
     let started = std::time::Instant::now();
     let observers = planned.context.settings.observers.clone();
     if !args.list {
-        begin(&observers, &planned.trials, args);
+        begin(&planned.context, &planned.trials, args);
     }
     let conclusion = libtest_mimic::run(args, planned.trials);
     if !args.list {
@@ -73,13 +73,28 @@ pub fn run(settings: Settings, args: &Arguments) -> Result<Conclusion, HarnessEr
 
 /// Tells the observers which tests the run reports, and ends at once the ones libtest will
 /// report ignored without running them (`drift::` when it is off).
-fn begin(observers: &Observers, trials: &[Trial], args: &Arguments) {
+fn begin(ctx: &plan::Context, trials: &[Trial], args: &Arguments) {
+    let observers = &ctx.settings.observers;
     if observers.is_empty() {
         return;
     }
     let shown: Vec<&Trial> = trials.iter().filter(|t| !args.is_filtered_out(t)).collect();
-    let names: Vec<String> = shown.iter().map(|t| t.name().to_string()).collect();
-    observers.iter().for_each(|o| o.begin(&names));
+    let project = &ctx.settings.project;
+    let run = RunInfo {
+        tests: shown.iter().map(|t| t.name().to_string()).collect(),
+        seed: ctx.settings.seed,
+        run_id: ctx.run_id.clone(),
+        databases: ctx.pools.iter().map(|p| p.name.clone()).collect(),
+        project_root: project.root.clone(),
+        revisions: (project.graph.ordered())
+            .map(|r| RevisionInfo {
+                id: r.id.clone(),
+                message: r.message.clone(),
+                path: r.path.clone(),
+            })
+            .collect(),
+    };
+    observers.iter().for_each(|o| o.begin(&run));
     for trial in shown.into_iter().filter(|t| args.is_ignored(t)) {
         let ignored = Outcome::Ignored(None);
         (observers.iter()).for_each(|o| o.finished(trial.name(), &ignored, Default::default()));

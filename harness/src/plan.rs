@@ -1,10 +1,11 @@
 //! What to test: one trial per revision per database, plus chain-level graph tests.
 
 use crate::executors::Executors;
+use crate::observe::Failing;
 use crate::pool::Pool;
 use crate::trial;
 use crate::HarnessError;
-use libtest_mimic::{Completion, Failed, Trial};
+use libtest_mimic::{Completion, Trial};
 use mrt_db::Server;
 use mrt_migrations::exec::PythonChoice;
 use mrt_migrations::{Drift, Project, Revision, RunnerOptions};
@@ -313,7 +314,7 @@ pub(crate) fn tested_revisions(settings: &Settings) -> Result<Vec<String>, Harne
 fn test(
     context: &Arc<Context>,
     name: String,
-    runner: impl FnOnce(&Context) -> Result<Completion, Failed> + Send + 'static,
+    runner: impl FnOnce(&Context) -> Result<Completion, Failing> + Send + 'static,
 ) -> Trial {
     let ctx = Arc::clone(context);
     let shown = name.clone();
@@ -359,11 +360,8 @@ fn revision_trial(context: &Arc<Context>, rev: &str, pool: usize, name: String) 
     let rev = rev.to_string();
     test(context, name, move |ctx| {
         let scheduled = ctx.scheduler.get().and_then(|s| s.wait(pool, &rev));
-        let outcome =
-            scheduled.unwrap_or_else(|| trial::run(ctx, &rev, pool).map_err(|v| v.to_string()));
-        outcome
-            .map(|()| Completion::Completed)
-            .map_err(Failed::from)
+        let outcome = scheduled.unwrap_or_else(|| trial::run(ctx, &rev, pool).map_err(Into::into));
+        outcome.map(|()| Completion::Completed)
     })
 }
 
@@ -409,9 +407,7 @@ fn drift_trials(context: &Arc<Context>) -> Vec<Trial> {
             let name = format!("drift::{}", context.pools[index].name);
             test(context, name, move |ctx| {
                 let drift = trial::drift(ctx, index);
-                drift
-                    .map(|()| Completion::Completed)
-                    .map_err(|v| Failed::from(v.to_string()))
+                drift.map(|()| Completion::Completed).map_err(Failing::from)
             })
             .with_ignored_flag(why_not.is_some())
         })

@@ -12,7 +12,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
 /// A trial's verdict: `Err` holds the failure message libtest shows.
-pub type Outcome = Result<(), String>;
+pub type Outcome = Result<(), crate::observe::Failing>;
 
 pub struct Scheduler {
     shared: Arc<Shared>,
@@ -198,15 +198,15 @@ fn replay_gap(ctx: &Context, pool: usize, rev: &str) -> usize {
 impl Shared {
     fn run_one(&self, ctx: &Context, pool: usize, rev: &str) {
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            crate::trial::run(ctx, rev, pool).map_err(|v| v.to_string())
+            crate::trial::run(ctx, rev, pool).map_err(crate::observe::Failing::from)
         }))
-        .unwrap_or_else(|panic| Err(format!("mrt panicked: {}", panic_message(&panic))));
+        .unwrap_or_else(|panic| Err(format!("mrt panicked: {}", panic_message(&panic)).into()));
         if crate::cleanup::interrupted() {
             // The run is being stopped: this verdict (likely "interrupted") is not the trial's.
             crate::cleanup::park();
         }
-        if let (Err(text), Some(results)) = (&outcome, &ctx.results) {
-            results.record(&format!("{}::{rev}", ctx.pools[pool].name), text);
+        if let (Err(failing), Some(results)) = (&outcome, &ctx.results) {
+            results.record(&format!("{}::{rev}", ctx.pools[pool].name), &failing.text);
         }
         let Some(delivery) = self.results.get(&(pool, rev.to_string())) else {
             return;

@@ -31,6 +31,9 @@ pub struct CheckArgs {
     /// directory).
     #[arg(long, value_name = "DIR")]
     pub path_prefix: Option<String>,
+    /// Also write an HTML report (one self-contained page) to this file.
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
     /// Database engine: generic, sqlite, postgresql or mysql (default: config `dialect`, else
     /// the ini's sqlalchemy.url).
     #[arg(long, value_parser = parse_dialect)]
@@ -51,6 +54,9 @@ pub struct CheckArgs {
     /// Also run these opt-in rules (codes or names, comma-separated).
     #[arg(long, value_delimiter = ',', value_name = "CODES")]
     pub opt_in: Vec<String>,
+    /// Check again whenever a migration file changes, until Ctrl-C.
+    #[arg(long)]
+    pub watch: bool,
 }
 
 pub fn parse_dialect(s: &str) -> Result<Dialect, String> {
@@ -59,6 +65,9 @@ pub fn parse_dialect(s: &str) -> Result<Dialect, String> {
 }
 
 pub fn run(args: &CheckArgs, verbose: bool) -> Result<u8> {
+    if args.watch {
+        return super::watch::run(args, verbose);
+    }
     let loaded = config::load(&args.project.path)?;
     let policy = Policy::new(&loaded, args.dialect, &args.opt_in, &args.select)?;
     let project = project::open(&args.project)?;
@@ -74,6 +83,10 @@ pub fn run(args: &CheckArgs, verbose: bool) -> Result<u8> {
         // `mrt check | head`: the reader has all it wanted; the verdict stands.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
         other => other.context("cannot write the report")?,
+    }
+    if let Some(out) = &args.report {
+        let link = loaded.config.report.link.as_deref();
+        crate::html::write_check(&report, &prefixes, link, out)?;
     }
     Ok(report.exit_code())
 }
@@ -107,6 +120,7 @@ fn check(
             (project.framework.files(r).into_iter()).map(|path| Checked {
                 revision: Some(r.id.clone()),
                 path: report::relative(&project.root, &path),
+                message: r.message.clone(),
             })
         })
         .collect();
@@ -157,6 +171,7 @@ fn add_unparsed_files(checked: &mut Vec<Checked>, items: &[Item]) {
         .map(|i| Checked {
             revision: i.finding.revision.clone(),
             path: i.path.clone(),
+            message: None,
         })
         .collect();
     extra.dedup();

@@ -73,6 +73,9 @@ pub struct TestArgs {
     /// flags (the Rust harness: `cargo test --test NAME --`).
     #[arg(skip)]
     pub reproduce_with: Option<String>,
+    /// Also write an HTML report (one self-contained page) to this file.
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
     /// `--format junit`, which libtest's own `--format` does not know (see `cli::take_junit`).
     #[arg(skip)]
     pub junit: bool,
@@ -81,9 +84,14 @@ pub struct TestArgs {
 pub fn run(args: &TestArgs) -> Result<u8> {
     crate::project::refuse_project_as_filter("test", args.libtest.filter.as_deref())?;
     let mut settings = settings(args)?;
-    let output = super::test_output::Output::new(&args.libtest, args.junit)?;
+    let output = super::test_output::Output::new(&args.libtest, args.junit, args.report.is_some())?;
     settings.observers = output.observers();
+    let prefixes = crate::report::paths::Prefixes::new(&settings.project.root, None);
+    let link = config::load(&args.project)?.config.report.link;
     let conclusion = output.run(&args.libtest, |libtest| mrt_harness::run(settings, libtest))??;
+    if let (Some(out), Some(events)) = (&args.report, output.kept_events()) {
+        crate::html::write_test(&events, &prefixes, link.as_deref(), out)?;
+    }
     Ok(if conclusion.has_failed() {
         TESTS_FAILED
     } else {

@@ -6,6 +6,8 @@ use std::io::{self, Write};
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
+    /// Every file checked, in graph order (what the HTML report lists).
+    revisions: Vec<JsonRevision<'a>>,
     findings: Vec<JsonFinding<'a>>,
     skipped: Vec<JsonSkipped<'a>>,
     summary: JsonSummary,
@@ -21,6 +23,13 @@ struct JsonFinding<'a> {
     name: &'a str,
     severity: &'a str,
     message: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonRevision<'a> {
+    revision: Option<&'a str>,
+    path: &'a str,
+    message: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -41,8 +50,21 @@ struct JsonSummary {
 }
 
 pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &value(report))?;
+    writeln!(out)
+}
+
+/// The document `--format json` prints (and the HTML report reads).
+pub fn value(report: &Report) -> serde_json::Value {
     let c = report.counts();
     let view = JsonReport {
+        revisions: (report.checked.iter())
+            .map(|c| JsonRevision {
+                revision: c.revision.as_deref(),
+                path: &c.path,
+                message: c.message.as_deref(),
+            })
+            .collect(),
         findings: report
             .items
             .iter()
@@ -75,6 +97,6 @@ pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             exit_code: report.exit_code(),
         },
     };
-    serde_json::to_writer_pretty(&mut *out, &view)?;
-    writeln!(out)
+    // Plain structs of strings and numbers: serialising them cannot fail.
+    serde_json::to_value(view).unwrap_or_default()
 }

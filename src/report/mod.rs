@@ -50,6 +50,8 @@ pub struct Skipped {
 pub struct Checked {
     pub revision: Option<String>,
     pub path: String,
+    /// The revision's message (docstring), for the HTML report.
+    pub message: Option<String>,
 }
 
 impl Checked {
@@ -252,6 +254,7 @@ mod tests {
         r.checked.push(Checked {
             revision: None,
             path: "a.py".into(),
+            message: None,
         });
         assert_eq!(
             r.summary(),

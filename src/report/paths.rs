@@ -14,6 +14,8 @@ pub struct Prefixes {
     pub cwd: String,
     /// The project root inside its repository (`""` or `"services/api/"`).
     pub repo: String,
+    /// The project root itself (absolute).
+    pub root: PathBuf,
 }
 
 impl Prefixes {
@@ -33,7 +35,14 @@ impl Prefixes {
         Prefixes {
             cwd: as_dir(cwd),
             repo: as_dir(repo),
+            root,
         }
+    }
+
+    /// The file a tool-format path (from the repository root) names, if it exists.
+    pub fn resolve(&self, shown: &str) -> Option<PathBuf> {
+        let inside = shown.strip_prefix(self.repo.as_str()).unwrap_or(shown);
+        Some(self.root.join(inside)).filter(|p| p.is_file())
     }
 
     /// The prefix `format` puts before a project-relative path.
@@ -68,7 +77,7 @@ fn absolute(p: &Path) -> PathBuf {
 }
 
 /// The nearest folder at or above `dir` holding `.git` (a folder, or a file in a worktree).
-fn repo_root(dir: &Path) -> Option<PathBuf> {
+pub fn repo_root(dir: &Path) -> Option<PathBuf> {
     dir.ancestors()
         .find(|d| d.join(".git").exists())
         .map(Path::to_path_buf)

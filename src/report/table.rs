@@ -112,10 +112,12 @@ mod tests {
                 Checked {
                     revision: Some("a".into()),
                     path: "v/a.py".into(),
+                    message: None,
                 },
                 Checked {
                     revision: Some("b".into()),
                     path: "v/b.py".into(),
+                    message: None,
                 },
             ],
             skipped: vec![Skipped {

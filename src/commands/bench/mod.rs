@@ -55,6 +55,9 @@ pub struct BenchArgs {
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Also write an HTML report (one self-contained page, with the plot) to this file.
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
     /// Also draw time against rows (log-log) as an SVG file.
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
@@ -93,6 +96,11 @@ struct Gates {
     block: Option<Duration>,
 }
 
+/// The `--plot` picture as SVG text, for the HTML report.
+pub fn plot_svg(run: &BenchRun) -> Result<String> {
+    plot::svg(run)
+}
+
 pub fn run(args: &BenchArgs) -> Result<u8> {
     crate::project::refuse_project_as_filter("bench", args.filter.as_deref())?;
     let loaded = config::load(&args.project)?;
@@ -119,6 +127,7 @@ pub fn run(args: &BenchArgs) -> Result<u8> {
         None => None,
     };
     let mut settings = test::settings(&test_args(args))?;
+    let root = settings.project.root.clone();
     settings.lint = None;
     settings.drift = false;
     settings.cache = None;
@@ -137,6 +146,12 @@ pub fn run(args: &BenchArgs) -> Result<u8> {
     if let Some(name) = &args.save_baseline {
         let path = baselines.save(name, &run)?;
         eprintln!("mrt: baseline '{name}' saved to {}", path.display());
+    }
+    if let Some(out) = &args.report {
+        let input = crate::html::model::Input::Bench(Box::new(run.clone()));
+        let link = loaded.config.report.link.as_deref();
+        let title = crate::html::title(&root);
+        crate::html::write(&[input], &|_: &str| None, link, &title, out)?;
     }
     Ok(verdict(&run, &gates))
 }
@@ -261,5 +276,6 @@ fn test_args(args: &BenchArgs) -> TestArgs {
         libtest: libtest_mimic::Arguments::default(),
         reproduce_with: None,
         junit: false,
+        report: None,
     }
 }

@@ -13,13 +13,27 @@ const LABELLED: usize = 6;
 type Series = ((String, String, BenchDirection), Vec<(f64, f64)>);
 
 pub fn draw(run: &BenchRun, path: &Path) -> Result<()> {
+    std::fs::write(path, svg(run)?)?;
+    Ok(())
+}
+
+/// The plot as SVG text (for a file, or the HTML report).
+pub fn svg(run: &BenchRun) -> Result<String> {
+    let mut out = String::new();
+    paint(
+        run,
+        SVGBackend::with_string(&mut out, (960, 600)).into_drawing_area(),
+    )?;
+    Ok(out)
+}
+
+fn paint(run: &BenchRun, root: DrawingArea<SVGBackend, plotters::coord::Shift>) -> Result<()> {
     let series = series(run);
     let xs = series.iter().flat_map(|(_, p)| p.iter().map(|p| p.0));
     let ys = series.iter().flat_map(|(_, p)| p.iter().map(|p| p.1));
     let x_max = xs.fold(10.0, f64::max) * 1.5;
     let (y_min, y_max) = ys.fold((f64::MAX, 0.01_f64), |(lo, hi), y| (lo.min(y), hi.max(y)));
     let y_min = (y_min.min(y_max) / 2.0).max(0.001);
-    let root = SVGBackend::new(path, (960, 600)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
         .caption(

@@ -1,28 +1,37 @@
 //! `--format json`: libtest's JSON event stream, one object per line, as `cargo test -- --format
 //! json` gives it, except that a failure's `stdout` is its text as it is (libtest-mimic wraps it
-//! in `Error: "..."`), and an ignored test carries its reason in `message`.
+//! in `Error: "..."`), an ignored test carries its reason in `message`, and mrt adds what a
+//! reader of the stream (the HTML report, `mrt report --from`) needs: the run (`mrt` on the
+//! suite's start: seed, databases, the revisions in graph order) and each failure's parts
+//! (`failures` on a failed test: title, lines, schema and row differences).
 
-use mrt_harness::{Observer, Outcome};
-use serde_json::json;
+use crate::report::paths::{join, Prefixes};
+use mrt_db::{RowDiffKind, RowDifference, SchemaDifference};
+use mrt_harness::{Failure, Observer, Outcome, RunInfo};
+use serde_json::{json, Value};
 use std::io::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
 pub struct Events {
-    /// The real stdout, taken before libtest's is pointed away.
-    out: Mutex<std::fs::File>,
+    out: Mutex<Box<dyn Write + Send>>,
     counts: Mutex<[usize; 3]>,
 }
 
 impl Events {
+    /// Events on the real stdout, taken before libtest's is pointed away.
     pub fn new() -> anyhow::Result<Events> {
-        Ok(Events {
-            out: Mutex::new(real_stdout()?),
-            counts: Mutex::new([0; 3]),
-        })
+        Ok(Events::to(Box::new(real_stdout()?)))
     }
 
-    fn line(&self, value: serde_json::Value) {
+    pub fn to(out: Box<dyn Write + Send>) -> Events {
+        Events {
+            out: Mutex::new(out),
+            counts: Mutex::new([0; 3]),
+        }
+    }
+
+    fn line(&self, value: Value) {
         if let Ok(mut out) = self.out.lock() {
             let _ = writeln!(out, "{value}");
             let _ = out.flush();
@@ -41,9 +50,47 @@ fn real_stdout() -> anyhow::Result<std::fs::File> {
     anyhow::bail!("--format json needs a Unix system here")
 }
 
+/// Events kept in memory, for `--report`.
+#[derive(Clone, Default)]
+pub struct Buffer(std::sync::Arc<Mutex<Vec<u8>>>);
+
+impl Buffer {
+    pub fn text(&self) -> String {
+        self.0
+            .lock()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+impl Write for Buffer {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut b) = self.0.lock() {
+            b.extend_from_slice(data);
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 impl Observer for Events {
-    fn begin(&self, tests: &[String]) {
-        self.line(json!({"type": "suite", "event": "started", "test_count": tests.len()}));
+    fn begin(&self, run: &RunInfo) {
+        let prefix = Prefixes::new(&run.project_root, None).repo;
+        let path =
+            |p: &std::path::Path| join(&prefix, &crate::report::relative(&run.project_root, p));
+        let revisions: Vec<Value> = (run.revisions.iter())
+            .map(|r| json!({"id": r.id, "message": r.message, "path": path(&r.path)}))
+            .collect();
+        self.line(json!({
+            "type": "suite", "event": "started", "test_count": run.tests.len(),
+            "mrt": {
+                "version": env!("CARGO_PKG_VERSION"), "seed": run.seed, "run": run.run_id,
+                "databases": run.databases, "revisions": revisions,
+            },
+        }));
     }
 
     fn started(&self, name: &str) {
@@ -57,9 +104,12 @@ impl Observer for Events {
                 0,
                 json!({"type": "test", "name": name, "event": "ok", "exec_time": secs}),
             ),
-            Outcome::Failed(text) => (
+            Outcome::Failed { text, failures } => (
                 1,
-                json!({"type": "test", "name": name, "event": "failed", "exec_time": secs, "stdout": text}),
+                json!({
+                    "type": "test", "name": name, "event": "failed", "exec_time": secs,
+                    "stdout": text, "failures": failures.iter().map(failure).collect::<Vec<_>>(),
+                }),
             ),
             Outcome::Ignored(reason) => {
                 let mut v = json!({"type": "test", "name": name, "event": "ignored"});
@@ -83,5 +133,41 @@ impl Observer for Events {
             "ignored": ignored, "measured": 0, "filtered_out": filtered_out,
             "exec_time": elapsed.as_secs_f64(),
         }));
+    }
+}
+
+/// One failure: its title and lines as the text shows them, and its differences as data.
+fn failure(f: &Failure) -> Value {
+    let mut v = json!({"title": f.title(), "lines": f.lines()});
+    match f {
+        Failure::NotRolledBack(d)
+        | Failure::SchemaNotRestored(d)
+        | Failure::SecondUpgradeDiffers(d) => {
+            v["schema"] = d.iter().map(schema).collect();
+        }
+        Failure::DataNotRestored(d) | Failure::ForwardChangedRows(d) => {
+            v["rows"] = d.iter().map(row).collect();
+        }
+        _ => {}
+    }
+    v
+}
+
+fn schema(d: &SchemaDifference) -> Value {
+    json!({"object": d.object, "before": d.before, "after": d.after})
+}
+
+fn row(d: &RowDifference) -> Value {
+    match &d.kind {
+        RowDiffKind::Lost => json!({"table": d.table, "key": d.key, "change": "lost"}),
+        RowDiffKind::Added => json!({"table": d.table, "key": d.key, "change": "added"}),
+        RowDiffKind::Changed {
+            column,
+            before,
+            after,
+        } => json!({
+            "table": d.table, "key": d.key, "change": "changed", "column": column,
+            "before": before.to_string(), "after": after.to_string(),
+        }),
     }
 }

@@ -3,7 +3,7 @@
 //! dashboards show `cargo nextest`'s JUnit output.
 
 use crate::report::junit::escape;
-use mrt_harness::{Observer, Outcome};
+use mrt_harness::{Observer, Outcome, RunInfo};
 use std::io::{self, Write};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -19,9 +19,9 @@ pub struct Junit {
 }
 
 impl Observer for Junit {
-    fn begin(&self, tests: &[String]) {
+    fn begin(&self, run: &RunInfo) {
         if let Ok(mut cases) = self.cases.lock() {
-            *cases = tests.iter().map(|t| (t.clone(), None)).collect();
+            *cases = run.tests.iter().map(|t| (t.clone(), None)).collect();
         }
     }
 
@@ -61,10 +61,10 @@ impl Junit {
         }
         let count = |list: &[&Case]| {
             let failed = (list.iter())
-                .filter(|c| matches!(c.1, Some((Outcome::Failed(_), _))))
+                .filter(|c| matches!(c.1, Some((Outcome::Failed { .. }, _))))
                 .count();
             let skipped = (list.iter())
-                .filter(|c| !matches!(c.1, Some((Outcome::Passed | Outcome::Failed(_), _))))
+                .filter(|c| !matches!(c.1, Some((Outcome::Passed | Outcome::Failed { .. }, _))))
                 .count();
             (list.len(), failed, skipped)
         };
@@ -111,7 +111,7 @@ fn write_case(
     )?;
     match result {
         Some((Outcome::Passed, _)) => writeln!(out, "/>"),
-        Some((Outcome::Failed(text), _)) => {
+        Some((Outcome::Failed { text, .. }, _)) => {
             let first = text.lines().next().unwrap_or("failed");
             writeln!(out, ">")?;
             writeln!(

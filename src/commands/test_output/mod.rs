@@ -26,13 +26,15 @@ pub enum Mode {
 
 pub struct Output {
     mode: Mode,
+    /// `--report`: the JSON events kept for the page.
+    report: Option<(Arc<events::Events>, events::Buffer)>,
     progress: Option<Arc<progress::Progress>>,
     events: Option<Arc<events::Events>>,
     junit: Option<Arc<junit::Junit>>,
 }
 
 impl Output {
-    pub fn new(libtest: &Arguments, junit: bool) -> anyhow::Result<Output> {
+    pub fn new(libtest: &Arguments, junit: bool, report: bool) -> anyhow::Result<Output> {
         let mode = match (junit, libtest.format) {
             (true, _) => Mode::Junit,
             (false, Some(FormatSetting::Json)) => Mode::Json,
@@ -43,8 +45,15 @@ impl Output {
         }
         let listing = libtest.list;
         let live = mode != Mode::Json && !listing && std::io::stderr().is_terminal();
+        let buffer = events::Buffer::default();
         Ok(Output {
             mode,
+            report: (report && !listing).then(|| {
+                (
+                    Arc::new(events::Events::to(Box::new(buffer.clone()))),
+                    buffer,
+                )
+            }),
             progress: live.then(|| Arc::new(progress::Progress::new())),
             events: (mode == Mode::Json && !listing)
                 .then(events::Events::new)
@@ -65,7 +74,15 @@ impl Output {
         if let Some(j) = &self.junit {
             out.push(j.clone());
         }
+        if let Some((r, _)) = &self.report {
+            out.push(r.clone());
+        }
         out
+    }
+
+    /// The events `--report` kept (JSON lines), after the run.
+    pub fn kept_events(&self) -> Option<String> {
+        self.report.as_ref().map(|(_, buffer)| buffer.text())
     }
 
     /// Runs the tests with libtest's arguments as this output needs them, its stdout pointed

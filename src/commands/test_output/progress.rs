@@ -1,7 +1,7 @@
 //! The live line on stderr while trials run: done / total, failures so far, what is running.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use mrt_harness::{Observer, Outcome};
+use mrt_harness::{Observer, Outcome, RunInfo};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -53,8 +53,8 @@ impl Progress {
 }
 
 impl Observer for Progress {
-    fn begin(&self, tests: &[String]) {
-        self.bar.set_length(tests.len() as u64);
+    fn begin(&self, run: &RunInfo) {
+        self.bar.set_length(run.tests.len() as u64);
         self.bar.enable_steady_tick(Duration::from_millis(120));
     }
 
@@ -66,7 +66,7 @@ impl Observer for Progress {
     }
 
     fn finished(&self, name: &str, outcome: &Outcome, _: Duration) {
-        if matches!(outcome, Outcome::Failed(_)) {
+        if matches!(outcome, Outcome::Failed { .. }) {
             self.failed.fetch_add(1, Relaxed);
         }
         if let Ok(mut r) = self.running.lock() {

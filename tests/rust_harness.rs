@@ -4,8 +4,8 @@
 //! (fixtures/rust_harness_sqlx, fixtures/rust_harness_diesel).
 //!
 //! Each demo package is copied to a temporary directory with the path to this repository filled
-//! in, and built in `target/rust-harness` with this repository's Cargo.lock, so dependencies are
-//! compiled once per machine. Ignored, with the reason, when Alembic (for the Alembic demo) or
+//! in, and built in this workspace's target folder with its Cargo.lock and dev profile, so the
+//! dependencies `cargo test --workspace` compiled are reused, not compiled again. Ignored, with the reason, when Alembic (for the Alembic demo) or
 //! cargo-nextest is missing.
 
 mod common;
@@ -119,6 +119,15 @@ fn copy_demo(demo: &Demo) -> Result<(tempfile::TempDir, PathBuf), Failed> {
     Ok((tmp, dest))
 }
 
+/// The workspace's own target folder (the parent of `CARGO_TARGET_TMPDIR`): the demos, built
+/// with the same profile and lock file, reuse the dependencies this build has just compiled.
+/// cargo does not hold its build lock while it runs the tests, so this nested build can take it.
+fn shared_target() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .map_or_else(|| common::repo().join("target"), Path::to_path_buf)
+}
+
 fn cargo(demo: &Demo, dir: &Path, args: &[&str]) -> Result<String, Failed> {
     cargo_with(demo, dir, args, &[])
 }
@@ -134,10 +143,7 @@ fn cargo_with(
         .args(args)
         .envs(env.iter().copied())
         .current_dir(dir)
-        .env(
-            "CARGO_TARGET_DIR",
-            common::repo().join("target/rust-harness"),
-        )
+        .env("CARGO_TARGET_DIR", shared_target())
         .env("MRT_SEED", "7")
         .env_remove("RUSTFLAGS");
     if demo.python {

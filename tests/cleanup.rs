@@ -108,6 +108,7 @@ fn nothing_left(url: &str) -> Result<(), Failed> {
         .args(["test", "--project"])
         .arg(&project)
         .args(["--db", url, "--seed", "1", "-q"])
+        .env("MRT_PYTHON", common::python())
         .output()
         .map_err(|e| e.to_string())?;
     if out.status.code() != Some(101) {
@@ -148,6 +149,7 @@ fn interrupted_run(url: &str) -> Result<String, Failed> {
         .args(["test", "--project"])
         .arg(&project)
         .args(["--db", url, "--step-timeout", "120", "--test-threads", "1"])
+        .env("MRT_PYTHON", common::python())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

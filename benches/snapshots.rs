@@ -1,7 +1,8 @@
 //! Benchmark of snapshots on a generated 100-revision chain, all measured in one run:
 //! (a) `mrt test` with an empty cache, (b) `mrt test` again with the cache it left, (c) every
 //! trial as its own process with `--exact` (what `cargo nextest run` does, two at a time on this
-//! 2-core machine) with an empty cache, then with the cache it left, and with no cache at all.
+//! 2-core machine) with an empty cache, then with the cache it left (each process hands its
+//! database to the next on PostgreSQL), the same without that hand-off, and with no cache at all.
 //! Ratios against (a) matter, not absolute times.
 //!
 //! Run: `cargo bench --bench snapshots` (chains: `MRT_BENCH_CHAINS=alembic,sqlx`, default both;
@@ -52,13 +53,24 @@ fn bench(chain: &str, db: &str, n: usize) {
     let warm = median(runs, || run(&[]));
     let tests = list(project.path(), db);
     clean(db, cache.path());
-    let each_cold = time(|| each(project.path(), db, cache.path(), &tests, &[]));
-    let each_warm = time(|| each(project.path(), db, cache.path(), &tests, &[]));
-    let each_none = time(|| each(project.path(), db, cache.path(), &tests, &["--no-cache"]));
+    let each_cold = time(|| each(project.path(), db, cache.path(), &tests, &[], false));
+    let each_warm = time(|| each(project.path(), db, cache.path(), &tests, &[], false));
+    let each_kept = time(|| each(project.path(), db, cache.path(), &tests, &[], true));
+    let each_none = time(|| {
+        each(
+            project.path(),
+            db,
+            cache.path(),
+            &tests,
+            &["--no-cache"],
+            false,
+        )
+    });
     clean(db, cache.path());
     println!(
         "{label}: (a) cold {:.2} s, (b) warm {:.2} s = {:.2}x (a); one process per test ({} tests, 2 at a time): \
-         (c) cold cache {:.2} s = {:.2}x, warm cache {:.2} s = {:.2}x, no cache {:.2} s = {:.2}x (a)",
+         (c) cold cache {:.2} s = {:.2}x, warm cache {:.2} s = {:.2}x, warm without hand-off {:.2} s = {:.2}x, \
+         no cache {:.2} s = {:.2}x (a)",
         secs(cold),
         secs(warm),
         ratio(warm, cold),
@@ -67,6 +79,8 @@ fn bench(chain: &str, db: &str, n: usize) {
         ratio(each_cold, cold),
         secs(each_warm),
         ratio(each_warm, cold),
+        secs(each_kept),
+        ratio(each_kept, cold),
         secs(each_none),
         ratio(each_none, cold),
     );
@@ -110,8 +124,16 @@ fn list(project: &Path, db: &str) -> Vec<String> {
         .collect()
 }
 
-/// Every test as its own process with `--exact`, two at a time, as nextest runs them.
-fn each(project: &Path, db: &str, cache: &Path, tests: &[String], extra: &[&str]) {
+/// Every test as its own process with `--exact`, two at a time, as nextest runs them; with
+/// `no_hand_off`, each process drops its database instead of handing it to the next.
+fn each(
+    project: &Path,
+    db: &str,
+    cache: &Path,
+    tests: &[String],
+    extra: &[&str],
+    no_hand_off: bool,
+) {
     let next = std::sync::atomic::AtomicUsize::new(0);
     std::thread::scope(|scope| {
         for _ in 0..2 {
@@ -122,6 +144,7 @@ fn each(project: &Path, db: &str, cache: &Path, tests: &[String], extra: &[&str]
                     .args(["--exact", name, "--test-threads", "1"])
                     .args(extra)
                     .env("NEXTEST_RUN_ID", "5eed0000-0000-0000-0000-000000000000")
+                    .env("MRT_HAND_OFF", if no_hand_off { "off" } else { "on" })
                     .output()
                     .expect("run mrt");
                 assert!(

@@ -77,6 +77,7 @@ pub enum Command {
 }
 
 pub fn main() -> ExitCode {
+    mrt_harness::reaper::run_if_asked();
     let (argv, junit) = take_junit(std::env::args_os().collect());
     let cli = match Cli::try_parse_from(argv) {
         Ok(mut cli) => {

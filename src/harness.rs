@@ -24,6 +24,7 @@ use std::path::PathBuf;
 /// with libtest's code (101 on failure, 3 on a configuration error). mrt's own flags may follow
 /// `--` beside libtest's: `cargo test --test migrations -- --db postgres://... --seed 7`.
 pub fn main() -> ! {
+    mrt_harness::reaper::run_if_asked();
     let (own, rest) = split_args(std::env::args().collect());
     let code = match run(own, rest) {
         Ok(code) => code,

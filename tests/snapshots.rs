@@ -21,6 +21,7 @@ fn main() {
     let pg_url = pg.clone().unwrap_or_default();
     let pg2 = pg_url.clone();
     let pg3 = pg_url.clone();
+    let pg4 = pg_url.clone();
     let trials = vec![
         Trial::test("snapshots::same_verdicts_cold_and_warm::sqlite", || {
             same_verdicts("sqlite")
@@ -40,6 +41,11 @@ fn main() {
         Trial::test(
             "snapshots::concurrent_runs_share_the_cache::postgres",
             move || concurrent(&pg2),
+        )
+        .with_ignored_flag(pg.is_none()),
+        Trial::test(
+            "nextest::processes_hand_their_database_to_the_next::postgres",
+            move || hand_off(&pg4),
         )
         .with_ignored_flag(pg.is_none()),
         Trial::test("snapshots::killed_run_leaves_no_half_snapshot", killed),
@@ -441,4 +447,83 @@ fn alembic_chain(dir: &Path, n: usize) -> Result<(), Failed> {
         std::fs::write(versions.join(format!("r{i:04}.py")), body).map_err(|e| e.to_string())?;
     }
     Ok(())
+}
+
+/// Under nextest (`NEXTEST_RUN_ID`), each test as its own process, one after another: every
+/// verdict is the one of a run without cache; a process after a passing one takes over that
+/// database instead of making one, one after a failing one does not (a failed trial's database
+/// is dropped); what the last processes handed off is gone once nobody can claim it.
+fn hand_off(url: &str) -> Result<(), Failed> {
+    let turn = server_turn(url);
+    let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let project = tmp.path().join("p");
+    sqlx_chain(&project, 8, "hand off");
+    let cache = tmp.path().join("cache");
+    let reference = output(mrt(&project, url, None, &["--test-threads", "1"]))?;
+    let expected: Vec<(String, bool)> = String::from_utf8_lossy(&reference.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("test postgres::"))
+        .filter_map(|l| {
+            let (name, verdict) = l.split_once(" ... ")?;
+            Some((format!("postgres::{}", name.trim()), verdict.trim() == "ok"))
+        })
+        .collect();
+    ensure(
+        expected.len() == 8 && expected.iter().any(|(_, ok)| !ok),
+        || format!("reference run:\n{}", verdicts(&reference)),
+    )?;
+    let run_id = format!("{:08x}-0000-4000-8000-000000000000", std::process::id());
+    let before = handed_off(url)?;
+    let mut previous_passed = false;
+    for (name, passed) in &expected {
+        let mut command = mrt(&project, url, Some(&cache), &["--exact", name]);
+        command.env("NEXTEST_RUN_ID", &run_id);
+        let out = output(command)?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let verdict = if *passed { "ok" } else { "FAILED" };
+        ensure(
+            stdout.contains(&format!("test {name} ... {verdict}")),
+            || format!("{name}: expected {verdict} as without cache:\n{stdout}"),
+        )?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let took = stderr.contains("taken over from the last process 1");
+        let gave = stderr.contains("handed to the next 1");
+        ensure(took == previous_passed && gave == *passed, || {
+            format!(
+                "{name}: after a passing test {previous_passed}, passing {passed}, but:\n{stderr}"
+            )
+        })?;
+        previous_passed = *passed;
+    }
+    let left: Vec<String> = handed_off(url)?.difference(&before).cloned().collect();
+    // The last process's own (its output said so); others' when the suite runs under nextest.
+    ensure(!left.is_empty(), || {
+        "the last process handed off no database".to_string()
+    })?;
+    clean_snapshots(url, &cache)?;
+    // The wait holds up no other case on the server.
+    drop(turn);
+    std::thread::sleep(mrt_db::HAND_OFF_TTL + std::time::Duration::from_secs(4));
+    let still: Vec<String> = handed_off(url)?
+        .intersection(&left.iter().cloned().collect())
+        .cloned()
+        .collect();
+    ensure(still.is_empty(), || {
+        format!(
+            "not dropped {} s after the run: {still:?}",
+            mrt_db::HAND_OFF_TTL.as_secs() + 4
+        )
+    })
+}
+
+/// The names of the handed-off databases on the server.
+fn handed_off(url: &str) -> Result<BTreeSet<String>, Failed> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let names = runtime
+        .block_on(mrt_db::handed_off(url))
+        .map_err(|e| e.to_string())?;
+    Ok(names.into_iter().collect())
 }

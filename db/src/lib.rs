@@ -41,12 +41,14 @@ pub use model::{
     CheckConstraint, Column, ForeignKey, Index, Schema, Table, Trigger, UniqueConstraint, View,
 };
 pub use mysql::MysqlServer;
-pub use postgres::PgServer;
+pub use postgres::{PgServer, HAND_OFF_PREFIX, HAND_OFF_TTL};
 pub use probe::{lock_strength, LockProbe, PROBE_LOCK_TIMEOUT};
 pub use schema_hint::SchemaHint;
 pub use script::{has_statements, ScriptFailure, ScriptOptions};
 pub use server_url::scrub_secrets;
-pub use snapshot::{sqlite_snapshot_path, SnapshotInfo, SNAPSHOT_PREFIX};
+pub use snapshot::{
+    drop_unclaimed, handed_off, sqlite_snapshot_path, SnapshotInfo, SNAPSHOT_PREFIX,
+};
 pub use sqlite::SqliteServer;
 pub use test_servers::test_server_url;
 pub use value::{Row, Value};

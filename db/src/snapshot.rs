@@ -97,6 +97,44 @@ impl Server {
         }
     }
 
+    /// Whether a finished database can be handed to the next process instead of dropped
+    /// (PostgreSQL: a rename, see `postgres::handoff`).
+    pub fn hands_off(&self) -> bool {
+        matches!(self, Server::Postgres(_))
+    }
+
+    /// Hands `db` (at the state of snapshot key `key`) to whichever process claims that key
+    /// next, and returns the name it waits under; `Ok(None)` when it stays this run's, to drop
+    /// as usual.
+    pub async fn hand_off(&self, db: &TempDb, key: &str) -> Result<Option<String>, DbError> {
+        check_key(self.dialect().as_str(), key)?;
+        match self {
+            Server::Postgres(s) => s.hand_off(db, key).await,
+            _ => Ok(None),
+        }
+    }
+
+    /// The URL a later process connects to this server with (credentials included: pass it
+    /// only to a process of the same user, never print it); `None` for SQLite.
+    pub fn connect_url(&self) -> Option<String> {
+        match self {
+            Server::Postgres(s) => Some(s.0.admin_url()),
+            _ => None,
+        }
+    }
+
+    /// A database another process handed off at the first of `keys` that has one, now this
+    /// run's, with that key.
+    pub async fn claim(&self, keys: &[String]) -> Result<Option<(TempDb, String)>, DbError> {
+        for key in keys {
+            check_key(self.dialect().as_str(), key)?;
+        }
+        match self {
+            Server::Postgres(s) => s.claim(keys).await,
+            _ => Ok(None),
+        }
+    }
+
     /// Removes snapshot `key`. A PostgreSQL snapshot being copied at that moment is kept (the
     /// server refuses to drop a database in use); `Ok(false)` says so.
     pub async fn drop_snapshot(&self, key: &str, dir: &Path) -> Result<bool, DbError> {
@@ -113,6 +151,25 @@ impl Server {
             Server::Postgres(s) => s.drop_snapshot(key).await,
             Server::Mysql(_) => Ok(true),
         }
+    }
+}
+
+/// Drops the databases in `names` handed off on the server at `url` that nobody claimed (see
+/// [`Server::hand_off`]); names without the hand-off prefix are never touched.
+pub async fn drop_unclaimed(url: &str, names: &[String]) -> Result<(), DbError> {
+    let parsed = crate::server_url::ServerUrl::parse(url)?;
+    match parsed.dialect {
+        crate::Dialect::Postgres => crate::postgres::drop_unclaimed(parsed, names).await,
+        _ => Ok(()),
+    }
+}
+
+/// The handed-off databases waiting on the server at `url` (none but on PostgreSQL).
+pub async fn handed_off(url: &str) -> Result<Vec<String>, DbError> {
+    let parsed = crate::server_url::ServerUrl::parse(url)?;
+    match parsed.dialect {
+        crate::Dialect::Postgres => crate::postgres::waiting(parsed).await,
+        _ => Ok(Vec::new()),
     }
 }
 

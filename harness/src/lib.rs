@@ -10,6 +10,7 @@ pub mod observe;
 mod plan;
 mod pool;
 mod reach;
+pub mod reaper;
 mod report;
 mod results;
 mod schedule;
@@ -63,9 +64,9 @@ pub fn run(settings: Settings, args: &Arguments) -> Result<Conclusion, HarnessEr
         scheduler.join();
         timing::phase("trials done");
     }
-    snapshots_summary(&planned.context);
     planned.context.finish();
     timing::phase("cleaned up");
+    snapshots_summary(&planned.context);
     cleanup::forget_all();
     timing::report();
     Ok(conclusion)
@@ -108,15 +109,23 @@ fn snapshots_summary(ctx: &plan::Context) {
         return;
     };
     let used = ctx.pools.iter().filter_map(|p| p.snapshots.get());
-    let (restored, saved) = used.fold((0, 0), |(r, s), snap| {
-        (
-            r + snap.restored.load(Relaxed),
-            s + snap.saved.load(Relaxed),
-        )
-    });
+    let (mut restored, mut saved, mut claimed, mut handed) = (0, 0, 0, 0);
+    let mut hands_off = false;
+    for snap in used {
+        restored += snap.restored.load(Relaxed);
+        saved += snap.saved.load(Relaxed);
+        claimed += snap.claimed.load(Relaxed);
+        handed += snap.handed.load(Relaxed);
+        hands_off |= snap.hands_off();
+    }
     if ctx.pools.iter().any(|p| p.snapshots.get().is_some()) {
+        let hand_off = if hands_off {
+            format!("; databases taken over from the last process {claimed}, handed to the next {handed}")
+        } else {
+            String::new()
+        };
         eprintln!(
-            "mrt: snapshots: {restored} restored, {saved} saved in {}",
+            "mrt: snapshots: {restored} restored, {saved} saved in {}{hand_off}",
             cache.dir.display()
         );
     }

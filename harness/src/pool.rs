@@ -116,6 +116,12 @@ impl Pool {
                 .map(|(i, _)| i)?;
             Some(idle.swap_remove(best))
         });
+        if let Some(claimed) = self.claim(graph, target, &found).await {
+            if let (Some(p), Ok(mut idle)) = (found, self.idle.lock()) {
+                idle.push(p);
+            }
+            return Ok(claimed);
+        }
         if let Some(restored) = self.restore(graph, target, &found).await {
             if let (Some(p), Ok(mut idle)) = (found, self.idle.lock()) {
                 idle.push(p);
@@ -131,6 +137,36 @@ impl Pool {
             }),
             None => Ok(Pooled::fresh(self.server.create().await?)),
         }
+    }
+
+    /// A database an earlier process handed off (under nextest) at a state inside `target`
+    /// that beats `idle` and a snapshot restore (see [`PoolSnapshots::claimable`]).
+    async fn claim(
+        &self,
+        graph: &RevisionGraph,
+        target: &BTreeSet<&str>,
+        idle: &Option<Pooled>,
+    ) -> Option<Pooled> {
+        let snapshots = self.snapshots.get().filter(|s| s.hands_off())?;
+        if crate::cleanup::interrupted() {
+            return None;
+        }
+        let have = idle.as_ref().map_or(0, |p| p.state.len());
+        let mut states = snapshots.claimable(graph, target, have);
+        if states.is_empty() {
+            return None;
+        }
+        let keys: Vec<String> = states.iter().map(|f| f.key.clone()).collect();
+        let (db, key) = self.call(self.server.claim(&keys)).await.ok()??;
+        let index = states.iter().position(|f| f.key == key)?;
+        snapshots
+            .claimed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(Pooled {
+            db,
+            state: states.swap_remove(index).state,
+            schema: None,
+        })
     }
 
     /// A database restored from the best snapshot for `target`, when there is one worth more
@@ -174,12 +210,12 @@ impl Pool {
         }
     }
 
-    /// Whether a snapshot would start a trial at `target` (then no empty database is made for
-    /// it up front).
-    pub fn has_snapshot_for(&self, graph: &RevisionGraph, target: &BTreeSet<&str>) -> bool {
+    /// Whether a snapshot, or a database another process hands off, may start a trial at
+    /// `target` (then no empty database is made for it up front).
+    pub fn may_start_at(&self, graph: &RevisionGraph, target: &BTreeSet<&str>) -> bool {
         self.snapshots
             .get()
-            .is_some_and(|s| s.best(graph, target, None).is_some())
+            .is_some_and(|s| s.hands_off() || s.best(graph, target, None).is_some())
     }
 
     /// How many revisions the idle database [`Pool::take`] would pick for `target` has applied.
@@ -208,6 +244,9 @@ impl Pool {
     /// PostgreSQL) overlaps the other threads' last trials instead of following them; a trial
     /// that would still have wanted it replays from another database instead.
     pub async fn release_mine(&self) {
+        if self.snapshots.get().is_some_and(|s| s.hands_off()) {
+            return; // kept for the next process (see `Pool::finish`)
+        }
         let thread = std::thread::current().id();
         let Some(name) = self
             .last_given
@@ -231,13 +270,15 @@ impl Pool {
         let _ = self.call(drop_db(&self.server, pooled)).await;
     }
 
-    /// Drops every idle database, all at once, and removes the server's temporary files.
+    /// Drops every idle database, all at once (under nextest, hands them to the next process
+    /// instead), and removes the server's temporary files.
     pub async fn finish(&self) {
         let idle: Vec<Pooled> = self
             .idle
             .lock()
             .map(|mut v| v.drain(..).collect())
             .unwrap_or_default();
+        let idle = self.hand_off(idle).await;
         futures_util::future::join_all(
             idle.into_iter()
                 .map(|p| self.call(drop_db(&self.server, p))),
@@ -266,6 +307,39 @@ impl Pool {
                 self.server.label()
             );
         }
+    }
+}
+
+impl Pool {
+    /// Hands the idle databases at a known, non-empty state to later processes (see
+    /// [`PoolSnapshots::hands_off`]); returns the ones that stay this run's.
+    async fn hand_off(&self, idle: Vec<Pooled>) -> Vec<Pooled> {
+        let Some(snapshots) = self.snapshots.get().filter(|s| s.hands_off()) else {
+            return idle;
+        };
+        if crate::cleanup::interrupted() || self.gone().is_some() {
+            return idle;
+        }
+        let mut kept = Vec::new();
+        let mut handed = Vec::new();
+        for pooled in idle {
+            let key = snapshots.key(pooled.state.iter().map(String::as_str));
+            let name = match pooled.state.is_empty() {
+                true => None,
+                false => (self.call(self.server.hand_off(&pooled.db, &key)).await).unwrap_or(None),
+            };
+            match name {
+                Some(name) => handed.push(name),
+                None => kept.push(pooled),
+            }
+        }
+        snapshots
+            .handed
+            .fetch_add(handed.len(), std::sync::atomic::Ordering::Relaxed);
+        if let Some(url) = self.server.connect_url() {
+            crate::reaper::spawn(&url, &handed);
+        }
+        kept
     }
 }
 

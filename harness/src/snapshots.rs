@@ -80,9 +80,15 @@ pub struct PoolSnapshots {
     /// What restoring costs, in revisions replayed: below it, replaying is cheaper.
     restore_cost: usize,
     max_bytes: u64,
+    /// Whether finished databases go to the next process instead of being dropped (see
+    /// [`PoolSnapshots::hands_off`]).
+    hand_off: bool,
     /// Restored and saved by this run, for the run's last line.
     pub restored: std::sync::atomic::AtomicUsize,
     pub saved: std::sync::atomic::AtomicUsize,
+    /// Databases this run took over from an earlier process, and handed to a later one.
+    pub claimed: std::sync::atomic::AtomicUsize,
+    pub handed: std::sync::atomic::AtomicUsize,
 }
 
 /// A state a database can be restored to.
@@ -130,8 +136,11 @@ impl PoolSnapshots {
             stride,
             restore_cost,
             max_bytes: cache.max_bytes,
+            hand_off: server.hands_off() && one_test_per_process(),
             restored: Default::default(),
             saved: Default::default(),
+            claimed: Default::default(),
+            handed: Default::default(),
         })
     }
 
@@ -164,35 +173,67 @@ impl PoolSnapshots {
         target: &BTreeSet<&str>,
         have: Option<usize>,
     ) -> Option<Found> {
-        let worth = |len: usize| match have {
-            Some(have) => len > have + self.restore_cost,
-            None => len > 0,
+        let more_than = match have {
+            Some(have) => have + self.restore_cost,
+            None => 0,
         };
-        if !worth(target.len()) {
-            return None;
+        (self.inside(graph, target, more_than).iter())
+            .map(|state| self.found(state))
+            .find(|found| self.exists(&found.key))
+    }
+
+    /// The states a database for `target` can start from, largest first, with more than
+    /// `more_than` revisions: `target` itself, then everything up to one of its revisions.
+    fn inside<'a>(
+        &self,
+        graph: &'a RevisionGraph,
+        target: &BTreeSet<&'a str>,
+        more_than: usize,
+    ) -> Vec<BTreeSet<&'a str>> {
+        if target.len() <= more_than {
+            return Vec::new();
         }
-        let key = self.key(target.iter().copied());
-        if self.exists(&key) {
-            let state = target.iter().map(|s| s.to_string()).collect();
-            return Some(Found { key, state });
-        }
-        let mut candidates: Vec<(usize, BTreeSet<&str>)> = target
+        let mut states: Vec<BTreeSet<&str>> = target
             .iter()
             .filter_map(|rev| {
                 let mut state = graph.ancestors(rev)?;
                 state.insert(rev);
-                Some((state.len(), state))
+                Some(state)
             })
-            .filter(|(len, _)| *len < target.len() && worth(*len))
+            .filter(|state| state.len() < target.len() && state.len() > more_than)
             .collect();
-        candidates.sort_by_key(|(len, _)| std::cmp::Reverse(*len));
-        candidates.into_iter().find_map(|(_, state)| {
-            let key = self.key(state.iter().copied());
-            self.exists(&key).then(|| Found {
-                key,
-                state: state.iter().map(|s| s.to_string()).collect(),
-            })
-        })
+        states.sort_by_key(|state| std::cmp::Reverse(state.len()));
+        states.insert(0, target.clone());
+        states
+    }
+
+    fn found(&self, state: &BTreeSet<&str>) -> Found {
+        Found {
+            key: self.key(state.iter().copied()),
+            state: state.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// Whether finished databases go to the next process: under `cargo nextest run` (one
+    /// process per test, one after another), on a server that can rename a database.
+    pub fn hands_off(&self) -> bool {
+        self.hand_off
+    }
+
+    /// The states inside `target` worth taking over from another process: more revisions
+    /// than `have`, and than a snapshot restore would give less its cost.
+    pub fn claimable(
+        &self,
+        graph: &RevisionGraph,
+        target: &BTreeSet<&str>,
+        have: usize,
+    ) -> Vec<Found> {
+        let restorable = self
+            .best(graph, target, Some(have))
+            .map_or(0, |f| f.state.len().saturating_sub(self.restore_cost));
+        (self.inside(graph, target, have.max(restorable)).iter())
+            .map(|state| self.found(state))
+            .collect()
     }
 
     /// A new database at a saved state; `None` (and the key forgotten) when the snapshot went
@@ -294,6 +335,13 @@ impl PoolSnapshots {
             .and_then(|m| m.modified())
             .unwrap_or(SystemTime::UNIX_EPOCH)
     }
+}
+
+/// `cargo nextest run` sets `NEXTEST_RUN_ID` in every test process; `MRT_HAND_OFF=off` turns the
+/// hand-off off (to compare).
+fn one_test_per_process() -> bool {
+    std::env::var_os("NEXTEST_RUN_ID").is_some()
+        && std::env::var("MRT_HAND_OFF").map_or(true, |v| v != "off")
 }
 
 /// An exclusive lock on `<dir>/.lock`, if no other process holds it.

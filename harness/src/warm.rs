@@ -46,7 +46,7 @@ pub fn up(ctx: &Context, per_pool: &[Vec<String>], threads: usize) -> Result<(),
     }
     for (pool, first) in later {
         let before: BTreeSet<&str> = graph.ancestors(&first).unwrap_or_default();
-        if !ctx.pools[pool].has_snapshot_for(graph, &before) {
+        if !ctx.pools[pool].may_start_at(graph, &before) {
             let server = Arc::clone(&ctx.pools[pool].server);
             creating.push((
                 pool,

@@ -1,16 +1,20 @@
 //! PostgreSQL backend: databases made with `CREATE DATABASE` (clones with `TEMPLATE`),
 //! introspection from `pg_catalog`, row I/O with explicit casts.
 
+mod handoff;
 mod introspect;
 mod rows;
 mod server;
 
+pub use handoff::{HAND_OFF_PREFIX, HAND_OFF_TTL};
 pub(crate) use introspect::introspect;
 pub use server::PgServer;
 pub(crate) use server::{Pg, PgDb};
 
 // The row I/O is generic over the dialect; named here as the dispatch in `lib.rs` calls it.
 pub(crate) use crate::server_core::{delete_all_rows, insert_rows, read_rows};
+
+pub(crate) use handoff::{drop_unclaimed, waiting};
 
 /// See [`crate::drop_leftovers`].
 pub(crate) async fn drop_leftovers(

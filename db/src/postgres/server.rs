@@ -41,7 +41,7 @@ fn q(name: &str) -> String {
 }
 
 /// End every other session connected to `name`.
-async fn terminate(conn: &mut PgConnection, name: &str) -> Result<(), sqlx::Error> {
+pub(crate) async fn terminate(conn: &mut PgConnection, name: &str) -> Result<(), sqlx::Error> {
     sqlx::query(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
          WHERE datname = $1 AND pid <> pg_backend_pid()",

@@ -210,6 +210,14 @@ impl<D: ServerDialect> ServerCore<D> {
             .map_err(|e| self.admin_error(db, "connecting to admin database", e))
     }
 
+    /// The server's URL at its admin database, credentials included (see
+    /// [`crate::Server::connect_url`]).
+    pub(crate) fn admin_url(&self) -> String {
+        self.url
+            .connect_url(&D::admin_database(&self.url))
+            .to_string()
+    }
+
     /// What the server said about itself on connecting.
     pub(crate) fn dialect(&self) -> &D {
         &self.dialect
@@ -414,7 +422,7 @@ pub(crate) async fn drop_leftovers<D: ServerDialect>(
 macro_rules! server_handle {
     ($(#[$attr:meta])* $name:ident, $dialect:ty) => {
         $(#[$attr])*
-        pub struct $name(crate::server_core::ServerCore<$dialect>);
+        pub struct $name(pub(crate) crate::server_core::ServerCore<$dialect>);
 
         impl $name {
             /// Connect to the server's admin database (the one in the URL).

@@ -431,3 +431,24 @@ fn init_writes_a_config_every_command_reads() {
     assert_eq!(code, Some(3), "no project: {err}");
     assert!(!empty.path().join("mrt.toml").exists());
 }
+
+/// `mrt test --list | head`: a reader that stops reading ends the listing quietly, as it ends
+/// any listing command, instead of a panic with a backtrace (libtest's printer unwraps its
+/// writes). The read end is closed before mrt writes its first line.
+#[cfg(unix)]
+#[test]
+fn listing_into_a_closed_pipe_ends_without_a_panic() {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mrt"))
+        .args(["test", "--list", "--project"])
+        .arg(common::fixtures("sql/sqlx_traps"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start mrt");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait for mrt");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_ne!(out.status.code(), Some(101), "{err}");
+}

@@ -82,6 +82,9 @@ pub struct TestArgs {
 }
 
 pub fn run(args: &TestArgs) -> Result<u8> {
+    if args.libtest.list {
+        end_quietly_on_closed_pipe();
+    }
     crate::project::refuse_project_as_filter("test", args.libtest.filter.as_deref())?;
     let mut settings = settings(args)?;
     let output = super::test_output::Output::new(&args.libtest, args.junit, args.report.is_some())?;
@@ -97,6 +100,18 @@ pub fn run(args: &TestArgs) -> Result<u8> {
     } else {
         exit::OK
     })
+}
+
+/// `mrt test --list | head` ends quietly, as listing commands do, when the reader closes the
+/// pipe: libtest's printer would panic on the failed write. Listing starts no worker and no
+/// server, so there is nothing to clean up when the pipe ends the process.
+fn end_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    {
+        use nix::sys::signal::{signal, SigHandler, Signal};
+        // SAFETY: the default disposition runs no code of ours, and no thread is started yet.
+        let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+    }
 }
 
 /// Resolves flags over environment over config over defaults.

@@ -223,6 +223,16 @@ impl Server {
         }
     }
 
+    /// Marks the server as gone: it stopped answering. Its databases say so
+    /// ([`TempDb::server_gone`]), so a step waiting on one gives up.
+    pub fn mark_gone(&self) {
+        match self {
+            Server::Sqlite(_) => {}
+            Server::Postgres(s) => s.0.mark_gone(),
+            Server::Mysql(s) => s.0.mark_gone(),
+        }
+    }
+
     /// A new, empty database `mrt_<run>_<n>`.
     pub async fn create(&self) -> Result<TempDb, DbError> {
         match self {
@@ -436,6 +446,12 @@ impl TempDb {
     pub fn sessions_ended(&self) -> u64 {
         use std::sync::atomic::Ordering::SeqCst;
         dispatch!(self, db => { let _ = db; 0 }, db.sessions_ended.load(SeqCst), db.sessions_ended.load(SeqCst))
+    }
+
+    /// Whether its server was marked gone ([`Server::mark_gone`]); never for SQLite.
+    pub fn server_gone(&self) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        dispatch!(self, db => { let _ = db; false }, db.server_gone.load(SeqCst), db.server_gone.load(SeqCst))
     }
 
     /// The database as a URL any client can connect with (a runner in another process, such as

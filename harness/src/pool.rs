@@ -76,16 +76,31 @@ impl Pool {
         if let Some(reason) = self.gone() {
             return Err(self.unreachable(reason));
         }
-        match tokio::time::timeout(SERVER_CALL, f).await {
-            Ok(result) => result,
-            Err(_) => {
+        let call = std::pin::pin!(tokio::time::timeout(SERVER_CALL, f));
+        let gone = std::pin::pin!(self.gone_elsewhere());
+        match futures_util::future::select(call, gone).await {
+            futures_util::future::Either::Left((Ok(result), _)) => result,
+            futures_util::future::Either::Left((Err(_), _)) => {
                 let reason = format!(
                     "stopped answering (no reply within {} s)",
                     SERVER_CALL.as_secs()
                 );
                 let _ = self.gone.set(reason.clone());
+                self.server.mark_gone();
                 Err(self.unreachable(&reason))
             }
+            futures_util::future::Either::Right((reason, _)) => Err(self.unreachable(&reason)),
+        }
+    }
+
+    /// Resolves once another call found the server gone: a call in flight then need not wait
+    /// out its own deadline.
+    async fn gone_elsewhere(&self) -> String {
+        loop {
+            if let Some(reason) = self.gone() {
+                return reason.to_string();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         }
     }
 

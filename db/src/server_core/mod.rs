@@ -44,6 +44,8 @@ pub(crate) struct ServerDb<D: ServerDialect> {
     /// How many times mrt ended every session on it (to copy it): a runner in another process
     /// that kept a connection must open a new one.
     pub(crate) sessions_ended: std::sync::atomic::AtomicU64,
+    /// Shared with its server: set once the server stopped answering.
+    pub(crate) server_gone: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Connect options hold the password: show only the name and the masked URL.
@@ -108,6 +110,8 @@ pub(crate) struct ServerCore<D: ServerDialect> {
     /// The connection that holds the run's lease (see [`lease_name`]) while the run goes on:
     /// `mrt clean` leaves the databases of runs it sees holding one alone.
     lease: Mutex<Option<Conn<D>>>,
+    /// Set by [`ServerCore::mark_gone`]; every database handle shares it.
+    gone: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Connect one connection to the admin database, with a bounded wait and one readable error.
@@ -173,7 +177,14 @@ impl<D: ServerDialect> ServerCore<D> {
             registry: Arc::new(Registry::default()),
             dialect,
             lease: Mutex::new(Some(conn)),
+            gone: Arc::default(),
         })
+    }
+
+    /// Marks the server as gone (it stopped answering): a runner in another process waiting on
+    /// one of its databases gives up at once instead of at its step timeout.
+    pub(crate) fn mark_gone(&self) {
+        self.gone.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// "postgres 127.0.0.1:5432".
@@ -246,6 +257,7 @@ impl<D: ServerDialect> ServerCore<D> {
             dialect: self.dialect.clone(),
             pool: LazyPool::new(options, D::POOL_SIZE),
             sessions_ended: std::sync::atomic::AtomicU64::new(0),
+            server_gone: Arc::clone(&self.gone),
         }))
     }
 
@@ -376,7 +388,10 @@ impl<D: ServerDialect> ServerCore<D> {
 
 impl<D: ServerDialect> Drop for ServerCore<D> {
     fn drop(&mut self) {
-        if !self.registry.names().is_empty() {
+        // A server marked gone would only make this wait out its timeout: the run has said
+        // which databases are left and how to drop them.
+        let gone = self.gone.load(std::sync::atomic::Ordering::SeqCst);
+        if !gone && !self.registry.names().is_empty() {
             self.cleanup_blocking(DROP_TIMEOUT);
         }
     }

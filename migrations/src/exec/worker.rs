@@ -44,6 +44,8 @@ fn kill_group(pid: u32) {
 }
 /// Lines of the worker's stderr kept to explain a crash.
 const STDERR_TAIL: usize = 40;
+/// How often a waiting step looks whether its server was marked gone.
+const GONE_POLL: Duration = Duration::from_millis(500);
 /// Importing alembic and parsing a large script directory can take seconds on a cold cache.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -326,7 +328,7 @@ impl Worker {
             banner: String::new(),
         };
         let hello = worker
-            .read_line(STARTUP_TIMEOUT)
+            .read_line(STARTUP_TIMEOUT, None)
             .map_err(|e| unavailable(e.to_string()))?;
         match serde_json::from_str::<Hello>(&hello) {
             Ok(Hello::Ready {
@@ -417,7 +419,7 @@ impl Worker {
         {
             return Err(StepError::Crashed(self.stderr_text()));
         }
-        let line = self.read_line(self.spec.timeout)?;
+        let line = self.read_line(self.spec.timeout, Some(db))?;
         let reply: Reply = serde_json::from_str(&line)
             .map_err(|e| StepError::Crashed(format!("unreadable reply {line:?}: {e}")))?;
         match reply {
@@ -442,8 +444,25 @@ impl Worker {
         }
     }
 
-    fn read_line(&mut self, timeout: Duration) -> Result<String, StepError> {
-        match self.lines.recv_timeout(timeout) {
+    /// The worker's next line, waiting at most `timeout`, or less once the server of `db` is
+    /// marked gone (the step then waits on a server that will not answer).
+    fn read_line(&mut self, timeout: Duration, db: Option<&TempDb>) -> Result<String, StepError> {
+        let start = std::time::Instant::now();
+        let received = loop {
+            let left = timeout.saturating_sub(start.elapsed());
+            match self.lines.recv_timeout(left.min(GONE_POLL)) {
+                Err(RecvTimeoutError::Timeout) if db.is_some_and(TempDb::server_gone) => {
+                    self.kill();
+                    return Err(StepError::Timeout {
+                        after: Duration::from_secs(start.elapsed().as_secs()),
+                        action: "the database server stopped answering; the worker was killed",
+                    });
+                }
+                Err(RecvTimeoutError::Timeout) if !left.is_zero() => continue,
+                other => break other,
+            }
+        };
+        match received {
             Ok(line) => Ok(line),
             Err(RecvTimeoutError::Timeout) => {
                 self.kill();

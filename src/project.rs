@@ -10,7 +10,10 @@ use std::path::{Path, PathBuf};
 pub struct ProjectArgs {
     /// Project directory (holding alembic.ini, mrt.toml or pyproject.toml).
     #[arg(default_value = ".")]
-    pub path: PathBuf,
+    path: PathBuf,
+    /// The project directory, as `mrt test --project` takes it (instead of PATH).
+    #[arg(long = "project", value_name = "DIR", conflicts_with = "path")]
+    project: Option<PathBuf>,
     /// The alembic.ini to use (overrides `alembic_config`).
     #[arg(long, short = 'c', value_name = "ALEMBIC_INI")]
     pub config: Option<PathBuf>,
@@ -32,15 +35,22 @@ pub struct Flags<'a> {
     pub settings: Option<&'a str>,
 }
 
+impl ProjectArgs {
+    /// The project directory: `--project DIR` or PATH.
+    pub fn dir(&self) -> &Path {
+        self.project.as_deref().unwrap_or(&self.path)
+    }
+}
+
 /// Loads config and the project; any error here is a usage/config error (exit 3).
 pub fn open(args: &ProjectArgs) -> Result<Project> {
-    let loaded = config::load(&args.path)?;
+    let loaded = config::load(args.dir())?;
     let flags = Flags {
         alembic_ini: args.config.as_deref(),
         section: args.name.as_deref(),
         settings: args.settings.as_deref(),
     };
-    open_with(&args.path, &loaded, flags)
+    open_with(args.dir(), &loaded, flags)
 }
 
 /// Opens the project in `dir` with its loaded config and the flags that locate it.

@@ -452,3 +452,20 @@ fn listing_into_a_closed_pipe_ends_without_a_panic() {
     assert!(!err.contains("panicked"), "{err}");
     assert_ne!(out.status.code(), Some(101), "{err}");
 }
+
+/// `mrt check` and `mrt graph` take the project as `--project DIR` too, as `mrt test` and
+/// `mrt bench` do: the same output as with PATH; both at once is a usage error.
+#[test]
+fn check_and_graph_take_project_as_a_flag_too() {
+    let repo = common::repo();
+    let dir = common::fixtures("sql/sqlx_traps");
+    let dir = dir.to_str().expect("utf-8 path");
+    for command in ["check", "graph"] {
+        let (code, out, err) = run(&[command, dir], &repo);
+        let (flag_code, flag_out, flag_err) = run(&[command, "--project", dir], &repo);
+        assert_eq!((code, &out), (flag_code, &flag_out), "{err}\n{flag_err}");
+        assert!(!out.is_empty(), "{command}: {err}");
+        let (both, _, err) = run(&[command, "--project", dir, dir], &repo);
+        assert_eq!(both, Some(3), "{command} with both: {err}");
+    }
+}

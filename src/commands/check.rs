@@ -68,7 +68,7 @@ pub fn run(args: &CheckArgs, verbose: bool) -> Result<u8> {
     if args.watch {
         return super::watch::run(args, verbose);
     }
-    let loaded = config::load(&args.project.path)?;
+    let loaded = config::load(args.project.dir())?;
     let policy = Policy::new(&loaded, args.dialect, &args.opt_in, &args.select)?;
     let project = project::open(&args.project)?;
     let selection = Selection::new(&project, &loaded, args)?;

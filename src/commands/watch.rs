@@ -104,7 +104,7 @@ fn announce(changed: usize, format: Format) -> io::Result<()> {
 /// elsewhere), absolute; only the folder given when the project cannot be opened yet (its
 /// `alembic.ini` may be about to be written). Folders a later config adds are not watched.
 fn watched_dirs(args: &CheckArgs) -> Vec<PathBuf> {
-    let mut dirs = vec![absolute(&args.project.path)];
+    let mut dirs = vec![absolute(args.project.dir())];
     let Ok(project) = project::open(&args.project) else {
         return dirs;
     };

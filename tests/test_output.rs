@@ -215,3 +215,25 @@ fn progress_line_on_a_terminal_stderr_only() {
         "{stderr:?}"
     );
 }
+
+/// A revision test's `exec_time` is its trial's own time. The scheduler runs trials ahead of
+/// libtest asking for their verdicts, so the time libtest's closure waited was ~0 for most of
+/// them (the verdict was ready); every trial here runs steps and reads schemas: over 1 ms.
+#[test]
+fn json_exec_time_of_a_revision_test_is_its_trial_time() {
+    let out = mrt_test(&["--format", "json", "--test-threads", "2"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let times: Vec<(String, f64)> = (stdout.lines())
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["type"] == "test" && (v["event"] == "ok" || v["event"] == "failed"))
+        .filter_map(|v| {
+            let name = v["name"].as_str()?.to_string();
+            name.starts_with("sqlite::")
+                .then(|| (name, v["exec_time"].as_f64().unwrap_or(-1.0)))
+        })
+        .collect();
+    assert!(times.len() >= 5, "{stdout}");
+    for (name, secs) in &times {
+        assert!(*secs > 0.001, "{name}: exec_time {secs}\n{times:?}");
+    }
+}

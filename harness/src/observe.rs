@@ -80,15 +80,17 @@ impl From<crate::Verdict> for Failing {
 }
 
 /// Runs `runner` between `started` and `finished` for every observer; libtest sees the text.
+/// The time observers get is the one `runner` reports (a scheduled trial's own, which ran ahead
+/// of libtest asking for it), else how long `runner` took.
 pub(crate) fn watched(
     observers: &Observers,
     name: &str,
-    runner: impl FnOnce() -> Result<Completion, Failing>,
+    runner: impl FnOnce() -> (Result<Completion, Failing>, Option<Duration>),
 ) -> Result<Completion, Failed> {
     observers.iter().for_each(|o| o.started(name));
     let start = Instant::now();
-    let result = runner();
-    let elapsed = start.elapsed();
+    let (result, took) = runner();
+    let elapsed = took.unwrap_or_else(|| start.elapsed());
     let outcome = match &result {
         Ok(Completion::Completed) => Outcome::Passed,
         Ok(Completion::Ignored { reason }) => Outcome::Ignored(reason.clone()),

@@ -316,6 +316,17 @@ fn test(
     name: String,
     runner: impl FnOnce(&Context) -> Result<Completion, Failing> + Send + 'static,
 ) -> Trial {
+    timed_test(context, name, move |ctx| (runner(ctx), None))
+}
+
+/// A test whose runner reports its own time (see [`crate::observe::watched`]).
+fn timed_test(
+    context: &Arc<Context>,
+    name: String,
+    runner: impl FnOnce(&Context) -> (Result<Completion, Failing>, Option<std::time::Duration>)
+        + Send
+        + 'static,
+) -> Trial {
     let ctx = Arc::clone(context);
     let shown = name.clone();
     Trial::ignorable_test(name, move || {
@@ -358,10 +369,13 @@ fn revision_trial(context: &Arc<Context>, rev: &str, pool: usize, name: String) 
         });
     }
     let rev = rev.to_string();
-    test(context, name, move |ctx| {
+    timed_test(context, name, move |ctx| {
         let scheduled = ctx.scheduler.get().and_then(|s| s.wait(pool, &rev));
-        let outcome = scheduled.unwrap_or_else(|| trial::run(ctx, &rev, pool).map_err(Into::into));
-        outcome.map(|()| Completion::Completed)
+        let (outcome, took) = match scheduled {
+            Some((outcome, took)) => (outcome, Some(took)),
+            None => (trial::run(ctx, &rev, pool).map_err(Into::into), None),
+        };
+        (outcome.map(|()| Completion::Completed), took)
     })
 }
 

@@ -39,7 +39,8 @@ struct Running {
 
 #[derive(Default)]
 struct Delivery {
-    outcome: Mutex<Option<Outcome>>,
+    /// The verdict and how long the trial itself took.
+    outcome: Mutex<Option<(Outcome, std::time::Duration)>>,
     ready: Condvar,
 }
 
@@ -88,8 +89,9 @@ impl Scheduler {
         }
     }
 
-    /// The verdict of a scheduled trial, once it is known; `None` if it was not scheduled.
-    pub fn wait(&self, pool: usize, rev: &str) -> Option<Outcome> {
+    /// The verdict of a scheduled trial, once it is known, with the trial's own time; `None` if
+    /// it was not scheduled.
+    pub fn wait(&self, pool: usize, rev: &str) -> Option<(Outcome, std::time::Duration)> {
         let delivery = self.shared.results.get(&(pool, rev.to_string()))?;
         let mut outcome = delivery.outcome.lock().ok()?;
         loop {
@@ -197,6 +199,7 @@ fn replay_gap(ctx: &Context, pool: usize, rev: &str) -> usize {
 
 impl Shared {
     fn run_one(&self, ctx: &Context, pool: usize, rev: &str) {
+        let start = std::time::Instant::now();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             crate::trial::run(ctx, rev, pool).map_err(crate::observe::Failing::from)
         }))
@@ -212,7 +215,7 @@ impl Shared {
             return;
         };
         if let Ok(mut slot) = delivery.outcome.lock() {
-            *slot = Some(outcome);
+            *slot = Some((outcome, start.elapsed()));
             delivery.ready.notify_all();
         }
     }

@@ -237,3 +237,28 @@ fn json_exec_time_of_a_revision_test_is_its_trial_time() {
         assert!(*secs > 0.001, "{name}: exec_time {secs}\n{times:?}");
     }
 }
+
+/// An ignored `drift::` test carries its reason in JSON as every ignored test does, although
+/// libtest never runs it (the Alembic fixture's env.py sets no target_metadata).
+#[test]
+fn json_ignored_drift_test_says_why() {
+    let project = common::fixtures("trials").join("passing");
+    let project = project.to_str().expect("utf-8 path");
+    let args = [
+        "test",
+        "--project",
+        project,
+        "--no-cache",
+        "--format",
+        "json",
+        "drift::",
+    ];
+    let out = common::mrt(&args, &common::repo());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let drift = (stdout.lines())
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["name"] == "drift::sqlite" && v["event"] == "ignored")
+        .unwrap_or_else(|| panic!("no ignored drift::sqlite:\n{stdout}"));
+    let message = drift["message"].as_str().unwrap_or_default();
+    assert!(message.contains("target_metadata"), "{drift}");
+}

@@ -97,7 +97,10 @@ fn begin(ctx: &plan::Context, trials: &[Trial], args: &Arguments) {
     };
     observers.iter().for_each(|o| o.begin(&run));
     for trial in shown.into_iter().filter(|t| args.is_ignored(t)) {
-        let ignored = Outcome::Ignored(None);
+        let reason = (trial.name().starts_with("drift::"))
+            .then(|| plan::drift_ignored(ctx))
+            .flatten();
+        let ignored = Outcome::Ignored(reason);
         (observers.iter()).for_each(|o| o.finished(trial.name(), &ignored, Default::default()));
     }
 }

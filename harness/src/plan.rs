@@ -407,12 +407,13 @@ fn lint_trial(context: &Arc<Context>, rev: &str) -> Option<Trial> {
 /// (with a note saying why) when config turns it off or the project gives no models; none for a
 /// framework that has no models at all.
 fn drift_trials(context: &Arc<Context>) -> Vec<Trial> {
-    let why_not = match context.settings.project.framework.drift() {
-        Drift::NotApplicable => return Vec::new(),
-        _ if !context.settings.drift => Some("`drift = false` in config".to_string()),
-        Drift::Unavailable(why) => Some(why),
-        Drift::Available => None,
-    };
+    if matches!(
+        context.settings.project.framework.drift(),
+        Drift::NotApplicable
+    ) {
+        return Vec::new();
+    }
+    let why_not = drift_ignored(context);
     if let (Some(why), true) = (&why_not, context.settings.announce) {
         eprintln!("note: drift:: tests ignored: {why}");
     }
@@ -426,6 +427,17 @@ fn drift_trials(context: &Arc<Context>) -> Vec<Trial> {
             .with_ignored_flag(why_not.is_some())
         })
         .collect()
+}
+
+/// Why the `drift::` tests are ignored, if they are (libtest never runs an ignored test, so its
+/// observers get the reason from here).
+pub(crate) fn drift_ignored(context: &Context) -> Option<String> {
+    match context.settings.project.framework.drift() {
+        Drift::NotApplicable => None,
+        _ if !context.settings.drift => Some("`drift = false` in config".to_string()),
+        Drift::Unavailable(why) => Some(why),
+        Drift::Available => None,
+    }
 }
 
 fn graph_trials(context: &Arc<Context>) -> Vec<Trial> {

@@ -409,10 +409,10 @@ pub fn add_field_not_null(ctx: &Ctx) -> Vec<Hit> {
 /// default Django could fill the NULL rows with.
 pub fn alter_field_not_null(ctx: &Ctx) -> Vec<Hit> {
     let m = ctx.m;
-    facts(ctx)
-        .ops
-        .iter()
-        .filter_map(|op| {
+    let ops = &facts(ctx).ops;
+    ops.iter()
+        .enumerate()
+        .filter_map(|(k, op)| {
             let What::AlterField { model, field, .. } = &op.what else {
                 return None;
             };
@@ -420,7 +420,7 @@ pub fn alter_field_not_null(ctx: &Ctx) -> Vec<Hit> {
                 Kind::SetNotNull { table, column } => Some((i, table, column)),
                 _ => None,
             })?;
-            if m.up_created_before(i, table) {
+            if m.up_created_before(i, table) || backfilled(ctx, &ops[..k], model, field, table) {
                 return None;
             }
             Some(op_hit(
@@ -434,6 +434,29 @@ pub fn alter_field_not_null(ctx: &Ctx) -> Vec<Hit> {
             ))
         })
         .collect()
+}
+
+/// Django's recipe for a new NOT NULL column on a table with rows, in one migration: `AddField`
+/// with `null=True`, a `RunPython`/`RunSQL` that fills it, then `AlterField` to NOT NULL. `ops`
+/// are the operations before the `AlterField`: the field is added among them, and after it comes
+/// code that updates `table` (or a table mrt cannot name: a model from a setting) or that mrt
+/// cannot see into (a helper from elsewhere).
+fn backfilled(ctx: &Ctx, ops: &[OpFact], model: &str, field: &str, table: &Name) -> bool {
+    let added = ops.iter().position(|op| {
+        matches!(&op.what, What::AddField { model: m, field: f, .. }
+            if m.eq_ignore_ascii_case(model) && f.eq_ignore_ascii_case(field))
+    });
+    let Some(added) = added else {
+        return false;
+    };
+    ops[added + 1..].iter().any(|op| match &op.what {
+        What::RunPython { opaque: true, .. } | What::RunSql { opaque: true, .. } => true,
+        What::RunPython { .. } | What::RunSql { .. } => actions_of(ctx.m, op).any(|(_, a)| {
+            // A table mrt cannot name (a model from a setting) may be this one.
+            matches!(&a.kind, Kind::Update { table: t, .. } if t.is_none() || surely_same(t, table))
+        }),
+        _ => false,
+    })
 }
 
 /// MRT413: an index built by a Django operation on a table that existed before the migration,

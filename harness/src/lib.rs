@@ -98,7 +98,7 @@ fn begin(ctx: &plan::Context, trials: &[Trial], args: &Arguments) {
     observers.iter().for_each(|o| o.begin(&run));
     for trial in shown.into_iter().filter(|t| args.is_ignored(t)) {
         let reason = (trial.name().starts_with("drift::"))
-            .then(|| plan::drift_ignored(ctx))
+            .then(|| ctx.drift.clone().flatten())
             .flatten();
         let ignored = Outcome::Ignored(reason);
         (observers.iter()).for_each(|o| o.finished(trial.name(), &ignored, Default::default()));

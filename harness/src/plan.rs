@@ -68,6 +68,9 @@ pub struct Context {
     pub scheduler: std::sync::OnceLock<crate::schedule::Scheduler>,
     /// Where failures are written as they happen (see [`crate::results`]).
     pub results: Option<crate::results::Results>,
+    /// The `drift::` tests: none (`None`), run (`Some(None)`), or ignored for this reason
+    /// (libtest never runs an ignored test, so its observers get the reason from here).
+    pub drift: Option<Option<String>>,
 }
 
 impl Context {
@@ -152,7 +155,14 @@ pub(crate) fn context(settings: Settings) -> Result<Arc<Context>, HarnessError> 
         crate::cleanup::register(Arc::clone(&server));
         pools.push(Pool::new(&name, server));
     }
+    let drift = match project.framework.drift() {
+        Drift::NotApplicable => None,
+        _ if !settings.drift => Some(Some("`drift = false` in config".to_string())),
+        Drift::Unavailable(why) => Some(Some(why)),
+        Drift::Available => Some(None),
+    };
     let context = Arc::new(Context {
+        drift,
         settings,
         executors: Executors::new(factory),
         bookkeeping,
@@ -407,13 +417,9 @@ fn lint_trial(context: &Arc<Context>, rev: &str) -> Option<Trial> {
 /// (with a note saying why) when config turns it off or the project gives no models; none for a
 /// framework that has no models at all.
 fn drift_trials(context: &Arc<Context>) -> Vec<Trial> {
-    if matches!(
-        context.settings.project.framework.drift(),
-        Drift::NotApplicable
-    ) {
+    let Some(why_not) = context.drift.clone() else {
         return Vec::new();
-    }
-    let why_not = drift_ignored(context);
+    };
     if let (Some(why), true) = (&why_not, context.settings.announce) {
         eprintln!("note: drift:: tests ignored: {why}");
     }
@@ -427,17 +433,6 @@ fn drift_trials(context: &Arc<Context>) -> Vec<Trial> {
             .with_ignored_flag(why_not.is_some())
         })
         .collect()
-}
-
-/// Why the `drift::` tests are ignored, if they are (libtest never runs an ignored test, so its
-/// observers get the reason from here).
-pub(crate) fn drift_ignored(context: &Context) -> Option<String> {
-    match context.settings.project.framework.drift() {
-        Drift::NotApplicable => None,
-        _ if !context.settings.drift => Some("`drift = false` in config".to_string()),
-        Drift::Unavailable(why) => Some(why),
-        Drift::Available => None,
-    }
 }
 
 fn graph_trials(context: &Arc<Context>) -> Vec<Trial> {

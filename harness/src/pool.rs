@@ -46,6 +46,8 @@ pub struct Pool {
     /// Set when the server stopped answering: every later call fails at once, naming it,
     /// instead of each trial waiting out its own timeouts.
     gone: OnceLock<String>,
+    /// Wakes the calls in flight when `gone` is set, so they give up at once.
+    gone_now: tokio::sync::Notify,
     /// The server's snapshots, once the run knows what runs the steps (unset: none used).
     pub snapshots: OnceLock<PoolSnapshots>,
 }
@@ -58,6 +60,7 @@ impl Pool {
             idle: Mutex::new(Vec::new()),
             last_given: Mutex::new(HashMap::new()),
             gone: OnceLock::new(),
+            gone_now: tokio::sync::Notify::new(),
             snapshots: OnceLock::new(),
         }
     }
@@ -87,6 +90,7 @@ impl Pool {
                 );
                 let _ = self.gone.set(reason.clone());
                 self.server.mark_gone();
+                self.gone_now.notify_waiters();
                 Err(self.unreachable(&reason))
             }
             futures_util::future::Either::Right((reason, _)) => Err(self.unreachable(&reason)),
@@ -97,10 +101,13 @@ impl Pool {
     /// out its own deadline.
     async fn gone_elsewhere(&self) -> String {
         loop {
+            // Registered before looking, so a wake-up between the two is not lost.
+            let mut woken = std::pin::pin!(self.gone_now.notified());
+            woken.as_mut().enable();
             if let Some(reason) = self.gone() {
                 return reason.to_string();
             }
-            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            woken.await;
         }
     }
 
@@ -339,9 +346,10 @@ impl Pool {
         let mut handed = Vec::new();
         for pooled in idle {
             let key = snapshots.key(pooled.state.iter().map(String::as_str));
-            let name = match pooled.state.is_empty() {
-                true => None,
-                false => (self.call(self.server.hand_off(&pooled.db, &key)).await).unwrap_or(None),
+            let name = if pooled.state.is_empty() {
+                None
+            } else {
+                (self.call(self.server.hand_off(&pooled.db, &key)).await).unwrap_or(None)
             };
             match name {
                 Some(name) => handed.push(name),

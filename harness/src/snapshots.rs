@@ -228,11 +228,15 @@ impl PoolSnapshots {
         target: &BTreeSet<&str>,
         have: usize,
     ) -> Vec<Found> {
-        let restorable = self
-            .best(graph, target, Some(have))
-            .map_or(0, |f| f.state.len().saturating_sub(self.restore_cost));
-        (self.inside(graph, target, have.max(restorable)).iter())
+        let states: Vec<Found> = (self.inside(graph, target, have).iter())
             .map(|state| self.found(state))
+            .collect();
+        // Largest first: the first snapshot worth restoring is the one `best` would pick.
+        let restorable = (states.iter())
+            .find(|f| f.state.len() > have + self.restore_cost && self.exists(&f.key))
+            .map_or(0, |f| f.state.len() - self.restore_cost);
+        (states.into_iter())
+            .filter(|f| f.state.len() > restorable)
             .collect()
     }
 

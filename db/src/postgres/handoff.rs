@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::postgres::PgConnection;
 
-use super::server::PgServer;
+use super::server::{in_use, sqlstate, terminate, PgServer};
 use crate::server_core::connect_admin;
 use crate::server_url::ServerUrl;
 use crate::{quote_ident, DbError, Dialect, TempDb};
@@ -41,12 +41,11 @@ fn parse(name: &str) -> Option<(&str, u64)> {
     Some((key, secs.parse().ok()?))
 }
 
-/// SQLSTATE 55006 object_in_use, 3D000 invalid_catalog_name (gone), 42P04 duplicate_database.
-fn code(e: &sqlx::Error) -> Option<String> {
-    match e {
-        sqlx::Error::Database(d) => d.code().map(|c| c.to_string()),
-        _ => None,
-    }
+/// `DROP DATABASE IF EXISTS` of a handed-off database, ignoring a failure: one in use is being
+/// claimed at that moment, and is that process's then.
+async fn drop_if_exists(conn: &mut PgConnection, name: &str) {
+    let sql = format!("DROP DATABASE IF EXISTS {}", q(name));
+    let _ = sqlx::query(&sql).execute(conn).await;
 }
 
 async fn rename(conn: &mut PgConnection, from: &str, to: &str) -> Result<(), sqlx::Error> {
@@ -69,13 +68,13 @@ impl PgServer {
         let mut attempt = 0u64;
         loop {
             // The handle's own sessions end asynchronously after it closes them.
-            let _ = super::server::terminate(&mut conn, &src.name).await;
+            let _ = terminate(&mut conn, &src.name).await;
             match rename(&mut conn, &src.name, &name).await {
                 Ok(()) => {
                     self.0.unreserve(&src.name);
                     return Ok(Some(name));
                 }
-                Err(e) if code(&e).as_deref() == Some("55006") && attempt < 5 => attempt += 1,
+                Err(e) if in_use(&e) && attempt < 5 => attempt += 1,
                 Err(_) => return Ok(None),
             }
             tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
@@ -101,12 +100,8 @@ impl PgServer {
                 Some((key, secs)) if now.saturating_sub(secs) <= HAND_OFF_TTL.as_secs() => {
                     waiting.push((key, name));
                 }
-                // Stale, or not one of ours to parse: nobody is connected to a handed-off
-                // database, and one being claimed right now is simply not found.
-                Some(_) => {
-                    let sql = format!("DROP DATABASE IF EXISTS {}", q(name));
-                    let _ = sqlx::query(&sql).execute(&mut *conn).await;
-                }
+                // Unclaimed too long: its own reaper is late or gone.
+                Some(_) => drop_if_exists(&mut conn, name).await,
                 None => {}
             }
         }
@@ -115,8 +110,11 @@ impl PgServer {
                 let name = self.0.reserve()?;
                 match rename(&mut conn, from, &name).await {
                     Ok(()) => return Ok(Some((self.0.handle(name)?, key.clone()))),
-                    // Claimed by another process, or still being handed off.
-                    Err(e) if matches!(code(&e).as_deref(), Some("55006" | "3D000" | "42P04")) => {
+                    // Claimed by another process (3D000: gone, 55006: in use), or this name
+                    // taken (42P04).
+                    Err(e)
+                        if matches!(sqlstate(&e).as_deref(), Some("55006" | "3D000" | "42P04")) =>
+                    {
                         self.0.unreserve(&name);
                     }
                     Err(e) => {
@@ -138,9 +136,7 @@ impl PgServer {
 pub(crate) async fn drop_unclaimed(url: ServerUrl, names: &[String]) -> Result<(), DbError> {
     let (_, mut conn) = connect_admin::<super::Pg>(&url).await?;
     for name in names.iter().filter(|n| parse(n).is_some()) {
-        let sql = format!("DROP DATABASE IF EXISTS {}", q(name));
-        // In use: claimed and being renamed right now; it is that process's then.
-        let _ = sqlx::query(&sql).execute(&mut conn).await;
+        drop_if_exists(&mut conn, name).await;
     }
     let _ = sqlx::Connection::close(conn).await;
     Ok(())

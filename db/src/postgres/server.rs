@@ -52,9 +52,17 @@ pub(crate) async fn terminate(conn: &mut PgConnection, name: &str) -> Result<(),
     .map(|_| ())
 }
 
+/// The SQLSTATE of a server error.
+pub(crate) fn sqlstate(e: &sqlx::Error) -> Option<String> {
+    match e {
+        sqlx::Error::Database(d) => d.code().map(|c| c.to_string()),
+        _ => None,
+    }
+}
+
 /// SQLSTATE 55006 object_in_use: "database is being accessed by other users".
-fn in_use(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("55006"))
+pub(crate) fn in_use(e: &sqlx::Error) -> bool {
+    sqlstate(e).as_deref() == Some("55006")
 }
 
 /// `CREATE DATABASE name TEMPLATE source`, retried while a session that reconnected between
@@ -236,7 +244,7 @@ impl PgServer {
             match create_from_template(&mut conn, &src.name, &name).await {
                 Ok(()) => {}
                 // SQLSTATE 42P04 duplicate_database: saved by another process meanwhile.
-                Err(sqlx::Error::Database(d)) if d.code().as_deref() == Some("42P04") => {}
+                Err(e) if sqlstate(&e).as_deref() == Some("42P04") => {}
                 Err(e) => {
                     let context = format!("CREATE DATABASE ... TEMPLATE {}", src.name);
                     return Err(self.0.admin_error(&name, &context, e));

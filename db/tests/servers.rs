@@ -11,6 +11,8 @@ use libtest_mimic::{Arguments, Failed, Trial};
 
 #[path = "servers/conformance.rs"]
 mod conformance;
+#[path = "servers/ddl_log.rs"]
+mod ddl_log;
 #[path = "servers/spec.rs"]
 mod spec;
 
@@ -134,5 +136,11 @@ fn main() {
     let mut all = Vec::new();
     trials(&spec::POSTGRES, &mut all);
     trials(&spec::MYSQL, &mut all);
+    let name = "postgres::schema_reads_follow_the_ddl_log";
+    all.push(match mrt_db::test_server_url(spec::POSTGRES.url_var) {
+        Some(url) => Trial::test(name, move || ddl_log::schema_reads_follow_the_ddl_log(url)),
+        None => Trial::test(name, || Err("no PostgreSQL server to test against".into()))
+            .with_ignored_flag(true),
+    });
     libtest_mimic::run(&args, all).exit();
 }

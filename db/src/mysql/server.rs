@@ -61,6 +61,7 @@ impl ServerDialect for Mysql {
     const DB_HANDLE: &'static str = "MysqlDb";
     const POOL_SIZE: u32 = 2;
     const LEASE: &'static str = "taking the run's lock";
+    type State = ();
 
     /// `||` keeps its MySQL meaning (OR), as for the Python worker: sqlx would otherwise turn on
     /// PIPES_AS_CONCAT and views or triggers created by the clone would change meaning.

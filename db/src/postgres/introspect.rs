@@ -12,9 +12,13 @@
 
 use serde::de::DeserializeOwned;
 use sqlparser::dialect::PostgreSqlDialect;
+use sqlx::postgres::types::Oid;
 use sqlx::postgres::PgRow;
 use sqlx::Row as _;
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, LazyLock};
+
+use super::ddl_log::{self, Changes};
 
 use super::server::PgDb;
 use crate::model::type_params;
@@ -27,16 +31,17 @@ use crate::{
 /// The schema in one statement; `$1` is the text[] of ignored table names. Each column is a JSON
 /// array (NULL when empty) of one kind of object, in the order the model wants them.
 /// `tbl` holds the user tables: current schema, ordinary or partitioned (not partitions), not
-/// extension members, not ignored.
+/// extension members, not ignored; `{CANDIDATES}` narrows it (see [`PARTIAL_SQL`]).
 const SCHEMA_SQL: &str = "WITH ns AS MATERIALIZED (\
   SELECT oid FROM pg_namespace WHERE nspname = current_schema()), \
 tbl AS MATERIALIZED (SELECT c.oid, c.relname::text AS name FROM pg_class c \
-  WHERE c.relnamespace = (SELECT oid FROM ns) AND c.relkind IN ('r', 'p') AND NOT c.relispartition \
+  WHERE {CANDIDATES} c.relnamespace = (SELECT oid FROM ns) AND c.relkind IN ('r', 'p') \
+  AND NOT c.relispartition \
   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
                   AND d.objid = c.oid AND d.deptype = 'e') \
   AND NOT (c.relname::text = ANY($1::text[]))) \
 SELECT \
- (SELECT json_agg(name ORDER BY name) FROM tbl)::text, \
+ (SELECT json_agg(json_build_array(name, oid::bigint) ORDER BY name) FROM tbl)::text, \
  (SELECT json_agg(json_build_array(t.name, a.attname::text, format_type(a.atttypid, a.atttypmod), \
     a.attnotnull, pg_get_expr(ad.adbin, ad.adrelid), a.attidentity::text, \
     CASE WHEN ty.typtype = 'e' THEN ARRAY(SELECT e.enumlabel::text FROM pg_enum e \
@@ -80,20 +85,20 @@ SELECT \
   JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam \
   WHERE NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid \
                     AND c.conrelid = i.indrelid AND c.contype IN ('p', 'u', 'x')))::text, \
- (SELECT json_agg(json_build_array(c.relname::text, c.relkind::text, pg_get_viewdef(c.oid, true)) \
+ {IF4}(SELECT json_agg(json_build_array(c.relname::text, c.relkind::text, pg_get_viewdef(c.oid, true)) \
     ORDER BY c.relname) FROM pg_class c \
   WHERE c.relnamespace = (SELECT oid FROM ns) AND c.relkind IN ('v', 'm') \
   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
-                  AND d.objid = c.oid AND d.deptype = 'e'))::text, \
+                  AND d.objid = c.oid AND d.deptype = 'e'))::text{FI}, \
  (SELECT json_agg(json_build_array(tg.tgname::text, t.name, pg_get_triggerdef(tg.oid, true)) \
     ORDER BY tg.tgname) \
   FROM tbl t JOIN pg_trigger tg ON tg.tgrelid = t.oid WHERE NOT tg.tgisinternal)::text, \
- (SELECT json_agg(json_build_array(t.typname::text, ARRAY(SELECT e.enumlabel::text FROM pg_enum e \
+ {IF5}(SELECT json_agg(json_build_array(t.typname::text, ARRAY(SELECT e.enumlabel::text FROM pg_enum e \
     WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder)) ORDER BY t.typname) \
   FROM pg_type t WHERE t.typtype = 'e' AND t.typnamespace = (SELECT oid FROM ns) \
   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass \
-                  AND d.objid = t.oid AND d.deptype = 'e'))::text, \
- (SELECT json_agg(json_build_array(c.relname::text, format_type(s.seqtypid, NULL), s.seqstart, \
+                  AND d.objid = t.oid AND d.deptype = 'e'))::text{FI}, \
+ {IF6}(SELECT json_agg(json_build_array(c.relname::text, format_type(s.seqtypid, NULL), s.seqstart, \
     s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle, \
     (SELECT ot.relname::text || '.' || a.attname::text FROM pg_depend d \
        JOIN pg_class ot ON ot.oid = d.refobjid \
@@ -106,7 +111,7 @@ SELECT \
   FROM pg_class c JOIN pg_sequence s ON s.seqrelid = c.oid \
   WHERE c.relkind = 'S' AND c.relnamespace = (SELECT oid FROM ns) \
   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
-                  AND d.objid = c.oid AND d.deptype IN ('e', 'i')))::text";
+                  AND d.objid = c.oid AND d.deptype IN ('e', 'i')))::text{FI}";
 
 /// Rows of [`SCHEMA_SQL`]'s parts, as its `json_build_array`s lay them out.
 type ColumnRow = (
@@ -216,21 +221,238 @@ pub(crate) fn check_enum_values(def: &str) -> Option<(String, Vec<String>)> {
     (!values.is_empty()).then_some((column, values))
 }
 
+/// The schema of `db`, without the tables in `ignore_tables`. Where the database carries mrt's
+/// DDL log ([`ddl_log`]), only the tables changed since the last read are read again.
 pub(crate) async fn introspect(db: &PgDb, ignore_tables: &[&str]) -> Result<Schema, DbError> {
-    let ignored: Vec<String> = ignore_tables.iter().map(|s| s.to_string()).collect();
-    let row = sqlx::query(SCHEMA_SQL)
-        .bind(&ignored)
+    let ignore: Vec<String> = ignore_tables.iter().map(|s| s.to_string()).collect();
+    // Taken out while reading: a read that fails or is abandoned leaves `Unknown`, and the next
+    // one starts over with a full read.
+    let state = std::mem::take(&mut *db.dialect_state.lock().unwrap_or_else(|e| e.into_inner()));
+    let state = match state {
+        Tracking::Unknown if ddl_log::ensure(db).await => Tracking::On(None),
+        Tracking::Unknown => Tracking::Off,
+        known => known,
+    };
+    let (schema, next) = match state {
+        Tracking::On(known) => match ddl_log::consume(db).await {
+            Some(changes) => {
+                let known = match known.filter(|k| k.ignore == ignore && !changes.full) {
+                    Some(known) => update(db, known, &changes).await?,
+                    None => Known::read(db, ignore).await?,
+                };
+                (known.read.schema.clone(), Tracking::On(Some(known)))
+            }
+            None => (read(db, &ignore, None).await?.schema, Tracking::Off),
+        },
+        _ => (read(db, &ignore, None).await?.schema, Tracking::Off),
+    };
+    *db.dialect_state.lock().unwrap_or_else(|e| e.into_inner()) = next;
+    Ok(schema)
+}
+
+/// Whether a database's schema reads can rely on its DDL log.
+#[derive(Debug, Default)]
+pub(crate) enum Tracking {
+    /// Not looked at yet (a new handle, or a read that did not finish).
+    #[default]
+    Unknown,
+    /// No log: every read is a full read.
+    Off,
+    /// The log is there; with the last read, consumed at the time of that read.
+    On(Option<Known>),
+}
+
+/// The last schema read of a database whose DDL log was emptied just before it.
+#[derive(Debug)]
+pub(crate) struct Known {
+    read: Read,
+    ignore: Vec<String>,
+}
+
+impl Known {
+    async fn read(db: &PgDb, ignore: Vec<String>) -> Result<Known, DbError> {
+        let read = read(db, &ignore, None).await?;
+        Ok(Known { read, ignore })
+    }
+}
+
+/// A schema read, with each table's oid (a renamed table keeps it).
+#[derive(Debug, PartialEq)]
+struct Read {
+    schema: Schema,
+    oids: BTreeMap<String, u32>,
+}
+
+/// The last read brought up to date with `changes`: the tables they name (and those whose foreign
+/// keys point at them) read again; views, enum types and sequences read whole where they may
+/// have changed.
+async fn update(db: &PgDb, known: Known, changes: &Changes) -> Result<Known, DbError> {
+    if !changes.any {
+        return Ok(known);
+    }
+    let Known { read: last, ignore } = known;
+    let mut names = changes.names.clone();
+    for index in &changes.indexes {
+        let table =
+            (last.schema.tables.values()).find(|t| t.indexes.iter().any(|i| &i.name == index));
+        names.extend(table.map(|t| t.name.clone()));
+    }
+    let oids: Vec<u32> = changes.oids.iter().copied().collect();
+    let names: Vec<String> = names.into_iter().collect();
+    // A changed table changes the text of views over it and of sequences it owns.
+    let tables = !(oids.is_empty() && names.is_empty() && changes.indexes.is_empty());
+    let wants = Wants {
+        views: changes.views || (tables && !last.schema.views.is_empty()),
+        enums: changes.enums,
+        sequences: changes.sequences || (tables && !last.schema.sequences.is_empty()),
+    };
+    let only = Only {
+        oids: &oids,
+        names: &names,
+        wants,
+    };
+    let part = read(db, &ignore, Some(only)).await?;
+    let merged = merge(last, part, &changes.oids, &names, wants);
+    if verify_reads() {
+        let full = read(db, &ignore, None).await?;
+        if full != merged {
+            return Err(DbError::Introspect {
+                dialect: Dialect::Postgres.as_str(),
+                db: db.name.clone(),
+                object: "the schema".into(),
+                message: format!(
+                    "the schema updated from the DDL log differs from a full read after \
+                     {changes:?}; please report this (MRT_PG_DDL_LOG=off avoids it)"
+                ),
+            });
+        }
+    }
+    Ok(Known {
+        read: merged,
+        ignore,
+    })
+}
+
+/// Debug builds (mrt's own tests) check every updated schema against a full read, as does
+/// `MRT_CHECK_SCHEMA_READS=1`.
+fn verify_reads() -> bool {
+    cfg!(debug_assertions) || std::env::var_os("MRT_CHECK_SCHEMA_READS").is_some_and(|v| v == "1")
+}
+
+/// Which of the parts read whole a partial read reads.
+#[derive(Debug, Clone, Copy)]
+struct Wants {
+    views: bool,
+    enums: bool,
+    sequences: bool,
+}
+
+/// What a partial read reads: tables by oid and by name, and the parts in `wants`.
+struct Only<'a> {
+    oids: &'a [u32],
+    names: &'a [String],
+    wants: Wants,
+}
+
+/// `last` with the tables changed (by oid or name) or read again replaced by `part`'s, and the
+/// parts `part` read.
+fn merge(last: Read, part: Read, oids: &BTreeSet<u32>, names: &[String], wants: Wants) -> Read {
+    let Read {
+        mut schema,
+        oids: mut by_name,
+    } = last;
+    let reread: BTreeSet<u32> = part.oids.values().copied().collect();
+    let mut gone: BTreeSet<String> = names.iter().cloned().collect();
+    gone.extend(
+        (by_name.iter())
+            .filter(|(_, oid)| oids.contains(oid) || reread.contains(oid))
+            .map(|(name, _)| name.clone()),
+    );
+    gone.extend(part.oids.keys().cloned());
+    for name in &gone {
+        schema.tables.remove(name);
+        by_name.remove(name);
+    }
+    schema.triggers.retain(|_, t| !gone.contains(&t.table));
+    schema.tables.extend(part.schema.tables);
+    schema.triggers.extend(part.schema.triggers);
+    by_name.extend(part.oids);
+    if wants.views {
+        schema.views = part.schema.views;
+    }
+    if wants.enums {
+        schema.enums = part.schema.enums;
+    }
+    if wants.sequences {
+        schema.sequences = part.schema.sequences;
+    }
+    Read {
+        schema,
+        oids: by_name,
+    }
+}
+
+/// [`SCHEMA_SQL`] over every table.
+static FULL_SQL: LazyLock<String> = LazyLock::new(|| {
+    let mut sql = SCHEMA_SQL.replace("{CANDIDATES}", "").replace("{FI}", "");
+    for part in ["{IF4}", "{IF5}", "{IF6}"] {
+        sql = sql.replace(part, "");
+    }
+    sql
+});
+
+/// [`SCHEMA_SQL`] over the tables with the oids in `$2` or the names in `$3`, and those whose
+/// foreign keys point at them (a renamed table or column changes the key's text). Each found
+/// by index (the catalogs' own), so the read costs what the changed tables do, not what all do.
+/// Views, enum types and sequences are read only when `$4`, `$5`, `$6` say so.
+static PARTIAL_SQL: LazyLock<String> = LazyLock::new(|| {
+    let changed = "WITH changed AS MATERIALIZED (SELECT unnest($2::oid[]) AS oid UNION \
+        SELECT x.oid FROM pg_class x WHERE x.relname = ANY($3::name[]) \
+        AND x.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())), ";
+    // A foreign key depends on the table it points at: found through pg_depend's index on the
+    // referenced object, then each constraint by its oid.
+    let candidates = "c.oid IN (SELECT oid FROM changed UNION \
+        SELECT (SELECT con.conrelid FROM pg_constraint con WHERE con.oid = d.objid \
+                AND con.contype = 'f') FROM pg_depend d \
+        WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid IN (SELECT oid FROM changed) \
+        AND d.classid = 'pg_constraint'::regclass) AND";
+    SCHEMA_SQL
+        .replacen("WITH ", changed, 1)
+        .replace("{CANDIDATES}", candidates)
+        .replace("{IF4}", "CASE WHEN $4::bool THEN ")
+        .replace("{IF5}", "CASE WHEN $5::bool THEN ")
+        .replace("{IF6}", "CASE WHEN $6::bool THEN ")
+        .replace("{FI}", " END")
+});
+
+/// One schema statement: every table, or only those in `only` (oids, names).
+async fn read(db: &PgDb, ignored: &[String], only: Option<Only<'_>>) -> Result<Read, DbError> {
+    let query = match only {
+        None => sqlx::query(FULL_SQL.as_str()).bind(ignored),
+        Some(only) => {
+            let oids: Vec<Oid> = only.oids.iter().map(|o| Oid(*o)).collect();
+            (sqlx::query(PARTIAL_SQL.as_str()).bind(ignored))
+                .bind(oids)
+                .bind(only.names)
+                .bind(only.wants.views)
+                .bind(only.wants.enums)
+                .bind(only.wants.sequences)
+        }
+    };
+    let row = query
         .fetch_one(&db.pool())
         .await
         .map_err(|e| db.query_error("reading the schema", e))?;
     let parts = Parts { db, row: &row };
     let mut schema = Schema::default();
-    for name in parts.get::<String>(0, "tables")? {
+    let mut oids = BTreeMap::new();
+    for (name, oid) in parts.get::<(String, u32)>(0, "tables")? {
         let table = Table {
             name: name.clone(),
             ..Table::default()
         };
-        schema.tables.insert(name, Arc::new(table));
+        schema.tables.insert(name.clone(), Arc::new(table));
+        oids.insert(name, oid);
     }
     for r in parts.get::<ColumnRow>(1, "columns")? {
         add_column(&mut schema, r);
@@ -273,7 +495,7 @@ pub(crate) async fn introspect(db: &PgDb, ignore_tables: &[&str]) -> Result<Sche
         }
     }
     schema.sort_constraints();
-    Ok(schema)
+    Ok(Read { schema, oids })
 }
 
 /// The one row of [`SCHEMA_SQL`], read part by part.

@@ -1,13 +1,14 @@
 //! PostgreSQL backend: databases made with `CREATE DATABASE` (clones with `TEMPLATE`),
 //! introspection from `pg_catalog`, row I/O with explicit casts.
 
+mod ddl_log;
 mod handoff;
 mod introspect;
 mod rows;
 mod server;
 
 pub use handoff::{HAND_OFF_PREFIX, HAND_OFF_TTL};
-pub(crate) use introspect::introspect;
+pub(crate) use introspect::{introspect, Tracking};
 pub use server::PgServer;
 pub(crate) use server::{Pg, PgDb};
 

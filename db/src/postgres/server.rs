@@ -92,6 +92,7 @@ impl ServerDialect for Pg {
     /// invalidations the worker's DDL sends, to be reset when it is used again.
     const POOL_SIZE: u32 = 1;
     const LEASE: &'static str = "naming the run's session";
+    type State = std::sync::Mutex<super::Tracking>;
 
     fn admin_database(url: &ServerUrl) -> String {
         if url.admin_db.is_empty() {

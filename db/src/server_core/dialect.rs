@@ -20,6 +20,8 @@ pub(crate) trait ServerDialect: RowDialect + Clone + Send + Sync + Sized + 'stat
     const POOL_SIZE: u32;
     /// What taking the lease is called in its error ("naming the run's session").
     const LEASE: &'static str;
+    /// What a database handle keeps between calls (PostgreSQL: its last schema read).
+    type State: Default + Send + Sync + 'static;
 
     /// The database mrt connects to for `CREATE/DROP DATABASE`.
     fn admin_database(url: &ServerUrl) -> String {

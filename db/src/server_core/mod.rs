@@ -46,6 +46,8 @@ pub(crate) struct ServerDb<D: ServerDialect> {
     pub(crate) sessions_ended: std::sync::atomic::AtomicU64,
     /// Shared with its server: set once the server stopped answering.
     pub(crate) server_gone: Arc<std::sync::atomic::AtomicBool>,
+    /// The dialect's own per-database state.
+    pub(crate) dialect_state: D::State,
 }
 
 /// Connect options hold the password: show only the name and the masked URL.
@@ -258,6 +260,7 @@ impl<D: ServerDialect> ServerCore<D> {
             pool: LazyPool::new(options, D::POOL_SIZE),
             sessions_ended: std::sync::atomic::AtomicU64::new(0),
             server_gone: Arc::clone(&self.gone),
+            dialect_state: D::State::default(),
         }))
     }
 

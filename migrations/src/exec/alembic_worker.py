@@ -690,7 +690,22 @@ def _compare(context):
         diffs = [d for m in metadata for d in compare_metadata(context, m)]
     else:
         diffs = compare_metadata(context, metadata)
-    _DRIFT["diffs"] = [_render_diff(d) for d in diffs]
+    _DRIFT["diffs"] = [_render_diff(d) for d in diffs if not _mrt_own(d)]
+
+
+# The schema of mrt's DDL log on PostgreSQL: an env.py with include_schemas=True sees its table.
+_MRT_SCHEMA = "_mrt_ddl"
+
+
+def _mrt_own(diff):
+    """Whether an autogenerate difference is about mrt's own DDL log, not the user's schema."""
+    if isinstance(diff, list):
+        return all(_mrt_own(d) for d in diff)
+    return any(
+        getattr(part, "schema", None) == _MRT_SCHEMA
+        or getattr(getattr(part, "table", None), "schema", None) == _MRT_SCHEMA
+        for part in diff[1:]
+    )
 
 
 def _render_diff(diff):

@@ -254,9 +254,15 @@ async fn read_missing(
         .filter(|e| e.kind == "index")
         .filter_map(|e| Some((e.name.as_str(), e.sql.as_deref()?)))
         .collect();
+    let names: Vec<&str> = missing.iter().map(|m| m.entry.name.as_str()).collect();
+    let mut pragmas = read_pragmas(db, &mut *conn, &names).await?;
     let mut read = Vec::new();
     for m in missing {
-        let table = Arc::new(introspect_table(db, &mut *conn, m.entry, &index_sql).await?);
+        let found = pragmas.remove(&m.entry.name).ok_or_else(|| {
+            let table = format!("table {}", m.entry.name);
+            introspect_error(db, table, "its pragmas returned nothing".into())
+        })?;
+        let table = Arc::new(model_table(db, &mut *conn, m.entry, &index_sql, found).await?);
         let key = KeyRef {
             name: &m.entry.name,
             sql: m.entry.sql.as_deref().unwrap_or_default(),
@@ -266,6 +272,64 @@ async fn read_missing(
         read.push((m.entry.name.clone(), table));
     }
     Ok(read)
+}
+
+/// What the pragmas say of one table: columns (name, type, notnull, default, pk position);
+/// indexes (name, unique, origin, partial, key columns as (cid, name, desc, collation)); foreign
+/// key rows (id, table, from, to, on update, on delete).
+#[derive(serde::Deserialize)]
+struct Pragmas {
+    columns: Vec<(String, String, i64, Option<String>, i64)>,
+    indexes: Vec<(String, i64, String, i64, Vec<IndexKey>)>,
+    foreign_keys: Vec<(i64, String, String, Option<String>, String, String)>,
+}
+
+type IndexKey = (i64, Option<String>, i64, Option<String>);
+
+/// Every pragma of every named table in one statement: a new process's first read of a long
+/// chain would otherwise make four queries per table (each a round trip to sqlx's SQLite thread).
+/// `hidden` != 0 are generated or virtual-table hidden columns, which cannot be inserted into;
+/// they are left out of the model (see the crate report). Index origin: 'pk' backs the primary
+/// key, 'u' a UNIQUE constraint, 'c' CREATE INDEX.
+const PRAGMAS_SQL: &str = r#"SELECT json_group_array(json_array(t.value, json_array(
+  json((SELECT json_group_array(json_array(c.name, c.type, c."notnull", c.dflt_value, c.pk)
+        ORDER BY c.cid) FROM pragma_table_xinfo(t.value) c WHERE c.hidden = 0)),
+  json((SELECT json_group_array(json_array(l.name, l."unique", l.origin, l.partial,
+          json((SELECT json_group_array(json_array(x.cid, x.name, x."desc", x.coll)
+                ORDER BY x.seqno) FROM pragma_index_xinfo(l.name) x WHERE x.key = 1)))
+        ORDER BY l.name) FROM pragma_index_list(t.value) l)),
+  json((SELECT json_group_array(json_array(f.id, f."table", f."from", f."to", f.on_update,
+          f.on_delete) ORDER BY f.id, f.seq) FROM pragma_foreign_key_list(t.value) f))
+  )) ORDER BY t.key) FROM json_each(?1) t"#;
+
+/// The pragmas of `names`, by table.
+async fn read_pragmas(
+    db: &SqliteDb,
+    conn: &mut sqlx::SqliteConnection,
+    names: &[&str],
+) -> Result<HashMap<String, Pragmas>, DbError> {
+    if names.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let what = match names {
+        [one] => format!("table {one}"),
+        _ => format!("{} tables", names.len()),
+    };
+    let list = serde_json::to_string(names)
+        .map_err(|e| introspect_error(db, what.clone(), e.to_string()))?;
+    let json: String = sqlx::query_scalar(PRAGMAS_SQL)
+        .bind(list)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| {
+            db.query_error(
+                format!("reading columns, indexes and foreign keys of {what}"),
+                e,
+            )
+        })?;
+    let rows: Vec<(String, Pragmas)> =
+        serde_json::from_str(&json).map_err(|e| introspect_error(db, what, e.to_string()))?;
+    Ok(rows.into_iter().collect())
 }
 
 /// The schema: the modelled tables, views and triggers from their texts.
@@ -302,11 +366,12 @@ fn assemble(
     schema
 }
 
-async fn introspect_table(
+async fn model_table(
     db: &SqliteDb,
     conn: &mut sqlx::SqliteConnection,
     entry: &MasterEntry,
     index_sql: &BTreeMap<&str, &str>,
+    pragmas: Pragmas,
 ) -> Result<Table, DbError> {
     let table_name = &entry.name;
     let dialect = SQLiteDialect {};
@@ -330,28 +395,9 @@ async fn introspect_table(
             )
         })?
     };
-    let err = |what: &str, e: sqlx::Error| {
-        db.query_error(format!("reading {what} of table {table_name}"), e)
-    };
-
-    // Columns and primary key. `hidden` != 0 are generated or virtual-table hidden columns,
-    // which cannot be inserted into; they are left out of the model (see the crate report).
-    let col_rows = sqlx::query(
-        "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_xinfo(?) \
-         WHERE hidden = 0 ORDER BY cid",
-    )
-    .bind(table_name)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(|e| err("columns", e))?;
-    let mut columns = Vec::with_capacity(col_rows.len());
+    let mut columns = Vec::with_capacity(pragmas.columns.len());
     let mut pk: Vec<(i64, String)> = Vec::new();
-    for r in &col_rows {
-        let name: String = r.try_get(0).map_err(|e| err("columns", e))?;
-        let data_type: String = r.try_get(1).map_err(|e| err("columns", e))?;
-        let notnull: i64 = r.try_get(2).map_err(|e| err("columns", e))?;
-        let default: Option<String> = r.try_get(3).map_err(|e| err("columns", e))?;
-        let pk_pos: i64 = r.try_get(4).map_err(|e| err("columns", e))?;
+    for (name, data_type, notnull, default, pk_pos) in pragmas.columns {
         if pk_pos > 0 {
             pk.push((pk_pos, name.clone()));
         }
@@ -373,30 +419,11 @@ async fn introspect_table(
     pk.sort();
     let primary_key: Vec<String> = pk.into_iter().map(|(_, n)| n).collect();
 
-    // Indexes: origin 'pk' backs the primary key, 'u' a UNIQUE constraint, 'c' CREATE INDEX.
-    let idx_rows = sqlx::query(
-        "SELECT name, \"unique\", origin, partial FROM pragma_index_list(?) ORDER BY name",
-    )
-    .bind(table_name)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(|e| err("indexes", e))?;
     let mut has_pk_index = false;
     let mut indexes = Vec::new();
     let mut uniques = Vec::new();
     let mut parsed_uniques: Vec<_> = parsed.uniques.iter().collect();
-    for r in &idx_rows {
-        let name: String = r.try_get(0).map_err(|e| err("indexes", e))?;
-        let unique: i64 = r.try_get(1).map_err(|e| err("indexes", e))?;
-        let origin: String = r.try_get(2).map_err(|e| err("indexes", e))?;
-        let partial: i64 = r.try_get(3).map_err(|e| err("indexes", e))?;
-        let key_rows = sqlx::query(
-            "SELECT cid, name, \"desc\", coll FROM pragma_index_xinfo(?) WHERE key = 1 ORDER BY seqno",
-        )
-        .bind(&name)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|e| err(&format!("index {name}"), e))?;
+    for (name, unique, origin, partial, key_rows) in pragmas.indexes {
         let parsed_index = match (origin.as_str(), index_sql.get(name.as_str())) {
             ("c", Some(sql)) => Some(parse_create_index(sql).map_err(|e| {
                 introspect_error(
@@ -411,11 +438,7 @@ async fn introspect_table(
             _ => None,
         };
         let mut key_columns = Vec::with_capacity(key_rows.len());
-        for (pos, k) in key_rows.iter().enumerate() {
-            let cid: i64 = k.try_get(0).map_err(|e| err("index columns", e))?;
-            let col: Option<String> = k.try_get(1).map_err(|e| err("index columns", e))?;
-            let desc: i64 = k.try_get(2).map_err(|e| err("index columns", e))?;
-            let coll: Option<String> = k.try_get(3).map_err(|e| err("index columns", e))?;
+        for (pos, (cid, col, desc, coll)) in key_rows.into_iter().enumerate() {
             let mut text = match (cid, col) {
                 (-2, _) | (_, None) => parsed_index
                     .as_ref()
@@ -480,7 +503,7 @@ async fn introspect_table(
         }
     }
 
-    let foreign_keys = read_foreign_keys(db, conn, table_name, &parsed).await?;
+    let foreign_keys = foreign_keys(db, conn, table_name, pragmas.foreign_keys, &parsed).await?;
 
     let mut checks = Vec::with_capacity(parsed.checks.len());
     for check in &parsed.checks {
@@ -508,31 +531,18 @@ async fn introspect_table(
     })
 }
 
-async fn read_foreign_keys(
+async fn foreign_keys(
     db: &SqliteDb,
     conn: &mut sqlx::SqliteConnection,
     table_name: &str,
+    rows: Vec<(i64, String, String, Option<String>, String, String)>,
     parsed: &ParsedTable,
 ) -> Result<Vec<ForeignKey>, DbError> {
     let err =
         |e: sqlx::Error| db.query_error(format!("reading foreign keys of table {table_name}"), e);
-    let rows = sqlx::query(
-        "SELECT id, \"table\", \"from\", \"to\", on_update, on_delete \
-         FROM pragma_foreign_key_list(?) ORDER BY id, seq",
-    )
-    .bind(table_name)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(err)?;
     // Group the per-column rows by constraint id.
     let mut by_id: BTreeMap<i64, ForeignKey> = BTreeMap::new();
-    for r in &rows {
-        let id: i64 = r.try_get(0).map_err(err)?;
-        let ref_table: String = r.try_get(1).map_err(err)?;
-        let from: String = r.try_get(2).map_err(err)?;
-        let to: Option<String> = r.try_get(3).map_err(err)?;
-        let on_update: String = r.try_get(4).map_err(err)?;
-        let on_delete: String = r.try_get(5).map_err(err)?;
+    for (id, ref_table, from, to, on_update, on_delete) in rows {
         let fk = by_id.entry(id).or_insert_with(|| ForeignKey {
             name: None,
             columns: Vec::new(),

@@ -4,10 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Everything mrt compares between "before upgrade" and "after downgrade".
-#[derive(Serialize, Clone, PartialEq, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
 pub struct Schema {
     /// Shared: an unchanged table's model is the same allocation in every introspection of a
     /// trial (SQLite's cache), so a schema copies and compares in time proportional to what changed.
@@ -23,7 +23,7 @@ pub struct Schema {
     pub sequences: BTreeMap<String, String>,
 }
 
-#[derive(Serialize, Clone, PartialEq, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
 pub struct Table {
     pub name: String,
     /// In the database's physical order (order is not compared by the diff: see `diff_schemas`).
@@ -48,7 +48,7 @@ impl Table {
     }
 }
 
-#[derive(Serialize, Clone, PartialEq, Debug, Default)]
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug, Default)]
 pub struct Column {
     pub name: String,
     /// Declared type as written (trimmed, whitespace collapsed), e.g. "VARCHAR(50)",
@@ -76,7 +76,7 @@ pub struct Column {
     pub charset: Option<String>,
 }
 
-#[derive(Serialize, Clone, PartialEq, Debug)]
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 pub struct ForeignKey {
     pub name: Option<String>,
     pub columns: Vec<String>,
@@ -88,7 +88,7 @@ pub struct ForeignKey {
     pub on_update: Option<String>,
 }
 
-#[derive(Serialize, Clone, PartialEq, Debug)]
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 pub struct Index {
     pub name: String,
     /// Column names, or expressions as normalised SQL text; " DESC" / " COLLATE x" appended
@@ -102,27 +102,27 @@ pub struct Index {
     pub method: Option<String>,
 }
 
-#[derive(Serialize, Clone, PartialEq, Debug)]
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 pub struct UniqueConstraint {
     pub name: Option<String>,
     pub columns: Vec<String>,
 }
 
-#[derive(Serialize, Clone, PartialEq, Debug)]
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 pub struct CheckConstraint {
     pub name: Option<String>,
     /// Normalised SQL text of the condition.
     pub expression: String,
 }
 
-#[derive(Serialize, Clone, PartialEq, Debug)]
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 pub struct View {
     pub name: String,
     /// The whole `CREATE VIEW` statement, normalised (see `normalize::normalize_sql`).
     pub definition: String,
 }
 
-#[derive(Serialize, Clone, PartialEq, Debug)]
+#[derive(Serialize, Deserialize, Clone, PartialEq, Debug)]
 pub struct Trigger {
     pub name: String,
     pub table: String,

@@ -97,6 +97,20 @@ impl Server {
         }
     }
 
+    /// The keys of the snapshots this server keeps, without their sizes (sizing every
+    /// PostgreSQL snapshot stats all its files).
+    pub async fn snapshot_keys(&self, dir: &Path) -> Result<Vec<String>, DbError> {
+        match self {
+            Server::Postgres(s) => s.snapshot_keys().await,
+            _ => Ok(self
+                .snapshots(dir)
+                .await?
+                .into_iter()
+                .map(|s| s.key)
+                .collect()),
+        }
+    }
+
     /// Whether a finished database can be handed to the next process instead of dropped
     /// (PostgreSQL: a rename, see `postgres::handoff`).
     pub fn hands_off(&self) -> bool {

@@ -142,5 +142,11 @@ fn main() {
         None => Trial::test(name, || Err("no PostgreSQL server to test against".into()))
             .with_ignored_flag(true),
     });
+    let name = "postgres::copies_take_over_the_kept_read";
+    all.push(match mrt_db::test_server_url(spec::POSTGRES.url_var) {
+        Some(url) => Trial::test(name, move || ddl_log::copies_take_over_the_kept_read(url)),
+        None => Trial::test(name, || Err("no PostgreSQL server to test against".into()))
+            .with_ignored_flag(true),
+    });
     libtest_mimic::run(&args, all).exit();
 }

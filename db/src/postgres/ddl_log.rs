@@ -21,14 +21,16 @@ use sqlx::Row as _;
 use super::server::PgDb;
 
 /// The log (in a schema of its own, `_mrt_ddl`, outside every schema mrt reads), its trigger
-/// functions and the triggers.
+/// functions and the triggers, and `kept`: the last read of a database handed to another process
+/// or copied as a snapshot. Idempotent: it also brings an older layout up to date.
 const INSTALL_SQL: &str = r#"
-CREATE SCHEMA _mrt_ddl;
-CREATE TABLE _mrt_ddl.log (what text NOT NULL, rel oid, name text);
-CREATE FUNCTION _mrt_ddl.put(what text, rel oid, name text) RETURNS void LANGUAGE sql
+CREATE SCHEMA IF NOT EXISTS _mrt_ddl;
+CREATE TABLE IF NOT EXISTS _mrt_ddl.log (what text NOT NULL, rel oid, name text);
+CREATE TABLE IF NOT EXISTS _mrt_ddl.kept (stamp text NOT NULL, body text NOT NULL);
+CREATE OR REPLACE FUNCTION _mrt_ddl.put(what text, rel oid, name text) RETURNS void LANGUAGE sql
   SET search_path = pg_catalog, pg_temp AS
   $$ INSERT INTO _mrt_ddl.log VALUES (CASE WHEN what = 'rel' AND rel IS NULL THEN 'full' ELSE what END, rel, name) $$;
-CREATE FUNCTION _mrt_ddl.on_end() RETURNS event_trigger LANGUAGE plpgsql SECURITY DEFINER
+CREATE OR REPLACE FUNCTION _mrt_ddl.on_end() RETURNS event_trigger LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   c record;
@@ -78,7 +80,7 @@ BEGIN
     END IF;
   END LOOP;
 END $$;
-CREATE FUNCTION _mrt_ddl.on_drop() RETURNS event_trigger LANGUAGE plpgsql SECURITY DEFINER
+CREATE OR REPLACE FUNCTION _mrt_ddl.on_drop() RETURNS event_trigger LANGUAGE plpgsql SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   d record;
@@ -108,21 +110,42 @@ BEGIN
     END IF;
   END LOOP;
 END $$;
+DROP EVENT TRIGGER IF EXISTS _mrt_ddl_end;
+DROP EVENT TRIGGER IF EXISTS _mrt_ddl_drop;
 CREATE EVENT TRIGGER _mrt_ddl_end ON ddl_command_end EXECUTE FUNCTION _mrt_ddl.on_end();
 CREATE EVENT TRIGGER _mrt_ddl_drop ON sql_drop EXECUTE FUNCTION _mrt_ddl.on_drop();
 ALTER EVENT TRIGGER _mrt_ddl_end ENABLE ALWAYS;
 ALTER EVENT TRIGGER _mrt_ddl_drop ENABLE ALWAYS;
 "#;
 
-/// Both triggers there and firing always.
-const PRESENT_SQL: &str = "SELECT count(*) FROM pg_event_trigger \
-  WHERE evtname IN ('_mrt_ddl_end', '_mrt_ddl_drop') AND evtenabled = 'A'";
+/// How many of the log's two triggers are there and firing always (2: the log can be trusted).
+macro_rules! triggers_firing {
+    () => {
+        "(SELECT count(*) FROM pg_event_trigger \
+          WHERE evtname IN ('_mrt_ddl_end', '_mrt_ddl_drop') AND evtenabled = 'A')"
+    };
+}
 
-/// Empties the log, returning its rows, with whether both triggers are still there.
-const CONSUME_SQL: &str = "WITH gone AS (DELETE FROM _mrt_ddl.log RETURNING what, rel, name) \
-  SELECT (SELECT count(*) FROM pg_event_trigger \
-          WHERE evtname IN ('_mrt_ddl_end', '_mrt_ddl_drop') AND evtenabled = 'A'), \
-         (SELECT json_agg(json_build_array(what, rel::bigint, name)) FROM gone)::text";
+/// 3: both triggers fire and the table of kept reads is there.
+const PRESENT_SQL: &str = concat!(
+    "SELECT ",
+    triggers_firing!(),
+    " + (to_regclass('_mrt_ddl.kept') IS NOT NULL)::int"
+);
+
+/// Empties the log, returning its rows, with whether both triggers are still there, and takes
+/// the kept read this build (`$1`) wrote.
+const CONSUME_SQL: &str = concat!(
+    "WITH gone AS (DELETE FROM _mrt_ddl.log RETURNING what, rel, name), \
+     kept AS (DELETE FROM _mrt_ddl.kept RETURNING stamp, body) SELECT ",
+    triggers_firing!(),
+    ", (SELECT json_agg(json_build_array(what, rel::bigint, name)) FROM gone)::text, \
+     (SELECT body FROM kept WHERE stamp = $1 LIMIT 1)"
+);
+
+/// Replaces the kept read.
+const KEEP_SQL: &str =
+    "WITH old AS (DELETE FROM _mrt_ddl.kept) INSERT INTO _mrt_ddl.kept VALUES ($1, $2)";
 
 /// Puts the log in place unless it is there (a copy of a database that had it). `false` when it
 /// cannot be: the user may not create event triggers (superusers only), or the server is too old.
@@ -133,7 +156,7 @@ pub(crate) async fn ensure(db: &PgDb) -> bool {
     }
     let pool = db.pool();
     if let Ok(row) = sqlx::query(PRESENT_SQL).fetch_one(&pool).await {
-        if row.try_get::<i64, _>(0).ok() == Some(2) {
+        if row.try_get::<i64, _>(0).ok() == Some(3) {
             return true;
         }
     }
@@ -160,10 +183,15 @@ pub(crate) struct Changes {
     pub indexes: BTreeSet<String>,
 }
 
-/// Empties the log. `None` when its triggers are gone or it cannot be read: the caller cannot
-/// know what changed, and must not rely on it again.
-pub(crate) async fn consume(db: &PgDb) -> Option<Changes> {
-    let row = sqlx::query(CONSUME_SQL).fetch_one(&db.pool()).await.ok()?;
+/// Empties the log, with the read kept in the database (see [`keep`]) when there is one. `None`
+/// when its triggers are gone or it cannot be read: the caller cannot know what changed, and
+/// must not rely on it again.
+pub(crate) async fn consume(db: &PgDb) -> Option<(Changes, Option<String>)> {
+    let row = sqlx::query(CONSUME_SQL)
+        .bind(build_stamp())
+        .fetch_one(&db.pool())
+        .await
+        .ok()?;
     if row.try_get::<i64, _>(0).ok()? != 2 {
         return None;
     }
@@ -172,7 +200,44 @@ pub(crate) async fn consume(db: &PgDb) -> Option<Changes> {
         Some(text) => serde_json::from_str(&text).ok()?,
         None => Vec::new(),
     };
-    Some(changes(rows))
+    let kept: Option<String> = row.try_get(2).ok()?;
+    Some((changes(rows), kept))
+}
+
+/// Writes `body` (the last read, made when the log was last consumed) into the database, for
+/// the process that takes it over next (a hand-off, a snapshot's copies): with the log rows
+/// written since, it is the database's schema, and that process need not read it all. Best
+/// effort: without it, that process reads everything.
+pub(crate) async fn keep(db: &PgDb, body: String) {
+    let _ = sqlx::query(KEEP_SQL)
+        .bind(build_stamp())
+        .bind(body)
+        .execute(&db.pool())
+        .await;
+}
+
+/// Which build of mrt wrote a kept read: only the same one takes it (another may model or
+/// normalise a schema differently). The version, and the size and time of the executable.
+fn build_stamp() -> &'static str {
+    static STAMP: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let since = |t: std::time::SystemTime| t.duration_since(std::time::UNIX_EPOCH).ok();
+        let exe = std::env::current_exe().and_then(std::fs::metadata);
+        match exe
+            .as_ref()
+            .ok()
+            .and_then(|m| Some((m.len(), since(m.modified().ok()?)?)))
+        {
+            Some((len, time)) => {
+                format!("{} {len} {}", env!("CARGO_PKG_VERSION"), time.as_nanos())
+            }
+            // Unknown build: a stamp no other process has.
+            None => {
+                let now = since(std::time::SystemTime::now()).unwrap_or_default();
+                format!("process {} {}", std::process::id(), now.as_nanos())
+            }
+        }
+    });
+    &STAMP
 }
 
 fn changes(rows: Vec<(String, Option<u32>, Option<String>)>) -> Changes {

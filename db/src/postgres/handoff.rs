@@ -62,6 +62,7 @@ impl PgServer {
         if !self.0.created_databases().contains(&src.name) {
             return Ok(None);
         }
+        super::introspect::keep_read(src).await;
         src.close().await;
         let name = format!("{HAND_OFF_PREFIX}{key}_{}", now_secs());
         let mut conn = self.0.admin_conn(&src.name).await?;

@@ -235,9 +235,12 @@ pub(crate) async fn introspect(db: &PgDb, ignore_tables: &[&str]) -> Result<Sche
     };
     let (schema, next) = match state {
         Tracking::On(known) => match ddl_log::consume(db).await {
-            Some(changes) => {
+            Some((changes, kept)) => {
+                // A new handle takes the read the last process kept in the database.
+                let taken = known.is_none();
+                let known = known.or_else(|| serde_json::from_str(&kept?).ok());
                 let known = match known.filter(|k| k.ignore == ignore && !changes.full) {
-                    Some(known) => update(db, known, &changes).await?,
+                    Some(known) => update(db, known, &changes, taken).await?,
                     None => Known::read(db, ignore).await?,
                 };
                 (known.read.schema.clone(), Tracking::On(Some(known)))
@@ -263,7 +266,7 @@ pub(crate) enum Tracking {
 }
 
 /// The last schema read of a database whose DDL log was emptied just before it.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Known {
     read: Read,
     ignore: Vec<String>,
@@ -276,8 +279,8 @@ impl Known {
     }
 }
 
-/// A schema read, with each table's oid (a renamed table keeps it).
-#[derive(Debug, PartialEq)]
+/// A schema read, with each table's oid (a renamed table keeps it; a copied database keeps all).
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Read {
     schema: Schema,
     oids: BTreeMap<String, u32>,
@@ -286,8 +289,11 @@ struct Read {
 /// The last read brought up to date with `changes`: the tables they name (and those whose foreign
 /// keys point at them) read again; views, enum types and sequences read whole where they may
 /// have changed.
-async fn update(db: &PgDb, known: Known, changes: &Changes) -> Result<Known, DbError> {
+async fn update(db: &PgDb, known: Known, changes: &Changes, taken: bool) -> Result<Known, DbError> {
     if !changes.any {
+        if taken && verify_reads() {
+            verify(db, &known.ignore, &known.read, changes).await?;
+        }
         return Ok(known);
     }
     let Known { read: last, ignore } = known;
@@ -314,23 +320,45 @@ async fn update(db: &PgDb, known: Known, changes: &Changes) -> Result<Known, DbE
     let part = read(db, &ignore, Some(only)).await?;
     let merged = merge(last, part, &changes.oids, &names, wants);
     if verify_reads() {
-        let full = read(db, &ignore, None).await?;
-        if full != merged {
-            return Err(DbError::Introspect {
-                dialect: Dialect::Postgres.as_str(),
-                db: db.name.clone(),
-                object: "the schema".into(),
-                message: format!(
-                    "the schema updated from the DDL log differs from a full read after \
-                     {changes:?}; please report this (MRT_PG_DDL_LOG=off avoids it)"
-                ),
-            });
-        }
+        verify(db, &ignore, &merged, changes).await?;
     }
     Ok(Known {
         read: merged,
         ignore,
     })
+}
+
+/// An error unless `updated` equals a full read.
+async fn verify(
+    db: &PgDb,
+    ignore: &[String],
+    updated: &Read,
+    changes: &Changes,
+) -> Result<(), DbError> {
+    if read(db, ignore, None).await? == *updated {
+        return Ok(());
+    }
+    Err(DbError::Introspect {
+        dialect: Dialect::Postgres.as_str(),
+        db: db.name.clone(),
+        object: "the schema".into(),
+        message: format!(
+            "the schema updated from the DDL log differs from a full read after \
+             {changes:?}; please report this (MRT_PG_DDL_LOG=off avoids it)"
+        ),
+    })
+}
+
+/// Writes the last read into the database for whichever process takes it over (see
+/// [`ddl_log::keep`]); nothing when there is none.
+pub(crate) async fn keep_read(db: &PgDb) {
+    let body = match &*db.dialect_state.lock().unwrap_or_else(|e| e.into_inner()) {
+        Tracking::On(Some(known)) => serde_json::to_string(known).ok(),
+        _ => None,
+    };
+    if let Some(body) = body {
+        ddl_log::keep(db, body).await;
+    }
 }
 
 /// Debug builds (mrt's own tests) check every updated schema against a full read, as does

@@ -237,6 +237,7 @@ impl PgServer {
     pub(crate) async fn save_snapshot(&self, source: &TempDb, key: &str) -> Result<u64, DbError> {
         let src = source.as_postgres()?;
         let name = format!("{}{key}", crate::snapshot::SNAPSHOT_PREFIX);
+        super::introspect::keep_read(src).await;
         src.close().await;
         let mut conn = self.0.admin_conn(&name).await?;
         if size_of(&mut conn, &name).await.ok().flatten().is_none() {
@@ -277,6 +278,22 @@ impl PgServer {
             return Err(e);
         }
         self.0.handle(name)
+    }
+
+    /// The keys of the snapshot databases on the server.
+    pub(crate) async fn snapshot_keys(&self) -> Result<Vec<String>, DbError> {
+        let mut conn = self.0.admin_conn("(snapshots)").await?;
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT datname::text FROM pg_database WHERE datname LIKE 'mrt\\_snap\\_%'",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| self.0.admin_error("(snapshots)", "listing snapshots", e))?;
+        let prefix = crate::snapshot::SNAPSHOT_PREFIX;
+        Ok(names
+            .iter()
+            .filter_map(|n| Some(n.strip_prefix(prefix)?.to_string()))
+            .collect())
     }
 
     /// Every snapshot database on the server with its size.

@@ -169,3 +169,167 @@ async fn log_rows(client: &mut PgConnection) -> Option<i64> {
         .await
         .ok()
 }
+
+/// A database copied as a snapshot, or handed to another process, carries its last read: the
+/// copy's first read takes it, with what the log says changed since, and equals a full read. A
+/// read kept by another build of mrt is not taken.
+pub fn copies_take_over_the_kept_read(url: String) -> Result<(), Failed> {
+    block_on(async move {
+        let run = run_id("kept");
+        let server = (Server::connect(&url, &run).await).map_err(|e| format!("connect: {e}"))?;
+        let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+        let key = format!(
+            "{:x}",
+            std::time::UNIX_EPOCH
+                .elapsed()
+                .unwrap_or_default()
+                .as_nanos()
+        );
+        let result = kept(&server, dir.path(), &key).await;
+        let _ = server.drop_snapshot(&key, dir.path()).await;
+        server
+            .cleanup()
+            .await
+            .map_err(|e| format!("cleanup: {e}"))?;
+        result
+    })
+}
+
+async fn kept(server: &Server, dir: &std::path::Path, key: &str) -> Result<(), Failed> {
+    let db = server.create().await.map_err(|e| format!("create: {e}"))?;
+    db.introspect(&[])
+        .await
+        .map_err(|e| format!("first read: {e}"))?;
+    run(
+        &db,
+        "CREATE TABLE a (id int PRIMARY KEY, name text);
+              CREATE TABLE b (id int PRIMARY KEY, a_id int REFERENCES a (id));",
+    )
+    .await?;
+    db.introspect(&[]).await.map_err(|e| format!("read: {e}"))?;
+    server
+        .save_snapshot(&db, key, dir)
+        .await
+        .map_err(|e| format!("save: {e}"))?;
+    let copy = server
+        .restore_snapshot(key, dir)
+        .await
+        .map_err(|e| format!("restore: {e}"))?;
+    let body = kept_read(&copy)
+        .await?
+        .ok_or("the snapshot holds no kept read")?;
+    // Changes after the snapshot are in the copy's log, and are read on top of the kept read.
+    run(
+        &copy,
+        "ALTER TABLE a RENAME COLUMN id TO a_key; ALTER TABLE b ADD COLUMN note text;",
+    )
+    .await?;
+    same_as_full(server, &copy, "snapshot copy").await?;
+    ensure(
+        kept_read(&copy).await?.is_none(),
+        "the copy's read left the kept read in place",
+    )?;
+
+    // Handed to another process: renamed, claimed, read.
+    copy.introspect(&[])
+        .await
+        .map_err(|e| format!("read: {e}"))?;
+    let handed = server
+        .hand_off(&copy, key)
+        .await
+        .map_err(|e| format!("hand off: {e}"))?;
+    ensure(handed.is_some(), "the copy was not handed off")?;
+    let (claimed, _) = (server.claim(&[key.to_string()]).await)
+        .map_err(|e| format!("claim: {e}"))?
+        .ok_or("the handed-off database was not claimed")?;
+    ensure(
+        kept_read(&claimed).await?.is_some(),
+        "the handed-off database holds no kept read",
+    )?;
+    same_as_full(server, &claimed, "claimed").await?;
+
+    // Another build's read is not taken: here the snapshot's read without table b, which would
+    // be wrong if it were.
+    let other = server
+        .restore_snapshot(key, dir)
+        .await
+        .map_err(|e| format!("restore: {e}"))?;
+    let mut wrong: serde_json::Value =
+        serde_json::from_str(&body).map_err(|e| format!("the kept read is not JSON: {e}"))?;
+    let removed =
+        (wrong.pointer_mut("/read/schema/tables")).and_then(|t| t.as_object_mut()?.remove("b"));
+    ensure(
+        removed.is_some(),
+        format!("no table b in the kept read {body}"),
+    )?;
+    let update = format!(
+        "UPDATE _mrt_ddl.kept SET stamp = 'another build', body = {}",
+        quote(&wrong.to_string())
+    );
+    run(&other, &update).await?;
+    same_as_full(server, &other, "another build's read").await?;
+
+    // This build's read is taken as it is: the same wrong read under this build's stamp is what
+    // the copy reads (a debug build checks it against a full read, and says they differ).
+    let third = server
+        .restore_snapshot(key, dir)
+        .await
+        .map_err(|e| format!("restore: {e}"))?;
+    run(
+        &third,
+        &format!(
+            "UPDATE _mrt_ddl.kept SET body = {}",
+            quote(&wrong.to_string())
+        ),
+    )
+    .await?;
+    match third.introspect(&[]).await {
+        Ok(schema) => ensure(
+            !cfg!(debug_assertions) && !schema.tables.contains_key("b"),
+            format!("the kept read was not taken: {:?}", schema.tables.keys()),
+        ),
+        Err(e) => ensure(
+            cfg!(debug_assertions) && e.to_string().contains("differs from a full read"),
+            format!("reading a copy with a wrong kept read: {e}"),
+        ),
+    }
+}
+
+/// Runs `script` on `db` in a session of its own.
+async fn run(db: &TempDb, script: &str) -> Result<(), Failed> {
+    let mut client = PgConnection::connect(&db.url())
+        .await
+        .map_err(|e| format!("connect to {}: {e}", db.name()))?;
+    sqlx::raw_sql(script)
+        .execute(&mut client)
+        .await
+        .map_err(|e| format!("{script}: {e}"))?;
+    Ok(())
+}
+
+/// The read kept in `db`, if any.
+async fn kept_read(db: &TempDb) -> Result<Option<String>, Failed> {
+    let mut client = PgConnection::connect(&db.url())
+        .await
+        .map_err(|e| format!("connect to {}: {e}", db.name()))?;
+    Ok(sqlx::query_scalar("SELECT body FROM _mrt_ddl.kept")
+        .fetch_optional(&mut client)
+        .await
+        .map_err(|e| format!("reading the kept read: {e}"))?)
+}
+
+fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+async fn same_as_full(server: &Server, db: &TempDb, what: &str) -> Result<(), Failed> {
+    let got = db
+        .introspect(&[])
+        .await
+        .map_err(|e| format!("{what}: {e}"))?;
+    let full = full_read(server, db).await?;
+    ensure(
+        got == full,
+        format!("{what}: the read differs from a full read\n  got  {got:?}\n  full {full:?}"),
+    )
+}

@@ -161,7 +161,27 @@ pub(crate) async fn ensure(db: &PgDb) -> bool {
         }
     }
     // One simple-protocol query: PostgreSQL runs its statements as one transaction.
-    sqlx::raw_sql(INSTALL_SQL).execute(&pool).await.is_ok()
+    match sqlx::raw_sql(INSTALL_SQL).execute(&pool).await {
+        Ok(_) => true,
+        Err(e) => {
+            trace_without_log(&db.name, &e);
+            false
+        }
+    }
+}
+
+/// Says once per process, under `MRT_TRACE`, why schema reads are full reads (most often: the
+/// user may not create event triggers).
+fn trace_without_log(db: &str, error: &sqlx::Error) {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    if std::env::var_os("MRT_TRACE").is_some() {
+        SAID.call_once(|| {
+            eprintln!(
+                "mrt: PostgreSQL: no DDL log in {db} ({error}); every schema read there reads \
+                 everything (creating event triggers needs a superuser)"
+            )
+        });
+    }
 }
 
 /// What the log says changed since it was last consumed.

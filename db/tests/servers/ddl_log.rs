@@ -116,9 +116,7 @@ async fn steps(server: &Server) -> Result<(), Failed> {
         .map_err(|e| format!("first read: {e}"))?;
     for (what, script, logs) in STEPS {
         // Copying the database below ends its sessions: a new one per step.
-        let mut client = PgConnection::connect(&db.url())
-            .await
-            .map_err(|e| format!("connect to {}: {e}", db.name()))?;
+        let mut client = connect(&db).await?;
         sqlx::raw_sql(script)
             .execute(&mut client)
             .await
@@ -295,11 +293,16 @@ async fn kept(server: &Server, dir: &std::path::Path, key: &str) -> Result<(), F
     }
 }
 
+/// A session of its own on `db`.
+async fn connect(db: &TempDb) -> Result<PgConnection, Failed> {
+    Ok(PgConnection::connect(&db.url())
+        .await
+        .map_err(|e| format!("connect to {}: {e}", db.name()))?)
+}
+
 /// Runs `script` on `db` in a session of its own.
 async fn run(db: &TempDb, script: &str) -> Result<(), Failed> {
-    let mut client = PgConnection::connect(&db.url())
-        .await
-        .map_err(|e| format!("connect to {}: {e}", db.name()))?;
+    let mut client = connect(db).await?;
     sqlx::raw_sql(script)
         .execute(&mut client)
         .await
@@ -309,9 +312,7 @@ async fn run(db: &TempDb, script: &str) -> Result<(), Failed> {
 
 /// The read kept in `db`, if any.
 async fn kept_read(db: &TempDb) -> Result<Option<String>, Failed> {
-    let mut client = PgConnection::connect(&db.url())
-        .await
-        .map_err(|e| format!("connect to {}: {e}", db.name()))?;
+    let mut client = connect(db).await?;
     Ok(sqlx::query_scalar("SELECT body FROM _mrt_ddl.kept")
         .fetch_optional(&mut client)
         .await

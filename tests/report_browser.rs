@@ -76,8 +76,21 @@ fn traps_in_chromium(browser: &Path) -> Result<(), Failed> {
     let p = project.to_str().unwrap_or_default();
     let (check, test) = (dir.path().join("check.json"), dir.path().join("test.json"));
     mrt_to(&["check", p, "--format", "json"], &check)?;
+    // A new seed each run (the verdicts must not depend on it), named in a failure.
+    let seed = (std::time::UNIX_EPOCH.elapsed())
+        .map_or(0, |d| d.subsec_nanos() % 1_000_000)
+        .to_string();
     mrt_to(
-        &["test", "--project", p, "--no-cache", "--format", "json"],
+        &[
+            "test",
+            "--project",
+            p,
+            "--no-cache",
+            "--format",
+            "json",
+            "--seed",
+            &seed,
+        ],
         &test,
     )?;
     std::fs::create_dir_all(artifacts()).map_err(|e| e.to_string())?;
@@ -108,7 +121,10 @@ fn traps_in_chromium(browser: &Path) -> Result<(), Failed> {
         .map(|(rev, verdicts, _)| (rev.clone(), verdict_on(verdicts, "sqlite")))
         .collect();
     if got != want {
-        return Err(format!("verdicts in the browser {got:?}\nexpect.toml {want:?}").into());
+        return Err(format!(
+            "verdicts in the browser {got:?}\nexpect.toml {want:?}\n(mrt test --seed {seed})"
+        )
+        .into());
     }
     let order: Vec<&String> = rows.iter().map(|r| &r.0).collect();
     let sorted = want.keys().collect::<Vec<_>>();

@@ -248,6 +248,49 @@ fn determinism() {
     assert_ne!(a.tables, c.tables);
 }
 
+/// A downgrade that rewrites case (`UPDATE users SET name = lower(name)` after an upgrade that
+/// upper-cased it) is only seen when some seeded value has an ASCII capital, and its mirror when
+/// some value has an ASCII small letter (SQLite's `upper`/`lower` change ASCII only). Every one of
+/// these seeds must give both among a table's eight rows.
+#[test]
+fn seeded_text_has_both_letter_cases() {
+    let users = table(
+        "users",
+        vec![
+            Column {
+                autoincrement: true,
+                ..column("id", "INTEGER", false)
+            },
+            column("name", "VARCHAR(50)", false),
+        ],
+        &["id"],
+    );
+    let mut schema = Schema::default();
+    schema
+        .tables
+        .insert("users".into(), std::sync::Arc::new(users));
+    let mut missing = Vec::new();
+    for seed_value in 0..300 {
+        let seeds = seed(&schema, options(8, seed_value)).unwrap();
+        let names: Vec<&str> = (rows_of(&seeds, "users").iter())
+            .filter_map(|row| match row.get(1) {
+                Some(Value::Text(s)) => Some(s.as_str()),
+                _ => None,
+            })
+            .collect();
+        let capital = names
+            .iter()
+            .any(|s| s.chars().any(|c| c.is_ascii_uppercase()));
+        let small = names
+            .iter()
+            .any(|s| s.chars().any(|c| c.is_ascii_lowercase()));
+        if !(capital && small) {
+            missing.push((seed_value, names.join(" | ")));
+        }
+    }
+    assert!(missing.is_empty(), "seeds without both cases: {missing:?}");
+}
+
 #[test]
 fn uniqueness_failure_names_table_and_columns() {
     let mut t = table("flags", vec![column("on", "boolean", false)], &[]);

@@ -30,11 +30,14 @@ const EDGES: &[&str] = &[
     "0",
 ];
 
-/// Characters for ordinary strings: mostly ASCII, some multi-byte and awkward ones.
+/// Characters for ordinary strings: mostly ASCII letters of both cases (a downgrade that rewrites
+/// case shows only on values that have the case it changes), some digits, multi-byte and awkward
+/// ones. The first 26 are `a`..`z` (see [`short_word`]).
 const ALPHABET: &[char] = &[
     'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o', 'p', 'q', 'r', 's',
-    't', 'u', 'v', 'w', 'x', 'y', 'z', 'A', 'B', 'C', 'M', 'Z', '0', '1', '5', '9', ' ', '-', '.',
-    '@', '\'', '"', '\\', '%', '_', 'é', 'ñ', 'ß', 'Ω', '日', '€',
+    't', 'u', 'v', 'w', 'x', 'y', 'z', 'A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J', 'K', 'L',
+    'M', 'N', 'O', 'P', 'Q', 'R', 'S', 'T', 'U', 'V', 'W', 'X', 'Y', 'Z', '0', '1', '5', '9', ' ',
+    '-', '.', '@', '\'', '"', '\\', '%', '_', 'é', 'ñ', 'ß', 'Ω', '日', '€',
 ];
 
 /// Text with at least `min` and at most `max` characters (`None`: unbounded).

@@ -237,10 +237,11 @@ impl PgServer {
     pub(crate) async fn save_snapshot(&self, source: &TempDb, key: &str) -> Result<u64, DbError> {
         let src = source.as_postgres()?;
         let name = format!("{}{key}", crate::snapshot::SNAPSHOT_PREFIX);
-        super::introspect::keep_read(src).await;
-        src.close().await;
         let mut conn = self.0.admin_conn(&name).await?;
+        // Kept already (another process saved the same state): the source keeps its sessions.
         if size_of(&mut conn, &name).await.ok().flatten().is_none() {
+            super::introspect::keep_read(src).await;
+            src.close().await;
             src.sessions_ended
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             match create_from_template(&mut conn, &src.name, &name).await {

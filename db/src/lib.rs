@@ -138,6 +138,13 @@ pub(crate) fn update_sql<'u>(
     (sql, binds)
 }
 
+/// Whether a schema read made from the last one and what changed since (PostgreSQL's DDL log,
+/// SQLite's authorizer) is checked against a full read: in debug builds (mrt's own tests), and
+/// with `MRT_CHECK_SCHEMA_READS=1`.
+pub(crate) fn verify_schema_reads() -> bool {
+    cfg!(debug_assertions) || std::env::var_os("MRT_CHECK_SCHEMA_READS").is_some_and(|v| v == "1")
+}
+
 /// Statements that clear the nullable foreign keys which would stop deleting `tables` in this
 /// order: those pointing at a table deleted earlier in the list or at their own table, as a
 /// foreign-key cycle has (a nullable `teams.default_member_id` while `members.team_id` points
@@ -473,7 +480,10 @@ impl TempDb {
         options: ScriptOptions<'_>,
     ) -> Result<(), ScriptFailure> {
         match &self.backend {
-            Backend::Sqlite(db) => script::run(&db.pool(), script, options).await,
+            Backend::Sqlite(db) => {
+                let mut conn = db.conn().await.map_err(ScriptFailure::Script)?;
+                script::run_with::<sqlx::Sqlite>(&mut conn, script, options).await
+            }
             Backend::Postgres(db) => script::run(&db.pool(), script, options).await,
             Backend::Mysql(db) => script::run(&db.pool(), script, options).await,
         }
@@ -483,7 +493,10 @@ impl TempDb {
     /// says is applied.
     pub async fn first_column(&self, sql: &str) -> Result<Vec<String>, DbError> {
         let rows = match &self.backend {
-            Backend::Sqlite(db) => script::first_column(&db.pool(), sql).await,
+            Backend::Sqlite(db) => match db.conn().await {
+                Ok(mut conn) => script::first_column(&mut *conn, sql).await,
+                Err(e) => Err(e),
+            },
             Backend::Postgres(db) => script::first_column(&db.pool(), sql).await,
             Backend::Mysql(db) => script::first_column(&db.pool(), sql).await,
         };

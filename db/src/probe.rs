@@ -85,10 +85,11 @@ impl TempDb {
                 let db = self.as_sqlite()?;
                 let sql =
                     "SELECT name, CAST(rootpage AS TEXT) FROM sqlite_master WHERE type = 'table'";
-                sqlx::query(sql)
-                    .fetch_all(&db.pool())
-                    .await
-                    .map(|rows| pairs(&rows))
+                match db.conn().await {
+                    Ok(mut conn) => sqlx::query(sql).fetch_all(&mut *conn).await,
+                    Err(e) => Err(e),
+                }
+                .map(|rows| pairs(&rows))
             }
             Dialect::Postgres => {
                 let db = self.as_postgres()?;

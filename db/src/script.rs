@@ -52,8 +52,21 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
     let mut conn = pool.acquire().await.map_err(ScriptFailure::Script)?;
+    run_with(&mut *conn, script, options).await
+}
+
+/// [`run`] on a connection of the caller's.
+pub(crate) async fn run_with<DB>(
+    conn: &mut DB::Connection,
+    script: &str,
+    options: ScriptOptions<'_>,
+) -> Result<(), ScriptFailure>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
     if !options.transaction {
-        return run_on(&mut *conn, script, options.then).await;
+        return run_on(conn, script, options.then).await;
     }
     let mut tx = conn.begin().await.map_err(ScriptFailure::Script)?;
     run_on(&mut *tx, script, options.then).await?;
@@ -87,15 +100,18 @@ where
 }
 
 /// The first column of every row of `sql`, as text (integers are shown in decimal).
-pub(crate) async fn first_column<DB>(pool: &Pool<DB>, sql: &str) -> Result<Vec<String>, sqlx::Error>
+pub(crate) async fn first_column<'e, DB, E>(
+    executor: E,
+    sql: &'e str,
+) -> Result<Vec<String>, sqlx::Error>
 where
     DB: Database,
-    for<'c> &'c Pool<DB>: Executor<'c, Database = DB>,
+    E: Executor<'e, Database = DB>,
     for<'r> String: Decode<'r, DB> + Type<DB>,
     for<'r> i64: Decode<'r, DB> + Type<DB>,
     usize: sqlx::ColumnIndex<DB::Row>,
 {
-    let rows = sqlx::raw_sql(sql).fetch_all(pool).await?;
+    let rows = sqlx::raw_sql(sql).fetch_all(executor).await?;
     rows.iter()
         .map(|row| match row.try_get::<String, _>(0) {
             Ok(text) => Ok(text),

@@ -216,11 +216,15 @@ async fn save_sqlite(source: &TempDb, key: &str, dir: &Path) -> Result<u64, DbEr
     let n = TMP.fetch_add(1, Ordering::Relaxed);
     let tmp = dir.join(format!(".{key}.{}-{n}.tmp", std::process::id()));
     let target = tmp.to_string_lossy().into_owned();
-    let written = sqlx::query("VACUUM INTO ?")
-        .bind(target)
-        .execute(&src.pool())
-        .await
-        .map_err(|e| src.query_error(format!("VACUUM INTO snapshot {key}"), e));
+    let written = match src.conn().await {
+        Ok(mut conn) => {
+            (sqlx::query("VACUUM INTO ?").bind(target))
+                .execute(&mut *conn)
+                .await
+        }
+        Err(e) => Err(e),
+    }
+    .map_err(|e| src.query_error(format!("VACUUM INTO snapshot {key}"), e));
     if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);
         return Err(e);

@@ -291,7 +291,7 @@ struct Read {
 /// have changed.
 async fn update(db: &PgDb, known: Known, changes: &Changes, taken: bool) -> Result<Known, DbError> {
     if !changes.any {
-        if taken && verify_reads() {
+        if taken && crate::verify_schema_reads() {
             verify(db, &known.ignore, &known.read, changes).await?;
         }
         return Ok(known);
@@ -319,7 +319,7 @@ async fn update(db: &PgDb, known: Known, changes: &Changes, taken: bool) -> Resu
     };
     let part = read(db, &ignore, Some(only)).await?;
     let merged = merge(last, part, &changes.oids, &names, wants);
-    if verify_reads() {
+    if crate::verify_schema_reads() {
         verify(db, &ignore, &merged, changes).await?;
     }
     Ok(Known {
@@ -359,12 +359,6 @@ pub(crate) async fn keep_read(db: &PgDb) {
     if let Some(body) = body {
         ddl_log::keep(db, body).await;
     }
-}
-
-/// Debug builds (mrt's own tests) check every updated schema against a full read, as does
-/// `MRT_CHECK_SCHEMA_READS=1`.
-fn verify_reads() -> bool {
-    cfg!(debug_assertions) || std::env::var_os("MRT_CHECK_SCHEMA_READS").is_some_and(|v| v == "1")
 }
 
 /// Which of the parts read whole a partial read reads.

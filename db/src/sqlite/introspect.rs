@@ -16,11 +16,15 @@ use crate::{
     View,
 };
 
-struct MasterEntry {
-    kind: String,
-    name: String,
-    tbl_name: String,
-    sql: Option<String>,
+/// One row of `sqlite_master`.
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct MasterEntry {
+    pub rowid: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: String,
+    pub tbl_name: String,
+    pub sql: Option<String>,
 }
 
 /// SQLite keeps a schema only as the `CREATE` text in `sqlite_master`, so a table's model is a
@@ -101,35 +105,7 @@ fn cache_table(key: &KeyRef, table: &Arc<Table>) {
     }
 }
 
-/// All of `sqlite_master` (but SQLite's own objects) in one row: a JSON array built by SQLite.
-/// Fetching it row by row cost more than everything else in a long chain's introspection.
-async fn read_master(
-    db: &SqliteDb,
-    conn: &mut sqlx::SqliteConnection,
-) -> Result<Vec<MasterEntry>, DbError> {
-    let json: String = sqlx::query_scalar(
-        "SELECT json_group_array(json_array(type, name, tbl_name, sql)) FROM sqlite_master \
-         WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
-    )
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(|e| db.query_error("reading sqlite_master", e))?;
-    let rows: Vec<(String, String, String, Option<String>)> = serde_json::from_str(&json)
-        .map_err(|e| introspect_error(db, "sqlite_master".into(), e.to_string()))?;
-    let mut master: Vec<MasterEntry> = rows
-        .into_iter()
-        .map(|(kind, name, tbl_name, sql)| MasterEntry {
-            kind,
-            name,
-            tbl_name,
-            sql,
-        })
-        .collect();
-    master.sort_by(|a, b| (&a.kind, &a.name).cmp(&(&b.kind, &b.name)));
-    Ok(master)
-}
-
-fn introspect_error(db: &SqliteDb, object: String, message: String) -> DbError {
+pub(super) fn introspect_error(db: &SqliteDb, object: String, message: String) -> DbError {
     DbError::Introspect {
         dialect: DIALECT,
         db: db.name.clone(),
@@ -170,6 +146,7 @@ pub async fn schema_from_master(
         .iter()
         .filter(|(_, name, _, _)| !name.starts_with("sqlite_"))
         .map(|(kind, name, tbl_name, sql)| MasterEntry {
+            rowid: 0,
             kind: kind.clone(),
             name: name.clone(),
             tbl_name: tbl_name.clone(),
@@ -179,6 +156,7 @@ pub async fn schema_from_master(
     master.sort_by(|a, b| (&a.kind, &a.name).cmp(&(&b.kind, &b.name)));
     let (mut tables, missing) = lookup(&master, ignore_tables);
     if !missing.is_empty() {
+        super::library::configure();
         let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
             .await
             .map_err(|e| db.query_error("opening an in-memory database", e))?;
@@ -197,16 +175,18 @@ pub async fn schema_from_master(
     Ok(assemble(&master, ignore_tables, tables))
 }
 
-pub(crate) async fn introspect(db: &SqliteDb, ignore_tables: &[&str]) -> Result<Schema, DbError> {
-    let pool = db.pool();
-    let mut conn = pool
-        .acquire()
-        .await
-        .map_err(|e| db.query_error("introspecting schema", e))?;
-    let master = read_master(db, &mut conn).await?;
-    let (mut tables, missing) = lookup(&master, ignore_tables);
-    tables.extend(read_missing(db, &mut conn, &master, missing).await?);
-    Ok(assemble(&master, ignore_tables, tables))
+/// The schema `master` describes (a whole `sqlite_master`, or all objects of some tables; no
+/// SQLite objects).
+pub(super) async fn schema_of(
+    db: &SqliteDb,
+    conn: &mut sqlx::SqliteConnection,
+    master: &[MasterEntry],
+    ignore: &[String],
+) -> Result<Schema, DbError> {
+    let ignore: Vec<&str> = ignore.iter().map(String::as_str).collect();
+    let (mut tables, missing) = lookup(master, &ignore);
+    tables.extend(read_missing(db, conn, master, missing).await?);
+    Ok(assemble(master, &ignore, tables))
 }
 
 /// A user table the cache does not hold for its texts: its entry and its indexes' texts.

@@ -3,6 +3,7 @@
 //! into TEXT '1' has changed the data.
 
 use sqlx::sqlite::{SqliteArguments, SqliteRow, SqliteValueRef};
+use sqlx::Connection as _;
 use sqlx::{Decode, Row as _, Sqlite, TypeInfo as _, ValueRef as _};
 
 use super::server::{SqliteDb, DIALECT};
@@ -70,10 +71,11 @@ pub(crate) async fn read_rows(db: &SqliteDb, table: &Table) -> Result<Vec<Row>, 
         q(&table.name),
         order.join(", ")
     );
-    let rows = sqlx::query(&sql)
-        .fetch_all(&db.pool())
-        .await
-        .map_err(|e| db.query_error(format!("reading rows of table {}", table.name), e))?;
+    let rows = match db.conn().await {
+        Ok(mut conn) => sqlx::query(&sql).fetch_all(&mut *conn).await,
+        Err(e) => Err(e),
+    }
+    .map_err(|e| db.query_error(format!("reading rows of table {}", table.name), e))?;
     rows.iter().map(|r| row_values(db, table, r)).collect()
 }
 
@@ -121,10 +123,9 @@ pub(crate) async fn insert_rows(db: &SqliteDb, table: &Table, rows: &[Row]) -> R
             vec!["?"; width].join(", ")
         )
     };
-    let pool = db.pool();
-    let mut tx = pool
-        .begin()
-        .await
+    let mut conn = (db.conn().await)
+        .map_err(|e| db.query_error(format!("inserting into table {}", table.name), e))?;
+    let mut tx = (conn.begin().await)
         .map_err(|e| db.query_error(format!("beginning insert into table {}", table.name), e))?;
     for (row_index, row) in rows.iter().enumerate() {
         let mut query = sqlx::query(&sql);
@@ -148,11 +149,8 @@ pub(crate) async fn insert_rows(db: &SqliteDb, table: &Table, rows: &[Row]) -> R
 }
 
 pub(crate) async fn delete_all_rows(db: &SqliteDb, tables: &[&Table]) -> Result<(), DbError> {
-    let pool = db.pool();
-    let mut tx = pool
-        .begin()
-        .await
-        .map_err(|e| db.query_error("beginning delete", e))?;
+    let mut conn = (db.conn().await).map_err(|e| db.query_error("deleting rows", e))?;
+    let mut tx = (conn.begin().await).map_err(|e| db.query_error("beginning delete", e))?;
     for sql in unlink_statements(Dialect::Sqlite, tables) {
         sqlx::query(&sql)
             .execute(&mut *tx)
@@ -181,8 +179,9 @@ impl SqliteDb {
         if updates.is_empty() {
             return Ok(());
         }
-        let pool = self.pool();
-        let mut tx = pool.begin().await.map_err(|e| {
+        let mut conn = (self.conn().await)
+            .map_err(|e| self.query_error(format!("updating table {}", table.name), e))?;
+        let mut tx = conn.begin().await.map_err(|e| {
             self.query_error(format!("beginning update of table {}", table.name), e)
         })?;
         for (i, update) in updates.iter().enumerate() {

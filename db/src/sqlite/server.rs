@@ -7,29 +7,42 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteSynchronous};
+use sqlx::Connection as _;
 use tempfile::TempDir;
+use tokio::sync::{MappedMutexGuard, MutexGuard};
 
-use crate::lazy_pool::LazyPool;
+use super::reads::LastRead;
+use super::{ddl_watch, library};
 use crate::{DbError, TempDb};
 
 pub(crate) const DIALECT: &str = "sqlite";
 
-/// One SQLite database file and a lazily (re)opened connection pool on it.
+/// One SQLite database file and its one connection, opened on first use.
 #[derive(Debug)]
 pub(crate) struct SqliteDb {
     pub(crate) name: String,
     pub(crate) path: PathBuf,
-    /// Closed to copy the file or hand it to the Python worker, reopened on next use.
-    pool: LazyPool<sqlx::Sqlite>,
+    /// One connection, not a pool: each SQLite connection re-parses the whole schema after
+    /// another one changed it (O(tables) per step), and a pool of one pings its connection on
+    /// every release, which the next call waits for (~0.1 ms per call). Closed to copy the file
+    /// or hand it to the Python worker, reopened on next use.
+    conn: tokio::sync::Mutex<Option<SqliteConnection>>,
+    /// This handle's id in [`ddl_watch`], which its connection reports to.
+    pub(crate) watch_id: usize,
+    /// The last schema read, for the next one to read only what changed since.
+    pub(crate) last_read: Mutex<Option<LastRead>>,
 }
 
 impl SqliteDb {
     pub(crate) fn new(name: String, path: PathBuf) -> Self {
-        // One connection: each SQLite connection re-parses the whole schema after another one
-        // changed it, so a second connection would double that (O(tables)) cost per step.
-        let pool = LazyPool::new(Self::options(&path), 1);
-        SqliteDb { name, path, pool }
+        SqliteDb {
+            name,
+            path,
+            conn: tokio::sync::Mutex::new(None),
+            watch_id: ddl_watch::new_id(),
+            last_read: Mutex::new(None),
+        }
     }
 
     fn options(path: &Path) -> SqliteConnectOptions {
@@ -46,12 +59,25 @@ impl SqliteDb {
             .busy_timeout(Duration::from_secs(30))
     }
 
-    pub(crate) fn pool(&self) -> SqlitePool {
-        self.pool.get()
+    /// The connection, opened (and watched, see [`ddl_watch`]) when there is none; held until
+    /// the guard is dropped.
+    pub(crate) async fn conn(&self) -> Result<MappedMutexGuard<'_, SqliteConnection>, sqlx::Error> {
+        let mut guard = self.conn.lock().await;
+        if guard.is_none() {
+            library::configure();
+            let mut conn = SqliteConnection::connect_with(&Self::options(&self.path)).await?;
+            ddl_watch::watch(&mut conn, self.watch_id).await?;
+            *guard = Some(conn);
+        }
+        MutexGuard::try_map(guard, Option::as_mut)
+            .map_err(|_| sqlx::Error::Protocol("the connection was just opened".into()))
     }
 
     pub(crate) async fn close(&self) {
-        self.pool.close().await;
+        let conn = self.conn.lock().await.take();
+        if let Some(conn) = conn {
+            let _ = conn.close().await;
+        }
     }
 
     pub(crate) fn sqlalchemy_url(&self) -> String {
@@ -66,6 +92,12 @@ impl SqliteDb {
             context: context.into(),
             source,
         }
+    }
+}
+
+impl Drop for SqliteDb {
+    fn drop(&mut self) {
+        ddl_watch::forget(self.watch_id);
     }
 }
 
@@ -200,14 +232,15 @@ impl SqliteServer {
     pub async fn create(&self) -> Result<TempDb, DbError> {
         let db = self.new_db()?;
         // Open once so the file exists before anyone else (the Python worker) looks for it.
-        sqlx::query("SELECT 1")
-            .execute(&db.pool())
-            .await
-            .map_err(|source| DbError::Connect {
-                dialect: DIALECT,
-                db: db.name.clone(),
-                source,
-            })?;
+        let opened = match db.conn().await {
+            Ok(mut conn) => sqlx::query("SELECT 1").execute(&mut *conn).await,
+            Err(e) => Err(e),
+        };
+        opened.map_err(|source| DbError::Connect {
+            dialect: DIALECT,
+            db: db.name.clone(),
+            source,
+        })?;
         Ok(TempDb::sqlite(db))
     }
 
@@ -217,11 +250,16 @@ impl SqliteServer {
         let src = source.as_sqlite()?;
         let db = self.new_db()?;
         let target = db.path.to_string_lossy().into_owned();
-        sqlx::query("VACUUM INTO ?")
-            .bind(target)
-            .execute(&src.pool())
-            .await
-            .map_err(|e| src.query_error(format!("VACUUM INTO {}", db.name), e))?;
+        let copied = match src.conn().await {
+            Ok(mut conn) => {
+                sqlx::query("VACUUM INTO ?")
+                    .bind(target)
+                    .execute(&mut *conn)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        copied.map_err(|e| src.query_error(format!("VACUUM INTO {}", db.name), e))?;
         Ok(TempDb::sqlite(db))
     }
 
@@ -285,6 +323,7 @@ pub(crate) async fn library_version() -> String {
     static VERSION: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
     VERSION
         .get_or_init(|| async {
+            library::configure();
             let Ok(mut conn) = sqlx::SqliteConnection::connect("sqlite::memory:").await else {
                 return "unknown".to_string();
             };

@@ -482,10 +482,16 @@ impl TempDb {
         match &self.backend {
             Backend::Sqlite(db) => {
                 let mut conn = db.conn().await.map_err(ScriptFailure::Script)?;
-                script::run_with::<sqlx::Sqlite>(&mut conn, script, options).await
+                script::run::<sqlx::Sqlite>(&mut conn, script, options).await
             }
-            Backend::Postgres(db) => script::run(&db.pool(), script, options).await,
-            Backend::Mysql(db) => script::run(&db.pool(), script, options).await,
+            Backend::Postgres(db) => {
+                let mut conn = db.pool().acquire().await.map_err(ScriptFailure::Script)?;
+                script::run::<sqlx::Postgres>(&mut conn, script, options).await
+            }
+            Backend::Mysql(db) => {
+                let mut conn = db.pool().acquire().await.map_err(ScriptFailure::Script)?;
+                script::run::<sqlx::MySql>(&mut conn, script, options).await
+            }
         }
     }
 

@@ -3,7 +3,7 @@
 //! multi-statement text protocol, SQLite statement by statement), on one connection, in a
 //! transaction or not, with the tool's bookkeeping statements after it.
 
-use sqlx::{Connection, Database, Decode, Executor, Pool, Row, Type};
+use sqlx::{Connection, Database, Decode, Executor, Row, Type};
 
 /// What a script runs with.
 #[derive(Debug, Clone, Copy)]
@@ -42,21 +42,8 @@ impl ScriptFailure {
     }
 }
 
+/// Runs `script` on `conn` (see [`ScriptOptions`]).
 pub(crate) async fn run<DB>(
-    pool: &Pool<DB>,
-    script: &str,
-    options: ScriptOptions<'_>,
-) -> Result<(), ScriptFailure>
-where
-    DB: Database,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-{
-    let mut conn = pool.acquire().await.map_err(ScriptFailure::Script)?;
-    run_with(&mut *conn, script, options).await
-}
-
-/// [`run`] on a connection of the caller's.
-pub(crate) async fn run_with<DB>(
     conn: &mut DB::Connection,
     script: &str,
     options: ScriptOptions<'_>,

@@ -9,6 +9,8 @@ use std::future::Future;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 
+#[path = "common/mod.rs"]
+mod common;
 #[path = "servers/conformance.rs"]
 mod conformance;
 #[path = "servers/ddl_log.rs"]

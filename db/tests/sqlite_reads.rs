@@ -4,8 +4,10 @@
 //! own connection), some by another connection (as the Python worker does); after each, the
 //! database's read is compared with the read of a copy (a new handle, which reads everything).
 
-use mrt_db::{Schema, ScriptOptions, Server, TempDb};
-use sqlx::Connection as _;
+mod common;
+
+use common::full_read;
+use mrt_db::{ScriptOptions, Server};
 
 /// Who runs a step: the database's own connection, or another one.
 #[derive(Clone, Copy, PartialEq)]
@@ -137,9 +139,7 @@ async fn steps(server: &Server) -> Result<(), String> {
                 };
                 (db.run_script(script, options).await).map_err(|e| format!("{what}: {e:?}"))?;
             }
-            By::Other => other_connection(&db, script)
-                .await
-                .map_err(|e| format!("{what}: {e}"))?,
+            By::Other => common::exec(&db, script).await,
         }
         let got = db
             .introspect(&[])
@@ -159,30 +159,4 @@ async fn steps(server: &Server) -> Result<(), String> {
         return Err(format!("unexpected final schema: {last:?}"));
     }
     Ok(())
-}
-
-/// A copy's first read reads everything.
-async fn full_read(server: &Server, db: &TempDb) -> Result<Schema, String> {
-    let copy = server
-        .clone_db(db)
-        .await
-        .map_err(|e| format!("clone: {e}"))?;
-    let schema = copy
-        .introspect(&[])
-        .await
-        .map_err(|e| format!("read copy: {e}"));
-    server
-        .drop_database(copy)
-        .await
-        .map_err(|e| format!("drop copy: {e}"))?;
-    schema
-}
-
-async fn other_connection(db: &TempDb, script: &str) -> Result<(), sqlx::Error> {
-    let url = db.url();
-    let path = url.trim_start_matches("sqlite:///");
-    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path);
-    let mut conn = sqlx::SqliteConnection::connect_with(&options).await?;
-    sqlx::raw_sql(script).execute(&mut conn).await?;
-    conn.close().await
 }

@@ -24,3 +24,11 @@ pub async fn exec(db: &TempDb, sql: &str) {
         .unwrap_or_else(|e| panic!("script failed: {e}\n{sql}"));
     conn.close().await.expect("close");
 }
+
+/// The schema a new handle reads (everything): that of a copy of `db`, dropped after.
+pub async fn full_read(server: &mrt_db::Server, db: &TempDb) -> Result<mrt_db::Schema, String> {
+    let copy = (server.clone_db(db).await).map_err(|e| format!("clone: {e}"))?;
+    let schema = (copy.introspect(&[]).await).map_err(|e| format!("read copy: {e}"));
+    (server.drop_database(copy).await).map_err(|e| format!("drop copy: {e}"))?;
+    schema
+}

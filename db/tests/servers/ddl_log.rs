@@ -7,6 +7,7 @@ use libtest_mimic::Failed;
 use mrt_db::{Server, TempDb};
 use sqlx::{Connection, PgConnection};
 
+use super::common::full_read;
 use super::{block_on, ensure, run_id};
 
 /// (what, script, whether the log must have rows after it).
@@ -141,23 +142,6 @@ async fn steps(server: &Server) -> Result<(), Failed> {
         )?;
     }
     Ok(())
-}
-
-/// A copy's first read reads everything.
-async fn full_read(server: &Server, db: &TempDb) -> Result<mrt_db::Schema, Failed> {
-    let copy = server
-        .clone_db(db)
-        .await
-        .map_err(|e| format!("clone: {e}"))?;
-    let schema = copy
-        .introspect(&[])
-        .await
-        .map_err(|e| format!("read copy: {e}"))?;
-    server
-        .drop_database(copy)
-        .await
-        .map_err(|e| format!("drop copy: {e}"))?;
-    Ok(schema)
 }
 
 /// Rows in the log; `None` when it cannot be read.

@@ -91,17 +91,21 @@ impl Server {
     /// The snapshots this server keeps (SQLite: the files in `dir`).
     pub async fn snapshots(&self, dir: &Path) -> Result<Vec<SnapshotInfo>, DbError> {
         match self {
-            Server::Sqlite(_) => sqlite_snapshots(dir),
+            Server::Sqlite(_) => sqlite_snapshots(dir, true),
             Server::Postgres(s) => s.snapshots().await,
             Server::Mysql(_) => Ok(Vec::new()),
         }
     }
 
     /// The keys of the snapshots this server keeps, without their sizes (sizing every
-    /// PostgreSQL snapshot stats all its files).
+    /// PostgreSQL snapshot stats all its files; a SQLite one, its file, in every test process).
     pub async fn snapshot_keys(&self, dir: &Path) -> Result<Vec<String>, DbError> {
         match self {
             Server::Postgres(s) => s.snapshot_keys().await,
+            Server::Sqlite(_) => Ok(sqlite_snapshots(dir, false)?
+                .into_iter()
+                .map(|s| s.key)
+                .collect()),
             _ => Ok(self
                 .snapshots(dir)
                 .await?
@@ -237,8 +241,9 @@ async fn save_sqlite(source: &TempDb, key: &str, dir: &Path) -> Result<u64, DbEr
     Ok(size)
 }
 
-/// The finished snapshot files in `dir` (temporary ones start with a dot).
-fn sqlite_snapshots(dir: &Path) -> Result<Vec<SnapshotInfo>, DbError> {
+/// The finished snapshot files in `dir` (temporary ones start with a dot); their sizes when
+/// `sized` (else 0).
+fn sqlite_snapshots(dir: &Path, sized: bool) -> Result<Vec<SnapshotInfo>, DbError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -253,7 +258,10 @@ fn sqlite_snapshots(dir: &Path) -> Result<Vec<SnapshotInfo>, DbError> {
         if check_key("sqlite", key).is_err() {
             continue;
         }
-        let bytes = entry.metadata().map(|m| m.len()).unwrap_or(0);
+        let bytes = match sized {
+            true => entry.metadata().map(|m| m.len()).unwrap_or(0),
+            false => 0,
+        };
         out.push(SnapshotInfo {
             key: key.to_string(),
             bytes,

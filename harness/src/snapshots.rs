@@ -24,11 +24,11 @@ pub struct CacheSettings {
 }
 
 /// Bumped when what a snapshot holds or how it is named changes.
-const FORMAT: &str = "mrt-snapshot-1";
+const FORMAT: &str = "mrt-snapshot-2";
 
 /// The content of the revisions, hashed once per run.
 pub struct Contents {
-    /// Per revision: its id and the bytes of its files.
+    /// Per revision: its id and its scripts as loaded (SQL files) or the bytes of its files.
     revisions: HashMap<String, [u8; 32]>,
     /// The framework and the files every step reads (env.py, settings).
     environment: [u8; 32],
@@ -41,9 +41,20 @@ impl Contents {
             .map(|rev| {
                 let mut hash = Sha256::new();
                 hash.update(rev.id.as_bytes());
-                for file in framework.files(rev) {
-                    hash.update([0]);
-                    hash.update(std::fs::read(&file).unwrap_or_default());
+                match framework.loaded_scripts(rev) {
+                    // Already read (a test process under nextest would read them twice).
+                    Some(scripts) => {
+                        for (text, transactional) in scripts {
+                            hash.update([0, u8::from(transactional)]);
+                            hash.update(text);
+                        }
+                    }
+                    None => {
+                        for file in framework.files(rev) {
+                            hash.update([0]);
+                            hash.update(std::fs::read(&file).unwrap_or_default());
+                        }
+                    }
                 }
                 (rev.id.clone(), hash.finalize().into())
             })

@@ -129,6 +129,22 @@ impl Framework {
         files
     }
 
+    /// What decides what a revision's steps do, where the framework holds it in memory: an SQL
+    /// migration's scripts as its tool runs them, each with whether it runs in a transaction
+    /// (diesel's `metadata.toml`, dbmate's `transaction:false`). `None`: only its files say.
+    pub fn loaded_scripts(&self, revision: &Revision) -> Option<Vec<(&str, bool)>> {
+        let Framework::Sql(project) = self else {
+            return None;
+        };
+        let found = (project.get(&revision.id))
+            .or_else(|| project.shadowed.iter().find(|m| m.id == revision.id))?;
+        let mut scripts = vec![(found.up.text.as_str(), found.up.transactional)];
+        if let SqlDown::Script(down) = &found.down {
+            scripts.push((down.text.as_str(), down.transactional));
+        }
+        Some(scripts)
+    }
+
     /// Revisions outside the graph that a check must still read: SQL migrations whose version
     /// an earlier one already has.
     pub fn extra_revisions(&self) -> Vec<Revision> {

@@ -259,19 +259,21 @@ impl RevisionGraph {
     /// `depends_on`, without `id` itself. This is the state `before(r)` of the dynamic trial.
     pub fn ancestors(&self, id: &str) -> Option<BTreeSet<&str>> {
         let start = self.index_of(id)?;
-        let mut seen: HashSet<usize> = HashSet::new();
-        let mut stack: Vec<usize> = self.prerequisites(start).into_iter().collect();
+        // A flag per revision, not a set: this runs for every state a snapshot is looked up
+        // for, in every test process.
+        let mut seen = vec![false; self.revisions.len()];
+        let prerequisites = |i: usize| self.parents[i].iter().chain(&self.deps[i]).copied();
+        let mut stack: Vec<usize> = prerequisites(start).collect();
+        let mut found = BTreeSet::new();
         while let Some(i) = stack.pop() {
-            if seen.insert(i) {
-                stack.extend(self.prerequisites(i));
+            if !std::mem::replace(&mut seen[i], true) {
+                if i != start {
+                    found.insert(self.revisions[i].id.as_str());
+                }
+                stack.extend(prerequisites(i));
             }
         }
-        seen.remove(&start);
-        Some(
-            seen.into_iter()
-                .map(|i| self.revisions[i].id.as_str())
-                .collect(),
-        )
+        Some(found)
     }
 
     /// The Alembic target that unapplies exactly `id` from the state `ancestors(id) + id`.

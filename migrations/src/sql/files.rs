@@ -42,12 +42,16 @@ pub(crate) fn list(dir: &Path) -> std::io::Result<Vec<Entry>> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let path = entry.path();
-        let is_link = entry.file_type().map(|t| t.is_symlink()).unwrap_or(false);
-        let target = match std::fs::metadata(&path) {
-            Ok(m) if m.is_file() => Target::File,
-            Ok(m) if m.is_dir() => Target::Dir,
-            Ok(_) => Target::Other,
-            Err(_) => Target::Broken,
+        // The entry's own type comes with the listing on most file systems (no `stat` per
+        // file: a test process lists its folder again each time); only a link is followed.
+        let own = entry.file_type().ok();
+        let is_link = own.is_some_and(|t| t.is_symlink());
+        let target = match own.filter(|_| !is_link) {
+            Some(t) => kind(t.is_file(), t.is_dir()),
+            None => match std::fs::metadata(&path) {
+                Ok(m) => kind(m.is_file(), m.is_dir()),
+                Err(_) => Target::Broken,
+            },
         };
         entries.push(Entry {
             name: entry.file_name().to_str().map(str::to_owned),
@@ -58,6 +62,14 @@ pub(crate) fn list(dir: &Path) -> std::io::Result<Vec<Entry>> {
     }
     entries.sort_by(|a, b| a.path.file_name().cmp(&b.path.file_name()));
     Ok(entries)
+}
+
+fn kind(file: bool, dir: bool) -> Target {
+    match (file, dir) {
+        (true, _) => Target::File,
+        (_, true) => Target::Dir,
+        _ => Target::Other,
+    }
 }
 
 /// The text of a migration file, or the problem that keeps it from being read: an I/O error

@@ -66,7 +66,8 @@ impl Observer for Progress {
     }
 
     fn finished(&self, name: &str, outcome: &Outcome, _: Duration) {
-        if matches!(outcome, Outcome::Failed { .. }) {
+        let failed = matches!(outcome, Outcome::Failed { .. });
+        if failed {
             self.failed.fetch_add(1, Relaxed);
         }
         if let Ok(mut r) = self.running.lock() {
@@ -74,6 +75,11 @@ impl Observer for Progress {
         }
         self.bar.inc(1);
         self.show();
+        if failed {
+            // Redraws are rate-limited; a failure is shown at once, even in a run that ends
+            // before the next redraw would come.
+            self.bar.force_draw();
+        }
     }
 
     fn end(&self, _: usize, _: Duration) {
